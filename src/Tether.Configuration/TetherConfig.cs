@@ -1,0 +1,175 @@
+namespace Tether.Configuration;
+
+/// <summary>
+/// The whole of what the user wrote (after defaults and TETHER__ environment overrides).
+/// Immutable: a reload builds a new one and the runtime swaps its model whole.
+/// </summary>
+public sealed record TetherConfig
+{
+    public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new ListenerConfig()];
+
+    public DownstreamConfig Downstream { get; init; } = new();
+
+    public IReadOnlyList<RouteConfig> Routes { get; init; } = [];
+
+    /// <summary>Clusters by name; names are case-sensitive and match <see cref="RouteConfig.Cluster"/>.</summary>
+    public IReadOnlyDictionary<string, ClusterConfig> Clusters { get; init; } = new Dictionary<string, ClusterConfig>();
+
+    public AdminConfig Admin { get; init; } = new();
+
+    /// <summary>Idle timeouts of the hops around Tether that only the user knows (used by `check --probe`).</summary>
+    public ChainConfig Chain { get; init; } = new();
+}
+
+public enum ListenerProtocols
+{
+    Http1,
+    Http2,
+    Http1AndHttp2,
+}
+
+public sealed record ListenerConfig
+{
+    /// <summary>"127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80", "*:8080" (all interfaces).</summary>
+    public string Address { get; init; } = "127.0.0.1:8080";
+
+    public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1AndHttp2;
+
+    public TlsConfig? Tls { get; init; }
+}
+
+public sealed record TlsConfig
+{
+    /// <summary>Path to a PEM certificate (chain).</summary>
+    public string Certificate { get; init; } = "";
+
+    /// <summary>Path to the PEM private key.</summary>
+    public string Key { get; init; } = "";
+}
+
+/// <summary>TCP keepalive probes on a socket (SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT).</summary>
+public sealed record TcpKeepAliveConfig
+{
+    public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
+
+    public int Probes { get; init; } = 6;
+}
+
+public sealed record DownstreamConfig
+{
+    /// <summary>nginx keepalive_timeout; Kestrel KeepAliveTimeout.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(75);
+
+    /// <summary>nginx keepalive_requests. The response that reaches the cap carries Connection: close. 0 = unlimited.</summary>
+    public int MaxRequestsPerConnection { get; init; } = 1000;
+
+    /// <summary>nginx keepalive_time. Null = off.</summary>
+    public TimeSpan? MaxConnectionLifetime { get; init; }
+
+    /// <summary>nginx client_header_timeout; Kestrel RequestHeadersTimeout.</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Send "Keep-Alive: timeout=N" on HTTP/1.1 responses (nginx's second keepalive_timeout argument).</summary>
+    public bool AdvertiseKeepAlive { get; init; }
+
+    /// <summary>Null = the OS default (no SO_KEEPALIVE).</summary>
+    public TcpKeepAliveConfig? TcpKeepAlive { get; init; }
+}
+
+public sealed record RouteConfig
+{
+    public RouteMatchConfig Match { get; init; } = new();
+
+    public string Cluster { get; init; } = "";
+}
+
+public sealed record RouteMatchConfig
+{
+    /// <summary>Exact host (case-insensitive, port ignored) or "*.example.com". Null = any host.</summary>
+    public string? Host { get; init; }
+
+    /// <summary>Path prefix on segment boundaries ("/api" matches "/api" and "/api/x", not "/apix"). Null = "/".</summary>
+    public string? PathPrefix { get; init; }
+}
+
+public static class LoadBalancingPolicyNames
+{
+    public const string LeastConnections = "leastConnections";
+    public const string RoundRobin = "roundRobin";
+}
+
+public sealed record ClusterConfig
+{
+    public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
+
+    public string LoadBalancing { get; init; } = LoadBalancingPolicyNames.LeastConnections;
+
+    public PoolConfig Pool { get; init; } = new();
+
+    /// <summary>Null = the OS default (no SO_KEEPALIVE) on upstream sockets.</summary>
+    public TcpKeepAliveConfig? TcpKeepAlive { get; init; }
+
+    /// <summary>nginx proxy_read_timeout: from the end of the request to the response headers, and between body reads.</summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>One backend. Written as "127.0.0.1:9001", "http://host:port" or an object.</summary>
+public sealed record DestinationConfig
+{
+    /// <summary>The address as the user wrote it.</summary>
+    public string Address { get; init; } = "";
+
+    /// <summary>Host name or IP literal (no brackets).</summary>
+    public string Host { get; init; } = "";
+
+    public int Port { get; init; } = 80;
+
+    public int Weight { get; init; } = 1;
+
+    /// <summary>"host:port" as used in logs and metrics labels.</summary>
+    public string Name => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+}
+
+public sealed record PoolConfig
+{
+    /// <summary>nginx upstream keepalive N; HAProxy pool-max-conn. Idle connections kept per destination.</summary>
+    public int MaxIdlePerDestination { get; init; } = 64;
+
+    /// <summary>nginx upstream keepalive_timeout. An idle connection older than this is closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>nginx upstream keepalive_requests; HAProxy max-reuse. 0 = unlimited.</summary>
+    public int MaxRequestsPerConnection { get; init; } = 1000;
+
+    /// <summary>nginx upstream keepalive_time. Null or zero = unlimited.</summary>
+    public TimeSpan? MaxLifetime { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>nginx max_conns; HAProxy maxconn on a server. 0 = unlimited.</summary>
+    public int MaxConnectionsPerDestination { get; init; }
+
+    /// <summary>HAProxy timeout queue: how long a request waits for a connection when the destination is at its cap.</summary>
+    public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>HAProxy maxqueue: requests allowed to wait per destination; 0 = unlimited.</summary>
+    public int MaxQueuePerDestination { get; init; }
+
+    /// <summary>nginx proxy_connect_timeout; HAProxy timeout connect.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed record AdminConfig
+{
+    /// <summary>Null or "" = no admin endpoint.</summary>
+    public string? Address { get; init; } = "127.0.0.1:9901";
+}
+
+public sealed record ChainConfig
+{
+    /// <summary>Idle timeout of the load balancer in front of Tether (e.g. an AWS ALB's 60s). Null = unknown.</summary>
+    public TimeSpan? FrontIdleTimeout { get; init; }
+
+    /// <summary>Idle timeout of a NAT gateway / firewall between Tether and its backends. Null = unknown.</summary>
+    public TimeSpan? NatIdleTimeout { get; init; }
+}
