@@ -98,6 +98,10 @@ public static class LoadBalancingPolicyNames
 {
     public const string LeastConnections = "leastConnections";
     public const string RoundRobin = "roundRobin";
+
+    /// <summary>Every policy the config accepts; the one list validation, parsing and docs go by.
+    /// A new policy adds its constant here.</summary>
+    public static IReadOnlyList<string> All { get; } = [LeastConnections, RoundRobin];
 }
 
 public sealed record ClusterConfig

@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tether.Configuration;
+
+/// <summary>
+/// Parses the address forms the config accepts: "host:port" for listeners and admin, and the
+/// destination forms ("127.0.0.1:9001", "http://host:port", "http://host", "[::1]:9001").
+/// </summary>
+public static class AddressParser
+{
+    /// <summary>
+    /// "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80", "*:8080", "localhost:8080" → host and port.
+    /// The host comes back without brackets; "*" (all interfaces) stays "*". The port may be 0..65535
+    /// here (0 = any free port, handy in tests); config validation requires 1..65535.
+    /// </summary>
+    public static bool TryParseHostPort(string? text, out string host, out int port) =>
+        TryParseHostPort(text, out host, out port, out _);
+
+    /// <summary>As <see cref="TryParseHostPort(string?, out string, out int)"/>, with the reason it failed.</summary>
+    public static bool TryParseHostPort(string? text, out string host, out int port, out string? error)
+    {
+        host = "";
+        port = 0;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = "the address is empty";
+            return false;
+        }
+
+        string hostPart;
+        string portPart;
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0 || close + 1 >= text.Length || text[close + 1] != ':')
+            {
+                error = "an IPv6 address is written with brackets and a port, as \"[::1]:8080\"";
+                return false;
+            }
+
+            hostPart = text[1..close];
+            portPart = text[(close + 2)..];
+            if (!IPAddress.TryParse(hostPart, out var address) || address.AddressFamily != AddressFamily.InterNetworkV6)
+            {
+                error = $"\"{hostPart}\" is not an IPv6 address";
+                return false;
+            }
+        }
+        else
+        {
+            var colon = text.LastIndexOf(':');
+            if (colon < 0)
+            {
+                error = "add a port, as \"127.0.0.1:8080\"";
+                return false;
+            }
+
+            hostPart = text[..colon];
+            portPart = text[(colon + 1)..];
+            if (hostPart.Contains(':', StringComparison.Ordinal))
+            {
+                error = "write an IPv6 address in brackets, as \"[::1]:8080\"";
+                return false;
+            }
+
+            if (hostPart != "*" && !IsHostName(hostPart))
+            {
+                error = $"\"{hostPart}\" is not a host name or IP address";
+                return false;
+            }
+        }
+
+        if (!int.TryParse(portPart, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port > 65535)
+        {
+            port = 0;
+            error = $"\"{portPart}\" is not a port; use a number from 1 to 65535";
+            return false;
+        }
+
+        host = hostPart;
+        error = null;
+        return true;
+    }
+
+    /// <summary>
+    /// A destination as written in a cluster: "127.0.0.1:9001", "localhost:9001", "[::1]:9001",
+    /// "http://host:port" or "http://host" (port 80). On failure, <paramref name="error"/> says what to write.
+    /// </summary>
+    public static bool TryParseDestination(string? text, int weight, out DestinationConfig destination, out string? error)
+    {
+        destination = new DestinationConfig { Address = text ?? "", Weight = weight };
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = "the destination is empty; write one such as \"127.0.0.1:9001\"";
+            return false;
+        }
+
+        var rest = text.Trim();
+        var hasScheme = false;
+        var schemeEnd = rest.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd >= 0)
+        {
+            var scheme = rest[..schemeEnd];
+            if (scheme.Equals("https", StringComparison.OrdinalIgnoreCase))
+            {
+                error = "TLS to backends is not supported yet; use \"http://\" or a plain \"host:port\"";
+                return false;
+            }
+
+            if (!scheme.Equals("http", StringComparison.OrdinalIgnoreCase))
+            {
+                error = $"scheme \"{scheme}\" is not supported; use \"http://host:port\" or \"host:port\"";
+                return false;
+            }
+
+            hasScheme = true;
+            rest = rest[(schemeEnd + 3)..];
+        }
+
+        // One trailing "/" is harmless ("http://host:8080/"); a real path is not: routes match paths, destinations don't rewrite them.
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0)
+        {
+            if (slash != rest.Length - 1)
+            {
+                error = $"a destination is host and port only; remove the path \"{rest[slash..]}\"";
+                return false;
+            }
+
+            rest = rest[..slash];
+        }
+
+        if (hasScheme && !HasPort(rest))
+        {
+            rest += ":80";
+        }
+
+        if (!TryParseHostPort(rest, out var host, out var port, out var hostError))
+        {
+            error = hostError + " (a destination looks like \"127.0.0.1:9001\" or \"http://host:port\")";
+            return false;
+        }
+
+        if (host == "*")
+        {
+            error = "\"*\" means all interfaces and cannot be a destination; write the backend's address such as \"127.0.0.1:9001\"";
+            return false;
+        }
+
+        if (port == 0)
+        {
+            error = "port 0 cannot be a destination; use the backend's port, from 1 to 65535";
+            return false;
+        }
+
+        destination = destination with { Host = host, Port = port };
+        error = null;
+        return true;
+    }
+
+    private static bool HasPort(string hostAndMaybePort) =>
+        hostAndMaybePort.StartsWith('[')
+            ? hostAndMaybePort.Contains("]:", StringComparison.Ordinal)
+            : hostAndMaybePort.Contains(':', StringComparison.Ordinal);
+
+    private static bool IsHostName(string host)
+    {
+        if (host.Length == 0 || host.Length > 253)
+        {
+            return false;
+        }
+
+        foreach (var c in host)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c != '.' && c != '-' && c != '_')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,192 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Tether.Configuration.Binding;
+
+/// <summary>Turns one JSON value into a typed value, or says what to write instead.
+/// <paramref name="fromEnvironment"/> is true when a TETHER__ variable wrote the value: those are always
+/// strings, so numbers and booleans are read from the text.</summary>
+internal delegate bool ValueParser<T>(JsonNode? node, bool fromEnvironment, out T value, out string error);
+
+/// <summary>The parsers the binder uses, one per kind of key.</summary>
+internal static class ValueParsers
+{
+    private const string DurationExamples = "a duration such as \"60s\", \"500ms\" or \"1h30m\"";
+
+    public static bool Duration(JsonNode? node, bool fromEnvironment, out TimeSpan value, out string error)
+    {
+        value = TimeSpan.Zero;
+        if (AsString(node) is { } text)
+        {
+            if (Durations.TryParse(text, out value))
+            {
+                error = "";
+                return true;
+            }
+
+            error = text.Trim().Equals(Durations.Off, StringComparison.OrdinalIgnoreCase)
+                ? $"this timeout cannot be off; use {DurationExamples}"
+                : DurationError(text);
+            return false;
+        }
+
+        error = node?.GetValueKind() == JsonValueKind.Number
+            ? DurationError(node.ToJsonString())
+            : $"expected a duration, got {ConfigText.KindOf(node)}; use {DurationExamples}";
+        return false;
+    }
+
+    /// <summary>A duration that may be "off" (or JSON null), which gives null.</summary>
+    public static bool OptionalDuration(JsonNode? node, bool fromEnvironment, out TimeSpan? value, out string error)
+    {
+        value = null;
+        if (node is null || (AsString(node) is { } text && text.Trim().Equals(Durations.Off, StringComparison.OrdinalIgnoreCase)))
+        {
+            error = "";
+            return true;
+        }
+
+        var ok = Duration(node, fromEnvironment, out var parsed, out error);
+        value = ok ? parsed : null;
+        if (!ok)
+        {
+            error += ", or \"off\"";
+        }
+
+        return ok;
+    }
+
+    public static bool Int(JsonNode? node, bool fromEnvironment, out int value, out string error)
+    {
+        value = 0;
+        error = "";
+        if (node is JsonValue number && number.GetValueKind() == JsonValueKind.Number)
+        {
+            if (number.TryGetValue(out value))
+            {
+                return true;
+            }
+
+            error = "expected a whole number such as 64";
+            return false;
+        }
+
+        if (AsString(node) is { } text)
+        {
+            if (fromEnvironment && int.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+            {
+                return true;
+            }
+
+            error = fromEnvironment || !int.TryParse(text, CultureInfo.InvariantCulture, out _)
+                ? "expected a whole number such as 64"
+                : $"expected a number, got a string; write {text.Trim()} without quotes";
+            return false;
+        }
+
+        error = $"expected a whole number such as 64, got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
+    public static bool Bool(JsonNode? node, bool fromEnvironment, out bool value, out string error)
+    {
+        value = false;
+        error = "";
+        var kind = node?.GetValueKind();
+        if (kind is JsonValueKind.True or JsonValueKind.False)
+        {
+            value = kind == JsonValueKind.True;
+            return true;
+        }
+
+        if (fromEnvironment && AsString(node) is { } text && bool.TryParse(text.Trim(), out value))
+        {
+            return true;
+        }
+
+        error = $"expected true or false, got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
+    public static bool String(JsonNode? node, bool fromEnvironment, out string value, out string error)
+    {
+        if (AsString(node) is { } text)
+        {
+            value = text;
+            error = "";
+            return true;
+        }
+
+        value = "";
+        error = $"expected a string, got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
+    /// <summary>A string that may be JSON null.</summary>
+    public static bool OptionalString(JsonNode? node, bool fromEnvironment, out string? value, out string error)
+    {
+        value = null;
+        error = "";
+        if (node is null)
+        {
+            return true;
+        }
+
+        var ok = String(node, fromEnvironment, out var text, out error);
+        value = ok ? text : null;
+        return ok;
+    }
+
+    public static bool Protocols(JsonNode? node, bool fromEnvironment, out ListenerProtocols value, out string error)
+    {
+        value = default;
+        error = "";
+        if (AsString(node) is { } text)
+        {
+            foreach (var protocols in Enum.GetValues<ListenerProtocols>())
+            {
+                if (text.Trim().Equals(protocols.ToString(), StringComparison.OrdinalIgnoreCase))
+                {
+                    value = protocols;
+                    return true;
+                }
+            }
+        }
+
+        error = "expected \"http1\", \"http2\" or \"http1AndHttp2\"";
+        return false;
+    }
+
+    /// <summary>A load-balancing policy name, put in its canonical case when it matches a known one;
+    /// an unknown name is kept as written for the validator to report (it knows the list).</summary>
+    public static bool LoadBalancing(JsonNode? node, bool fromEnvironment, out string value, out string error)
+    {
+        if (!String(node, fromEnvironment, out value, out error))
+        {
+            return false;
+        }
+
+        foreach (var known in LoadBalancingPolicyNames.All)
+        {
+            if (known.Equals(value.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                value = known;
+                break;
+            }
+        }
+
+        return true;
+    }
+
+    private static string DurationError(string text)
+    {
+        var trimmed = text.Trim();
+        return long.TryParse(trimmed, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            ? $"a duration needs a unit: write \"{trimmed}s\" for seconds or \"{trimmed}ms\" for milliseconds"
+            : $"use {DurationExamples}";
+    }
+
+    private static string? AsString(JsonNode? node) =>
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+}

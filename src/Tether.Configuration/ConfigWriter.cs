@@ -1,0 +1,118 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Tether.Configuration;
+
+/// <summary>
+/// <see cref="TetherConfig"/> → JSON in the config file's own syntax (durations as "65s", every key
+/// written out), so the effective config can be printed and read back by <see cref="ConfigLoader"/>.
+/// </summary>
+public static class ConfigWriter
+{
+    private static readonly JsonSerializerOptions s_options = new()
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static string ToJson(TetherConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var listeners = new JsonArray();
+        foreach (var listener in config.Listeners)
+        {
+            listeners.Add(new JsonObject
+            {
+                ["address"] = listener.Address,
+                ["protocols"] = ProtocolsName(listener.Protocols),
+                ["tls"] = listener.Tls is { } tls ? new JsonObject { ["certificate"] = tls.Certificate, ["key"] = tls.Key } : null,
+            });
+        }
+
+        var routes = new JsonArray();
+        foreach (var route in config.Routes)
+        {
+            routes.Add(new JsonObject
+            {
+                ["match"] = new JsonObject { ["host"] = route.Match.Host, ["pathPrefix"] = route.Match.PathPrefix },
+                ["cluster"] = route.Cluster,
+            });
+        }
+
+        var clusters = new JsonObject();
+        foreach (var (name, cluster) in config.Clusters)
+        {
+            clusters[name] = Cluster(cluster);
+        }
+
+        var downstream = config.Downstream;
+        var root = new JsonObject
+        {
+            ["listeners"] = listeners,
+            ["downstream"] = new JsonObject
+            {
+                ["keepAliveTimeout"] = Durations.Format(downstream.KeepAliveTimeout),
+                ["maxRequestsPerConnection"] = downstream.MaxRequestsPerConnection,
+                ["maxConnectionLifetime"] = Durations.Format(downstream.MaxConnectionLifetime),
+                ["requestHeadersTimeout"] = Durations.Format(downstream.RequestHeadersTimeout),
+                ["advertiseKeepAlive"] = downstream.AdvertiseKeepAlive,
+                ["tcpKeepAlive"] = TcpKeepAlive(downstream.TcpKeepAlive),
+            },
+            ["routes"] = routes,
+            ["clusters"] = clusters,
+            ["admin"] = new JsonObject { ["address"] = config.Admin.Address },
+            ["chain"] = new JsonObject
+            {
+                ["frontIdleTimeout"] = Durations.Format(config.Chain.FrontIdleTimeout),
+                ["natIdleTimeout"] = Durations.Format(config.Chain.NatIdleTimeout),
+            },
+        };
+        return root.ToJsonString(s_options);
+    }
+
+    /// <summary>"http1", "http2", "http1AndHttp2": the enum name in camelCase, as the config spells it.</summary>
+    public static string ProtocolsName(ListenerProtocols protocols)
+    {
+        var name = protocols.ToString();
+        return char.ToLowerInvariant(name[0]) + name[1..];
+    }
+
+    private static JsonObject Cluster(ClusterConfig cluster)
+    {
+        var destinations = new JsonArray();
+        foreach (var destination in cluster.Destinations)
+        {
+            destinations.Add(new JsonObject { ["address"] = destination.Address, ["weight"] = destination.Weight });
+        }
+
+        var pool = cluster.Pool;
+        return new JsonObject
+        {
+            ["destinations"] = destinations,
+            ["loadBalancing"] = cluster.LoadBalancing,
+            ["pool"] = new JsonObject
+            {
+                ["maxIdlePerDestination"] = pool.MaxIdlePerDestination,
+                ["idleTimeout"] = Durations.Format(pool.IdleTimeout),
+                ["maxRequestsPerConnection"] = pool.MaxRequestsPerConnection,
+                ["maxLifetime"] = Durations.Format(pool.MaxLifetime),
+                ["maxConnectionsPerDestination"] = pool.MaxConnectionsPerDestination,
+                ["queueTimeout"] = Durations.Format(pool.QueueTimeout),
+                ["maxQueuePerDestination"] = pool.MaxQueuePerDestination,
+                ["connectTimeout"] = Durations.Format(pool.ConnectTimeout),
+            },
+            ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
+            ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),
+        };
+    }
+
+    private static JsonObject? TcpKeepAlive(TcpKeepAliveConfig? keepAlive) => keepAlive is null
+        ? null
+        : new JsonObject
+        {
+            ["idle"] = Durations.Format(keepAlive.Idle),
+            ["interval"] = Durations.Format(keepAlive.Interval),
+            ["probes"] = keepAlive.Probes,
+        };
+}

@@ -1,0 +1,74 @@
+namespace Tether.Configuration.Tests;
+
+public class AddressParserTests
+{
+    [Theory]
+    [InlineData("127.0.0.1:8080", "127.0.0.1", 8080)]
+    [InlineData("[::1]:8080", "::1", 8080)]
+    [InlineData("0.0.0.0:80", "0.0.0.0", 80)]
+    [InlineData("*:8080", "*", 8080)]
+    [InlineData("localhost:8080", "localhost", 8080)]
+    [InlineData("127.0.0.1:0", "127.0.0.1", 0)]
+    public void TryParseHostPort_accepts_listener_forms(string text, string host, int port)
+    {
+        Assert.True(AddressParser.TryParseHostPort(text, out var parsedHost, out var parsedPort));
+        Assert.Equal(host, parsedHost);
+        Assert.Equal(port, parsedPort);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("8080")]
+    [InlineData("localhost")]
+    [InlineData("::1:8080")]
+    [InlineData("[::1]")]
+    [InlineData("[nothex]:80")]
+    [InlineData("127.0.0.1:65536")]
+    [InlineData("127.0.0.1:-1")]
+    [InlineData("127.0.0.1:http")]
+    [InlineData("my host:80")]
+    public void TryParseHostPort_rejects(string text)
+    {
+        Assert.False(AddressParser.TryParseHostPort(text, out _, out _));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:9001", "127.0.0.1", 9001)]
+    [InlineData("http://backend:8080", "backend", 8080)]
+    [InlineData("http://backend", "backend", 80)]
+    [InlineData("http://backend/", "backend", 80)]
+    [InlineData("HTTP://backend:81", "backend", 81)]
+    [InlineData("[::1]:9001", "::1", 9001)]
+    [InlineData("http://[::1]", "::1", 80)]
+    [InlineData("localhost:9001", "localhost", 9001)]
+    public void TryParseDestination_accepts_string_forms(string text, string host, int port)
+    {
+        Assert.True(AddressParser.TryParseDestination(text, 3, out var destination, out var error), error);
+        Assert.Equal(text, destination.Address);
+        Assert.Equal(host, destination.Host);
+        Assert.Equal(port, destination.Port);
+        Assert.Equal(3, destination.Weight);
+    }
+
+    [Theory]
+    [InlineData("https://backend:443", "TLS to backends is not supported yet")]
+    [InlineData("http://backend:8080/api", "remove the path \"/api\"")]
+    [InlineData("127.0.0.1:9001/x", "remove the path \"/x\"")]
+    [InlineData("ftp://backend:21", "scheme \"ftp\" is not supported")]
+    [InlineData("backend", "add a port")]
+    [InlineData("*:9001", "cannot be a destination")]
+    [InlineData("127.0.0.1:0", "port 0 cannot be a destination")]
+    [InlineData("", "write one such as \"127.0.0.1:9001\"")]
+    public void TryParseDestination_says_what_is_wrong(string text, string expected)
+    {
+        Assert.False(AddressParser.TryParseDestination(text, 1, out _, out var error));
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Destination_name_brackets_IPv6()
+    {
+        Assert.True(AddressParser.TryParseDestination("[::1]:9001", 1, out var destination, out _));
+        Assert.Equal("[::1]:9001", destination.Name);
+    }
+}

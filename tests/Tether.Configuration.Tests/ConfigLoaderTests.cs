@@ -1,0 +1,167 @@
+namespace Tether.Configuration.Tests;
+
+public class ConfigLoaderTests
+{
+    [Fact]
+    public void Empty_object_gives_every_default()
+    {
+        var config = ConfigAssert.Valid("{}");
+        var listener = Assert.Single(config.Listeners);
+        Assert.Equal("127.0.0.1:8080", listener.Address);
+        Assert.Equal(ListenerProtocols.Http1AndHttp2, listener.Protocols);
+        Assert.Null(listener.Tls);
+        Assert.Equal(TimeSpan.FromSeconds(75), config.Downstream.KeepAliveTimeout);
+        Assert.Equal(1000, config.Downstream.MaxRequestsPerConnection);
+        Assert.Null(config.Downstream.MaxConnectionLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(10), config.Downstream.RequestHeadersTimeout);
+        Assert.False(config.Downstream.AdvertiseKeepAlive);
+        Assert.Null(config.Downstream.TcpKeepAlive);
+        Assert.Empty(config.Routes);
+        Assert.Empty(config.Clusters);
+        Assert.Equal("127.0.0.1:9901", config.Admin.Address);
+        Assert.Null(config.Chain.FrontIdleTimeout);
+        Assert.Null(config.Chain.NatIdleTimeout);
+    }
+
+    [Fact]
+    public void Absent_cluster_keys_take_their_defaults()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"] }"""));
+        var cluster = config.Clusters["api"];
+        Assert.Equal(LoadBalancingPolicyNames.LeastConnections, cluster.LoadBalancing);
+        Assert.Equal(new PoolConfig(), cluster.Pool);
+        Assert.Equal(64, cluster.Pool.MaxIdlePerDestination);
+        Assert.Equal(TimeSpan.FromSeconds(60), cluster.Pool.IdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(1), cluster.Pool.MaxLifetime);
+        Assert.Null(cluster.TcpKeepAlive);
+        Assert.Equal(TimeSpan.FromSeconds(60), cluster.ResponseTimeout);
+        Assert.Equal(new RouteMatchConfig(), config.Routes[0].Match);
+    }
+
+    [Fact]
+    public void A_present_tcpKeepAlive_section_fills_missing_keys_with_defaults()
+    {
+        var config = ConfigAssert.Valid("""{ "downstream": { "tcpKeepAlive": { "idle": "30s" } } }""");
+        Assert.Equal(new TcpKeepAliveConfig { Idle = TimeSpan.FromSeconds(30) }, config.Downstream.TcpKeepAlive);
+    }
+
+    [Fact]
+    public void Keys_match_case_insensitively()
+    {
+        var config = ConfigAssert.Valid("""
+            { "Listeners": [{ "ADDRESS": "127.0.0.1:81", "protocols": "HTTP2" }],
+              "downstream": { "keepalivetimeout": "30s" } }
+            """);
+        Assert.Equal("127.0.0.1:81", config.Listeners[0].Address);
+        Assert.Equal(ListenerProtocols.Http2, config.Listeners[0].Protocols);
+        Assert.Equal(TimeSpan.FromSeconds(30), config.Downstream.KeepAliveTimeout);
+    }
+
+    [Fact]
+    public void Comments_and_trailing_commas_are_allowed()
+    {
+        var config = ConfigAssert.Valid("""
+            // a comment
+            { /* another */ "admin": { "address": "127.0.0.1:9000", }, }
+            """);
+        Assert.Equal("127.0.0.1:9000", config.Admin.Address);
+    }
+
+    [Theory]
+    [InlineData("\"off\"")]
+    [InlineData("null")]
+    public void Optional_durations_can_be_off(string value)
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster(
+            $$"""{ "destinations": ["127.0.0.1:9001"], "pool": { "maxLifetime": {{value}} } }"""));
+        Assert.Null(config.Clusters["api"].Pool.MaxLifetime);
+    }
+
+    [Fact]
+    public void Empty_admin_address_turns_the_admin_endpoint_off()
+    {
+        Assert.Equal("", ConfigAssert.Valid("""{ "admin": { "address": "" } }""").Admin.Address);
+        Assert.Null(ConfigAssert.Valid("""{ "admin": { "address": null } }""").Admin.Address);
+    }
+
+    [Fact]
+    public void Load_balancing_names_ignore_case_and_come_back_canonical()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "loadBalancing": "ROUNDROBIN" }"""));
+        Assert.Equal(LoadBalancingPolicyNames.RoundRobin, config.Clusters["api"].LoadBalancing);
+    }
+
+    [Fact]
+    public void Destinations_accept_string_and_object_forms()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""
+            { "destinations": [
+                "127.0.0.1:9001",
+                "http://backend:8080",
+                "http://backend",
+                "[::1]:9001",
+                "localhost:9001",
+                { "address": "10.0.0.1:9001", "weight": 2 },
+                { "address": "http://10.0.0.2" } ] }
+            """));
+        var destinations = config.Clusters["api"].Destinations;
+        Assert.Equal(7, destinations.Count);
+        Assert.Equal(("127.0.0.1", 9001, 1), (destinations[0].Host, destinations[0].Port, destinations[0].Weight));
+        Assert.Equal(("backend", 8080), (destinations[1].Host, destinations[1].Port));
+        Assert.Equal(("backend", 80), (destinations[2].Host, destinations[2].Port));
+        Assert.Equal(("::1", 9001), (destinations[3].Host, destinations[3].Port));
+        Assert.Equal(("localhost", 9001), (destinations[4].Host, destinations[4].Port));
+        Assert.Equal(("10.0.0.1", 9001, 2), (destinations[5].Host, destinations[5].Port, destinations[5].Weight));
+        Assert.Equal("10.0.0.1:9001", destinations[5].Address);
+        Assert.Equal(("10.0.0.2", 80, 1), (destinations[6].Host, destinations[6].Port, destinations[6].Weight));
+    }
+
+    [Fact]
+    public void Missing_file_is_an_error_in_the_result()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "tether-no-such-file-" + Guid.NewGuid() + ".json");
+        var result = ConfigLoader.LoadFile(path);
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(path, error.Path);
+        Assert.Contains("does not exist", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadFile_resolves_relative_tls_paths_against_the_file_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("tether-config-");
+        try
+        {
+            File.WriteAllText(Path.Combine(folder.FullName, "cert.pem"), "x");
+            File.WriteAllText(Path.Combine(folder.FullName, "key.pem"), "x");
+            var file = Path.Combine(folder.FullName, "tether.json");
+            File.WriteAllText(file, """{ "listeners": [{ "address": "127.0.0.1:8443", "tls": { "certificate": "cert.pem", "key": "key.pem" } }] }""");
+
+            var result = ConfigLoader.LoadFile(file);
+
+            Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+            Assert.Equal(Path.Combine(folder.FullName, "cert.pem"), result.Config!.Listeners[0].Tls!.Certificate);
+            Assert.Equal(Path.Combine(folder.FullName, "key.pem"), result.Config.Listeners[0].Tls!.Key);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Written_config_reads_back_the_same()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""
+            { "destinations": ["127.0.0.1:9001", { "address": "[::1]:9002", "weight": 5 }],
+              "pool": { "idleTimeout": "4s500ms", "maxLifetime": "off" },
+              "tcpKeepAlive": { "probes": 3 } }
+            """));
+        var json = ConfigWriter.ToJson(config);
+        var again = ConfigAssert.Valid(json);
+        Assert.Equal(json, ConfigWriter.ToJson(again));
+        Assert.Equal(config.Clusters["api"].Pool, again.Clusters["api"].Pool);
+        Assert.Equal(config.Downstream, again.Downstream);
+    }
+}
