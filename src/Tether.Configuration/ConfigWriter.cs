@@ -10,7 +10,7 @@ namespace Tether.Configuration;
 /// </summary>
 public static class ConfigWriter
 {
-    private static readonly JsonSerializerOptions s_options = new()
+    private static readonly JsonSerializerOptions _options = new()
     {
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
@@ -68,7 +68,7 @@ public static class ConfigWriter
                 ["natIdleTimeout"] = Durations.Format(config.Chain.NatIdleTimeout),
             },
         };
-        return root.ToJsonString(s_options);
+        return root.ToJsonString(_options);
     }
 
     /// <summary>"http1", "http2", "http1AndHttp2": the enum name in camelCase, as the config spells it.</summary>

@@ -15,7 +15,7 @@ public static class Durations
     public const string Off = "off";
 
     // Largest unit first: the order a duration must be written in and the order Format writes.
-    private static readonly (string Suffix, long Ticks)[] s_units =
+    private static readonly (string Suffix, long Ticks)[] _units =
     [
         ("h", TimeSpan.TicksPerHour),
         ("m", TimeSpan.TicksPerMinute),
@@ -40,7 +40,7 @@ public static class Durations
         }
 
         long totalTicks = 0;
-        var nextUnit = 0; // index into s_units: a part may only use this unit or a smaller one
+        var nextUnit = 0; // index into _units: a part may only use this unit or a smaller one
         while (!span.IsEmpty)
         {
             var digits = 0;
@@ -61,11 +61,11 @@ public static class Durations
                 return false;
             }
 
-            span = span[s_units[unit].Suffix.Length..];
+            span = span[_units[unit].Suffix.Length..];
             nextUnit = unit + 1;
             try
             {
-                totalTicks = checked(totalTicks + checked(number * s_units[unit].Ticks));
+                totalTicks = checked(totalTicks + checked(number * _units[unit].Ticks));
             }
             catch (OverflowException)
             {
@@ -102,7 +102,7 @@ public static class Durations
 
         var remaining = value.Ticks;
         var builder = new StringBuilder();
-        foreach (var (suffix, ticks) in s_units)
+        foreach (var (suffix, ticks) in _units)
         {
             var count = remaining / ticks;
             if (count > 0)

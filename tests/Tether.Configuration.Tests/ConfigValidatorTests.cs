@@ -3,7 +3,7 @@ namespace Tether.Configuration.Tests;
 /// <summary>Semantic checks, on configs built in code (as the gateway's tests do) and parsed from JSON.</summary>
 public class ConfigValidatorTests
 {
-    private static readonly ClusterConfig s_api = new()
+    private static readonly ClusterConfig _api = new()
     {
         Destinations = [new DestinationConfig { Address = "127.0.0.1:9001", Host = "127.0.0.1", Port = 9001 }],
     };
@@ -11,7 +11,7 @@ public class ConfigValidatorTests
     private static TetherConfig Config(ClusterConfig? cluster = null, params RouteConfig[] routes) => new()
     {
         Routes = routes.Length == 0 ? [new RouteConfig { Cluster = "api" }] : routes,
-        Clusters = new Dictionary<string, ClusterConfig> { ["api"] = cluster ?? s_api },
+        Clusters = new Dictionary<string, ClusterConfig> { ["api"] = cluster ?? _api },
     };
 
     [Fact]
@@ -122,7 +122,7 @@ public class ConfigValidatorTests
     [Fact]
     public void An_unreferenced_cluster_is_not_an_error()
     {
-        var config = Config() with { Clusters = new Dictionary<string, ClusterConfig> { ["api"] = s_api, ["spare"] = s_api } };
+        var config = Config() with { Clusters = new Dictionary<string, ClusterConfig> { ["api"] = _api, ["spare"] = _api } };
         Assert.Empty(ConfigValidator.Validate(config));
     }
 
@@ -144,7 +144,7 @@ public class ConfigValidatorTests
     [InlineData(1001)]
     public void Weight_is_1_to_1000(int weight)
     {
-        var cluster = s_api with { Destinations = [s_api.Destinations[0] with { Weight = weight }] };
+        var cluster = _api with { Destinations = [_api.Destinations[0] with { Weight = weight }] };
         ConfigAssert.SingleError(Config(cluster), "clusters.api.destinations[0].weight", "use a weight from 1 to 1000");
         ConfigAssert.SingleError(
             ConfigAssert.WithCluster($$"""{ "destinations": [{ "address": "127.0.0.1:9001", "weight": {{weight}} }] }"""),
@@ -154,7 +154,7 @@ public class ConfigValidatorTests
     [Fact]
     public void Unknown_load_balancing_policy_lists_the_known_ones()
     {
-        var error = ConfigAssert.SingleError(Config(s_api with { LoadBalancing = "random" }), "clusters.api.loadBalancing", "use one of");
+        var error = ConfigAssert.SingleError(Config(_api with { LoadBalancing = "random" }), "clusters.api.loadBalancing", "use one of");
         foreach (var name in LoadBalancingPolicyNames.All)
         {
             Assert.Contains($"\"{name}\"", error.Message, StringComparison.Ordinal);

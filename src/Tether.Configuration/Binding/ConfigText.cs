@@ -9,7 +9,7 @@ internal static class ConfigText
 {
     private const int MaxValueLength = 60;
 
-    private static readonly JsonSerializerOptions s_relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions _relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>"clusters" + "api" → "clusters.api"; "" + "listeners" → "listeners".</summary>
     public static string Child(string path, string key) => path.Length == 0 ? key : path + "." + key;
@@ -27,7 +27,7 @@ internal static class ConfigText
             return "null";
         }
 
-        var text = node.ToJsonString(s_relaxed);
+        var text = node.ToJsonString(_relaxed);
         return text.Length <= MaxValueLength ? text : text[..(MaxValueLength - 3)] + "...";
     }
 

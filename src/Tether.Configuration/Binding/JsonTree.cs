@@ -10,18 +10,18 @@ namespace Tether.Configuration.Binding;
 /// </summary>
 internal static class JsonTree
 {
-    private static readonly JsonNodeOptions s_nodeOptions = new() { PropertyNameCaseInsensitive = true };
+    private static readonly JsonNodeOptions _nodeOptions = new() { PropertyNameCaseInsensitive = true };
 
-    private static readonly JsonDocumentOptions s_documentOptions = new()
+    private static readonly JsonDocumentOptions _documentOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
     };
 
     /// <summary>An empty object with case-insensitive keys, like every object <see cref="Parse"/> builds.</summary>
-    public static JsonObject NewObject() => new(s_nodeOptions);
+    public static JsonObject NewObject() => new(_nodeOptions);
 
-    public static JsonArray NewArray() => new(s_nodeOptions);
+    public static JsonArray NewArray() => new(_nodeOptions);
 
     /// <summary>The tree, or null after reporting a syntax error with its line and column.</summary>
     public static JsonNode? Parse(string json, BindContext context)
@@ -34,7 +34,7 @@ internal static class JsonTree
 
         try
         {
-            using var document = JsonDocument.Parse(json, s_documentOptions);
+            using var document = JsonDocument.Parse(json, _documentOptions);
             return Convert(document.RootElement, "", context);
         }
         catch (JsonException e)
@@ -78,7 +78,7 @@ internal static class JsonTree
                 return null;
             default:
                 // Clone: the value must outlive the document it was read from.
-                return JsonValue.Create(element.Clone(), s_nodeOptions);
+                return JsonValue.Create(element.Clone(), _nodeOptions);
         }
     }
 

@@ -47,7 +47,7 @@ internal sealed class ObjectReader
     }
 
     /// <summary>The node under <paramref name="key"/> (matched case-insensitively), and the key's path.</summary>
-    public JsonNode? Take(string key, out string path, out bool present)
+    private JsonNode? Take(string key, out string path, out bool present)
     {
         _knownKeys.Add(key);
         path = ConfigText.Child(Path, key);

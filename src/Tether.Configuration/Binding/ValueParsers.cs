@@ -79,9 +79,9 @@ internal static class ValueParsers
                 return true;
             }
 
-            error = fromEnvironment || !int.TryParse(text, CultureInfo.InvariantCulture, out _)
-                ? "expected a whole number such as 64"
-                : $"expected a number, got a string; write {text.Trim()} without quotes";
+            error = fromEnvironment ? "expected a whole number such as 64"
+                : int.TryParse(text, CultureInfo.InvariantCulture, out _) ? $"expected a number, got a string; write {text.Trim()} without quotes"
+                : "expected a whole number such as 64, got a string";
             return false;
         }
 
