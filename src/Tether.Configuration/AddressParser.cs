@@ -13,7 +13,7 @@ public static class AddressParser
     /// <summary>
     /// "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80", "*:8080", "localhost:8080" → host and port.
     /// The host comes back without brackets; "*" (all interfaces) stays "*". The port may be 0..65535
-    /// here (0 = any free port, handy in tests); config validation requires 1..65535.
+    /// here (0 = any free port, handy in tests); config validation accepts 0 for listeners and admin (any free port), not for destinations.
     /// </summary>
     public static bool TryParseHostPort(string? text, out string host, out int port) =>
         TryParseHostPort(text, out host, out port, out _);

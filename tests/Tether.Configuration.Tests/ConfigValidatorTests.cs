@@ -30,13 +30,23 @@ public class ConfigValidatorTests
 
     [Theory]
     [InlineData("8080", "add a port")]
-    [InlineData("127.0.0.1:0", "use a port from 1 to 65535")]
     [InlineData("127.0.0.1:70000", "use a number from 1 to 65535")]
     [InlineData("::1:80", "in brackets")]
     public void Listener_address_must_parse(string address, string fix)
     {
         var error = ConfigAssert.SingleError(new TetherConfig { Listeners = [new ListenerConfig { Address = address }] }, "listeners[0].address", fix);
         Assert.Equal($"\"{address}\"", error.Value);
+    }
+
+    [Fact]
+    public void Port_zero_means_any_free_port_and_is_accepted_for_listeners_and_admin()
+    {
+        var config = new TetherConfig
+        {
+            Listeners = [new ListenerConfig { Address = "127.0.0.1:0" }, new ListenerConfig { Address = "127.0.0.1:0" }],
+            Admin = new AdminConfig { Address = "127.0.0.1:0" },
+        };
+        Assert.Empty(ConfigValidator.Validate(config));
     }
 
     [Fact]

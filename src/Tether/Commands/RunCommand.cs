@@ -1,4 +1,8 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Tether.Configuration;
+using Tether.Gateway;
+using Tether.Gateway.Demo;
 
 namespace Tether.Commands;
 
@@ -7,9 +11,95 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "The JSON config file. Without it: the embedded default with two demo origins." };
-        var command = new Command("run", "Run the gateway.") { config };
-        command.SetAction((parseResult, cancellationToken) => Task.FromResult(0));
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "The JSON config file. Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901)." };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level.", DefaultValueFactory = _ => LogLevel.Information };
+        var command = new Command("run", "Run the gateway.") { config, logLevel };
+        command.SetAction((parseResult, cancellationToken) =>
+            RunAsync(parseResult.GetValue(config), parseResult.GetValue(logLevel), cancellationToken));
         return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo? configFile, LogLevel minimumLevel, CancellationToken cancellationToken)
+    {
+        using var loggerFactory = LoggerFactory.Create(b => b
+            .SetMinimumLevel(minimumLevel)
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            }));
+        var log = loggerFactory.CreateLogger("Tether");
+
+        DemoOrigins? demo = null;
+        TetherConfig config;
+        if (configFile is null)
+        {
+            demo = await DemoOrigins.StartAsync(2, cancellationToken);
+            config = demo.CreateDefaultConfig();
+        }
+        else
+        {
+            var result = ConfigLoader.LoadFile(configFile.FullName, EnvironmentVariables.Read());
+            if (!result.Succeeded)
+            {
+                Console.Error.WriteLine($"{configFile.FullName}: {result.Errors.Count} error(s); not starting");
+                foreach (var error in result.Errors)
+                {
+                    Console.Error.WriteLine($"  {error}");
+                }
+
+                return 1;
+            }
+
+            config = result.Config!;
+        }
+
+        TetherGateway gateway;
+        try
+        {
+            gateway = await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = loggerFactory }, cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"tether: cannot listen: {ex.Message}");
+            return 1;
+        }
+
+        await using (gateway)
+        {
+            foreach (var url in gateway.ListenerUrls)
+            {
+                log.LogInformation("listening on {Url}", url);
+            }
+
+            if (gateway.AdminUrl is { } admin)
+            {
+                log.LogInformation("admin on {Url} (GET /status, /metrics, /healthz)", admin);
+            }
+
+            if (demo is not null)
+            {
+                log.LogInformation("embedded default config: proxying to demo origins {Origins}; try: curl {Url}", string.Join(", ", demo.Addresses), gateway.ListenerUrls[0]);
+            }
+
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            log.LogInformation("stopping");
+        }
+
+        if (demo is not null)
+        {
+            await demo.DisposeAsync();
+        }
+
+        return 0;
     }
 }

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text;
+using Tether.Upstream;
+using Tether.Upstream.Pooling;
+
+namespace Tether.Gateway.Admin;
+
+/// <summary>GET /metrics: the /status figures in Prometheus text exposition format.</summary>
+internal static class PrometheusWriter
+{
+    public static string Write(TetherGateway gateway)
+    {
+        var sb = new StringBuilder(4096);
+        var d = gateway.Downstream;
+        Gauge(sb, "tether_connections_active", "Client connections open now.", d.Active);
+        Gauge(sb, "tether_connections_writing", "Client connections with a request in progress.", d.Writing);
+        Gauge(sb, "tether_connections_waiting", "Idle keep-alive client connections.", d.Waiting);
+        Counter(sb, "tether_connections_accepted_total", "Client connections accepted.", d.Accepted);
+        Counter(sb, "tether_connections_handled_total", "Client connections handled.", d.Handled);
+        Counter(sb, "tether_requests_total", "Requests received.", d.Requests);
+
+        Header(sb, "tether_upstream_errors_total", "counter", "Upstream failures by phase and cause.");
+        foreach (var phase in Enum.GetValues<UpstreamPhase>())
+        {
+            foreach (var kind in Enum.GetValues<UpstreamErrorKind>())
+            {
+                var n = gateway.Counters.Errors(phase, kind);
+                if (n > 0)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"tether_upstream_errors_total{{phase=\"{Names.Camel(phase)}\",cause=\"{Names.Camel(kind)}\"}} {n}\n");
+                }
+            }
+        }
+
+        var series = new (string Name, string Type, string Help, Func<Upstream.Destinations.DestinationState, long> Value)[]
+        {
+            ("tether_upstream_in_flight", "gauge", "Requests in progress to a destination.", x => x.InFlight),
+            ("tether_upstream_requests_total", "counter", "Requests sent to a destination.", x => x.Requests),
+            ("tether_upstream_failures_total", "counter", "Requests to a destination that failed.", x => x.Failures),
+            ("tether_upstream_pool_idle", "gauge", "Idle pooled connections.", x => x.Pool.IdleCount),
+            ("tether_upstream_pool_active", "gauge", "Pooled connections carrying a request.", x => x.Pool.LeasedCount),
+            ("tether_upstream_pool_waiting", "gauge", "Requests waiting for a connection at the cap.", x => x.Pool.WaitingCount),
+            ("tether_upstream_connections_created_total", "counter", "Upstream connections opened.", x => x.Pool.Statistics.Created),
+            ("tether_upstream_connections_reused_total", "counter", "Requests that reused a pooled connection.", x => x.Pool.Statistics.Reused),
+            ("tether_upstream_connect_failures_total", "counter", "Failed connection attempts.", x => x.Pool.Statistics.ConnectFailures),
+        };
+        foreach (var (name, type, help, value) in series)
+        {
+            Header(sb, name, type, help);
+            foreach (var cluster in gateway.Model.Clusters.Values)
+            {
+                foreach (var destination in cluster.Destinations)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"{name}{{cluster=\"{Escape(cluster.Name)}\",destination=\"{Escape(destination.Name)}\"}} {value(destination)}\n");
+                }
+            }
+        }
+
+        Header(sb, "tether_upstream_connections_closed_total", "counter", "Upstream connections closed, by reason.");
+        foreach (var cluster in gateway.Model.Clusters.Values)
+        {
+            foreach (var destination in cluster.Destinations)
+            {
+                foreach (var reason in Enum.GetValues<ConnectionCloseReason>())
+                {
+                    sb.Append(CultureInfo.InvariantCulture,
+                        $"tether_upstream_connections_closed_total{{cluster=\"{Escape(cluster.Name)}\",destination=\"{Escape(destination.Name)}\",reason=\"{Names.Camel(reason)}\"}} {destination.Pool.Statistics.Closed(reason)}\n");
+                }
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static void Gauge(StringBuilder sb, string name, string help, long value)
+    {
+        Header(sb, name, "gauge", help);
+        sb.Append(CultureInfo.InvariantCulture, $"{name} {value}\n");
+    }
+
+    private static void Counter(StringBuilder sb, string name, string help, long value)
+    {
+        Header(sb, name, "counter", help);
+        sb.Append(CultureInfo.InvariantCulture, $"{name} {value}\n");
+    }
+
+    private static void Header(StringBuilder sb, string name, string type, string help) =>
+        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n");
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Tether.Upstream;
+using Tether.Upstream.Pooling;
+
+namespace Tether.Gateway.Admin;
+
+/// <summary>GET /status: nginx stub_status parity plus per-destination pool counters.</summary>
+internal static class StatusWriter
+{
+    public static async Task WriteJsonAsync(Stream output, TetherGateway gateway, CancellationToken cancellationToken)
+    {
+        await using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        var d = gateway.Downstream;
+        json.WriteStartObject();
+        json.WriteString("version", typeof(StatusWriter).Assembly.GetName().Version?.ToString(3));
+        json.WriteStartObject("connections");
+        json.WriteNumber("active", d.Active);
+        json.WriteNumber("reading", 0);
+        json.WriteNumber("writing", d.Writing);
+        json.WriteNumber("waiting", d.Waiting);
+        json.WriteNumber("accepted", d.Accepted);
+        json.WriteNumber("handled", d.Handled);
+        json.WriteEndObject();
+
+        json.WriteStartObject("requests");
+        json.WriteNumber("total", d.Requests);
+        json.WriteNumber("inFlight", d.Writing);
+        json.WriteNumber("notFound", gateway.Counters.NotFound);
+        json.WriteNumber("clientAborted", gateway.Counters.ClientAbortedCount);
+        json.WriteStartObject("upstreamErrors");
+        foreach (var phase in Enum.GetValues<UpstreamPhase>())
+        {
+            foreach (var kind in Enum.GetValues<UpstreamErrorKind>())
+            {
+                var n = gateway.Counters.Errors(phase, kind);
+                if (n > 0)
+                {
+                    json.WriteNumber($"{Names.Camel(phase)}.{Names.Camel(kind)}", n);
+                }
+            }
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+
+        json.WriteStartObject("clusters");
+        foreach (var (name, cluster) in gateway.Model.Clusters)
+        {
+            json.WriteStartObject(name);
+            json.WriteString("loadBalancing", cluster.Policy.Name);
+            json.WriteStartObject("destinations");
+            foreach (var destination in cluster.Destinations)
+            {
+                var pool = destination.Pool;
+                var s = pool.Statistics;
+                json.WriteStartObject(destination.Name);
+                json.WriteNumber("inFlight", destination.InFlight);
+                json.WriteNumber("requests", destination.Requests);
+                json.WriteNumber("failures", destination.Failures);
+                json.WriteStartObject("pool");
+                json.WriteNumber("idle", pool.IdleCount);
+                json.WriteNumber("active", pool.LeasedCount);
+                json.WriteNumber("waiting", pool.WaitingCount);
+                json.WriteNumber("created", s.Created);
+                json.WriteNumber("reused", s.Reused);
+                json.WriteNumber("connectFailures", s.ConnectFailures);
+                json.WriteNumber("queueTimeouts", s.QueueTimeouts);
+                json.WriteStartObject("closed");
+                foreach (var reason in Enum.GetValues<ConnectionCloseReason>())
+                {
+                    json.WriteNumber(Names.Camel(reason), s.Closed(reason));
+                }
+
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+        await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
+
+internal static class Names
+{
+    public static string Camel<T>(T value)
+        where T : struct, Enum
+    {
+        var s = value.ToString();
+        return char.ToLowerInvariant(s[0]) + s[1..];
+    }
+}

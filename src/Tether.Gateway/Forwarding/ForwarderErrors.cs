@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Tether.Upstream;
+using Tether.Upstream.Destinations;
+
+namespace Tether.Gateway.Forwarding;
+
+/// <summary>
+/// The one place where an upstream failure becomes a status code, a log line and a counter.
+/// 502: refused, reset, closed, bad response. 504: timeouts. 503: no capacity, no destination.
+/// </summary>
+internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, GatewayCounters counters)
+{
+    public static int StatusCodeFor(UpstreamErrorKind kind) => kind switch
+    {
+        UpstreamErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
+        UpstreamErrorKind.NoCapacity => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status502BadGateway,
+    };
+
+    public async Task FailAsync(HttpContext context, ClusterState cluster, DestinationState destination, UpstreamException error, bool reused)
+    {
+        destination.OnFailure();
+        var status = StatusCodeFor(error.Kind);
+        counters.OnUpstreamError(error.Phase, error.Kind);
+        Log.UpstreamFailed(logger, status, cluster.Name, destination.Name, error.Phase, error.Kind, error.Message, reused, context.Request.Method, context.Request.Path);
+
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            // Headers already went to the client: the only honest signal left is to cut the connection.
+            context.Abort();
+            return;
+        }
+
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.WriteAsync($"{status} {ReasonPhrase(status)}: {error.Phase} to {destination.Name} failed ({error.Kind})\n").ConfigureAwait(false);
+    }
+
+    public async Task NoDestinationAsync(HttpContext context, ClusterState cluster)
+    {
+        counters.OnUpstreamError(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity);
+        Log.NoDestination(logger, cluster.Name);
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync($"503 Service Unavailable: cluster '{cluster.Name}' has no destination to send to\n").ConfigureAwait(false);
+    }
+
+    public void ClientAborted(HttpContext context, ClusterState cluster, DestinationState destination, UpstreamException error)
+    {
+        counters.OnClientAborted();
+        Log.ClientAborted(logger, cluster.Name, destination.Name, error.Phase, context.Request.Method, context.Request.Path);
+    }
+
+    private static string ReasonPhrase(int status) =>
+        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1100, EventName = "UpstreamFailed", Level = LogLevel.Warning,
+            Message = "{Status} cluster={Cluster} destination={Destination} phase={Phase} cause={Kind}: {Detail} (reused connection: {Reused}) for {Method} {Path}")]
+        public static partial void UpstreamFailed(ILogger logger, int status, string cluster, string destination, UpstreamPhase phase, UpstreamErrorKind kind, string detail, bool reused, string method, PathString path);
+
+        [LoggerMessage(EventId = 1101, EventName = "NoDestination", Level = LogLevel.Warning,
+            Message = "503 cluster={Cluster}: no destination available")]
+        public static partial void NoDestination(ILogger logger, string cluster);
+
+        [LoggerMessage(EventId = 1102, EventName = "ClientAborted", Level = LogLevel.Debug,
+            Message = "client went away: cluster={Cluster} destination={Destination} phase={Phase} for {Method} {Path}")]
+        public static partial void ClientAborted(ILogger logger, string cluster, string destination, UpstreamPhase phase, string method, PathString path);
+    }
+}

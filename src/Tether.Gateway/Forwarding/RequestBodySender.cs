@@ -1,0 +1,65 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Tether.Upstream;
+using Tether.Upstream.Http1;
+
+namespace Tether.Gateway.Forwarding;
+
+/// <summary>Streams the client's request body to the backend, re-framed (Content-Length or chunked).</summary>
+internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mode)
+{
+    /// <summary>Whether any body byte was taken from the client: from then on the request cannot be replayed.</summary>
+    public bool AnyBodyConsumed { get; private set; }
+
+    public async ValueTask SendAsync(Http1Connection connection)
+    {
+        // Flush the head first: with "Expect: 100-continue" the client waits for our first body read (Kestrel
+        // sends the 100 then), and the backend should see the head without waiting for it.
+        await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
+        var reader = context.Request.BodyReader;
+        var output = connection.Output;
+        while (true)
+        {
+            System.IO.Pipelines.ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not UpstreamException)
+            {
+                throw new UpstreamException(UpstreamPhase.SendBody, UpstreamErrorKind.ClientAborted, $"reading the client's body failed: {ex.Message}", ex);
+            }
+
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                AnyBodyConsumed = true;
+                if (mode == RequestBodyMode.Chunked)
+                {
+                    Http1RequestWriter.WriteChunk(output, buffer);
+                }
+                else
+                {
+                    foreach (var segment in buffer)
+                    {
+                        output.Write(segment.Span);
+                    }
+                }
+            }
+
+            reader.AdvanceTo(buffer.End);
+            if (result.IsCompleted)
+            {
+                if (mode == RequestBodyMode.Chunked)
+                {
+                    Http1RequestWriter.WriteLastChunk(output);
+                }
+
+                await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
+                return;
+            }
+
+            await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+using Tether.Upstream.Http1;
+
+namespace Tether.Gateway.Forwarding;
+
+/// <summary>How the request body goes to the backend; decided once from the client's framing.</summary>
+internal enum RequestBodyMode
+{
+    None,
+    ContentLength,
+    Chunked,
+}
+
+/// <summary>
+/// Re-serializes a client request (HTTP/1.1 or HTTP/2, as parsed by Kestrel) as an HTTP/1.1 request head for
+/// a backend. Nothing the client sent is copied through as raw bytes: the request line, framing and
+/// forwarding headers are rebuilt, hop-by-hop headers and those the client's Connection header nominates
+/// are dropped.
+/// </summary>
+internal static class RequestHeadWriter
+{
+    public static RequestBodyMode DecideBodyMode(HttpRequest request, out long contentLength)
+    {
+        contentLength = request.ContentLength ?? -1;
+        if (contentLength > 0)
+        {
+            return RequestBodyMode.ContentLength;
+        }
+
+        if (contentLength == 0)
+        {
+            // Forward "Content-Length: 0" as sent (some backends answer 411 to a bodiless POST without it).
+            return RequestBodyMode.ContentLength;
+        }
+
+        var detection = request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>();
+        return detection is { CanHaveBody: true } ? RequestBodyMode.Chunked : RequestBodyMode.None;
+    }
+
+    public static void Write(IBufferWriter<byte> output, HttpContext context, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost)
+    {
+        var request = context.Request;
+        Http1RequestWriter.WriteRequestLine(output, request.Method, RequestTarget(context));
+
+        var headers = request.Headers;
+        var nominated = headers.Connection;
+        string? host = null;
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            if (IsDropped(name, nominated))
+            {
+                continue;
+            }
+
+            if (name.Length == 4 && string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase))
+            {
+                host = header.Value.ToString();
+            }
+
+            var values = header.Value;
+            if (values.Count == 1)
+            {
+                Http1RequestWriter.WriteHeader(output, name, values[0]);
+            }
+            else
+            {
+                foreach (var value in values)
+                {
+                    Http1RequestWriter.WriteHeader(output, name, value);
+                }
+            }
+        }
+
+        if (host is null)
+        {
+            // HTTP/1.0 clients may omit Host; HTTP/1.1 backends require it.
+            Http1RequestWriter.WriteHeader(output, "Host"u8, fallbackHost);
+        }
+
+        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, context.Connection.RemoteIpAddress?.ToString());
+        Http1RequestWriter.WriteHeader(output, "X-Forwarded-Proto"u8, request.Scheme);
+        if (host is not null)
+        {
+            Http1RequestWriter.WriteHeader(output, "X-Forwarded-Host"u8, host);
+        }
+
+        if (upgrade)
+        {
+            Http1RequestWriter.WriteHeader(output, "Connection"u8, "upgrade");
+            Http1RequestWriter.WriteHeader(output, "Upgrade"u8, headers.Upgrade.ToString());
+        }
+
+        switch (bodyMode)
+        {
+            case RequestBodyMode.ContentLength:
+                Http1RequestWriter.WriteContentLength(output, contentLength);
+                break;
+            case RequestBodyMode.Chunked:
+                Http1RequestWriter.WriteHeader(output, "Transfer-Encoding"u8, "chunked");
+                break;
+        }
+
+        Http1RequestWriter.WriteEndOfHead(output);
+    }
+
+    // Origin-form target exactly as the client sent it; absolute-form is reduced to path and query.
+    private static string RequestTarget(HttpContext context)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (!string.IsNullOrEmpty(raw) && (raw[0] == '/' || raw == "*"))
+        {
+            return raw;
+        }
+
+        var request = context.Request;
+        var path = (request.PathBase + request.Path).ToUriComponent();
+        return (path.Length == 0 ? "/" : path) + request.QueryString.ToUriComponent();
+    }
+
+    private static bool IsDropped(string name, StringValues nominated)
+    {
+        if (name.Length == 0 || name[0] == ':' || HttpTokens.IsHopByHop(name))
+        {
+            return true;
+        }
+
+        switch (name.Length)
+        {
+            case 6 when string.Equals(name, HeaderNames.Expect, StringComparison.OrdinalIgnoreCase):
+            case 14 when string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase):
+            case 15 when string.Equals(name, "X-Forwarded-For", StringComparison.OrdinalIgnoreCase):
+            case 16 when string.Equals(name, "X-Forwarded-Host", StringComparison.OrdinalIgnoreCase):
+            case 17 when string.Equals(name, "X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase):
+                return true;
+        }
+
+        return nominated.Count > 0 && IsNominated(name, nominated);
+    }
+
+    private static bool IsNominated(string name, StringValues connection)
+    {
+        foreach (var value in connection)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                if (value.AsSpan(range).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,96 @@
+using Tether.Configuration;
+using Tether.Upstream.Destinations;
+
+namespace Tether.Gateway.Routing;
+
+/// <summary>Routes compiled for matching. First match wins.</summary>
+internal sealed class RouteTable
+{
+    private readonly CompiledRoute[] _routes;
+
+    public RouteTable(IReadOnlyList<RouteConfig> routes, IReadOnlyDictionary<string, ClusterState> clusters)
+    {
+        _routes = new CompiledRoute[routes.Count];
+        for (var i = 0; i < routes.Count; i++)
+        {
+            var r = routes[i];
+            var prefix = r.Match.PathPrefix;
+            if (string.IsNullOrEmpty(prefix) || prefix == "/")
+            {
+                prefix = null;
+            }
+            else
+            {
+                prefix = prefix.TrimEnd('/');
+            }
+
+            var host = string.IsNullOrEmpty(r.Match.Host) || r.Match.Host == "*" ? null : r.Match.Host;
+            _routes[i] = new CompiledRoute(host, prefix, clusters[r.Cluster]);
+        }
+    }
+
+    /// <summary>The cluster for a request, or null (404).</summary>
+    /// <param name="host">The Host header value (may carry a port).</param>
+    /// <param name="path">The decoded request path.</param>
+    public ClusterState? Match(string? host, string path)
+    {
+        foreach (var route in _routes)
+        {
+            if (route.Host is not null && !HostMatches(route.Host, host))
+            {
+                continue;
+            }
+
+            if (route.PathPrefix is not null && !PathMatches(route.PathPrefix, path))
+            {
+                continue;
+            }
+
+            return route.Cluster;
+        }
+
+        return null;
+    }
+
+    internal static bool HostMatches(string pattern, string? hostHeader)
+    {
+        if (string.IsNullOrEmpty(hostHeader))
+        {
+            return false;
+        }
+
+        var host = StripPort(hostHeader.AsSpan());
+        if (pattern.StartsWith("*.", StringComparison.Ordinal))
+        {
+            var suffix = pattern.AsSpan(1);
+            return host.Length > suffix.Length && host.EndsWith(suffix, StringComparison.OrdinalIgnoreCase);
+        }
+
+        return host.Equals(pattern, StringComparison.OrdinalIgnoreCase);
+    }
+
+    internal static bool PathMatches(string prefix, string path)
+    {
+        if (!path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        // Segment boundary: "/api" matches "/api" and "/api/x", not "/apix".
+        return path.Length == prefix.Length || path[prefix.Length] == '/';
+    }
+
+    private static ReadOnlySpan<char> StripPort(ReadOnlySpan<char> host)
+    {
+        if (host.Length > 0 && host[0] == '[')
+        {
+            var close = host.IndexOf(']');
+            return close > 0 ? host[1..close] : host;
+        }
+
+        var colon = host.LastIndexOf(':');
+        return colon >= 0 ? host[..colon] : host;
+    }
+
+    private sealed record CompiledRoute(string? Host, string? PathPrefix, ClusterState Cluster);
+}

@@ -1,0 +1,106 @@
+namespace Tether.Upstream.Pooling;
+
+/// <summary>
+/// Per-connection expiry state, after SocketsHttpHandler's single IsUsable check. Not thread-safe: only the
+/// current holder (a request, or the pool while the connection is idle) touches it.
+/// </summary>
+public sealed class ConnectionLifetime
+{
+    private readonly TimeProvider _timeProvider;
+
+    public ConnectionLifetime(TimeProvider timeProvider, TimeSpan idleTimeout, TimeSpan? maxLifetime, int maxRequests)
+    {
+        _timeProvider = timeProvider;
+        IdleTimeout = idleTimeout;
+        MaxLifetime = maxLifetime is { } l && l > TimeSpan.Zero ? l : null;
+        MaxRequests = maxRequests;
+        CreatedTimestamp = timeProvider.GetTimestamp();
+        IdleSinceTimestamp = CreatedTimestamp;
+    }
+
+    /// <summary>TimeProvider timestamp of creation.</summary>
+    public long CreatedTimestamp { get; }
+
+    /// <summary>TimeProvider timestamp of the last return to the pool.</summary>
+    public long IdleSinceTimestamp { get; private set; }
+
+    /// <summary>Effective idle timeout: the configured one, lowered by what the backend advertises.</summary>
+    public TimeSpan IdleTimeout { get; private set; }
+
+    public TimeSpan? MaxLifetime { get; }
+
+    /// <summary>Configured cap on requests; 0 = unlimited.</summary>
+    public int MaxRequests { get; }
+
+    /// <summary>Requests started on this connection.</summary>
+    public int RequestCount { get; private set; }
+
+    /// <summary>Requests the backend still allows (its Keep-Alive: max); null = it never said.</summary>
+    public int? ServerRemainingRequests { get; private set; }
+
+    public TimeSpan Age => _timeProvider.GetElapsedTime(CreatedTimestamp);
+
+    public TimeSpan IdleTime => _timeProvider.GetElapsedTime(IdleSinceTimestamp);
+
+    public void OnRequestStarted()
+    {
+        RequestCount++;
+        if (ServerRemainingRequests is int remaining)
+        {
+            ServerRemainingRequests = remaining - 1;
+        }
+    }
+
+    public void OnReturnedIdle() => IdleSinceTimestamp = _timeProvider.GetTimestamp();
+
+    /// <summary>
+    /// Learns from the backend's "Keep-Alive: timeout=N, max=M". The backend closes after N seconds idle; we
+    /// must give the connection up first, so the idle timeout becomes N minus a margin (a quarter of N, at most
+    /// one second: the backend's own timer is coarse and the FIN needs time to arrive). M counts the requests
+    /// the backend still accepts after this response.
+    /// </summary>
+    public void LearnServerKeepAlive(TimeSpan? serverTimeout, int? serverMax)
+    {
+        if (serverTimeout is { } t)
+        {
+            var margin = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, t.Ticks / 4));
+            var learned = t - margin;
+            if (learned < IdleTimeout)
+            {
+                IdleTimeout = learned;
+            }
+        }
+
+        if (serverMax is int m)
+        {
+            ServerRemainingRequests = m;
+        }
+    }
+
+    /// <summary>Null if the connection may carry another request now; otherwise why not.</summary>
+    public ConnectionCloseReason? CheckUsable()
+    {
+        if (MaxRequests > 0 && RequestCount >= MaxRequests)
+        {
+            return ConnectionCloseReason.MaxRequests;
+        }
+
+        if (ServerRemainingRequests is <= 0)
+        {
+            return ConnectionCloseReason.MaxRequests;
+        }
+
+        var now = _timeProvider.GetTimestamp();
+        if (MaxLifetime is { } lifetime && _timeProvider.GetElapsedTime(CreatedTimestamp, now) >= lifetime)
+        {
+            return ConnectionCloseReason.MaxLifetime;
+        }
+
+        if (_timeProvider.GetElapsedTime(IdleSinceTimestamp, now) >= IdleTimeout)
+        {
+            return ConnectionCloseReason.IdleTimeout;
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,354 @@
+namespace Tether.Upstream.Pooling;
+
+/// <summary>
+/// A pool of connections to one destination, knowing nothing of HTTP (after Pingora's pingora-pool).
+/// Idle connections are reused last-in first-out, so a light load keeps few connections warm and the
+/// rest age out.
+/// </summary>
+/// <remarks>
+/// Races, and where each is handled:
+/// <list type="bullet">
+/// <item>The backend closes an idle connection while it sits in the pool: caught by <see cref="IPooledConnection.ProbeIdle"/>
+/// on the way out (FIN/RST makes the socket readable); if the FIN arrives after the probe, the request fails before
+/// any response byte and the forwarder's safe retry takes a fresh connection.</item>
+/// <item>The sweeper expires a connection while a request picks it: both happen under <see cref="_lock"/>, and a
+/// connection is either in <see cref="_idle"/> or held by exactly one party.</item>
+/// <item>A waiter times out while a connection is being handed to it: the hand-over is TrySetResult, the timeout is
+/// TrySetCanceled; whoever loses gives the connection back.</item>
+/// </list>
+/// </remarks>
+public sealed class ConnectionPool<TConnection> : IDisposable
+    where TConnection : class, IPooledConnection
+{
+    private readonly Func<CancellationToken, ValueTask<TConnection>> _connect;
+    private readonly TimeProvider _timeProvider;
+    private readonly object _lock = new();
+
+    // Idle connections, oldest first; the end is the most recently returned. Invariant: Count <= MaxIdle,
+    // and every entry is open and held by nobody.
+    private readonly List<TConnection> _idle = [];
+
+    // Requests waiting for capacity, first come first served. A result of null means "a slot is reserved for
+    // you: connect"; a connection means "take this one". Guarded by _lock.
+    private readonly LinkedList<TaskCompletionSource<TConnection?>> _waiters = new();
+
+    // Connections counted against MaxConnections: idle + held + being connected. Guarded by _lock.
+    private int _open;
+
+    // Connections held by requests right now. Guarded by _lock.
+    private int _leased;
+
+    private bool _disposed;
+
+    public ConnectionPool(PoolOptions options, Func<CancellationToken, ValueTask<TConnection>> connect, TimeProvider? timeProvider = null)
+    {
+        Options = options;
+        _connect = connect;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    public PoolOptions Options { get; }
+
+    public PoolStatistics Statistics { get; } = new();
+
+    public int IdleCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _idle.Count;
+            }
+        }
+    }
+
+    public int LeasedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _leased;
+            }
+        }
+    }
+
+    public int WaitingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gets a connection: the most recent usable idle one, else a new one, else waits in the queue.
+    /// With <paramref name="requireNew"/> idle connections are skipped (the safe retry after a reused one failed).
+    /// </summary>
+    /// <exception cref="PoolExhaustedException">At the cap and the queue is full or the wait timed out.</exception>
+    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            TConnection? candidate = null;
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (!requireNew && _idle.Count > 0)
+                {
+                    candidate = _idle[^1];
+                    _idle.RemoveAt(_idle.Count - 1);
+                    _leased++;
+                }
+                else if (Options.MaxConnections <= 0 || _open < Options.MaxConnections)
+                {
+                    _open++;
+                    _leased++;
+                }
+                else
+                {
+                    return WaitAsync(cancellationToken);
+                }
+            }
+
+            if (candidate is null)
+            {
+                return ConnectReservedAsync(cancellationToken);
+            }
+
+            // Outside the lock: the probe is a syscall.
+            var reason = candidate.Lifetime.CheckUsable() ?? candidate.ProbeIdle();
+            if (reason is null)
+            {
+                Statistics.OnReused();
+                return ValueTask.FromResult(new PooledLease<TConnection>(candidate, Reused: true));
+            }
+
+            Discard(candidate, reason.Value, wasLeased: true);
+        }
+    }
+
+    /// <summary>
+    /// Gives a connection back. With a <paramref name="closeReason"/> it is closed; otherwise it goes to a waiter,
+    /// or idle if there is room, or is closed as <see cref="ConnectionCloseReason.PoolFull"/>.
+    /// </summary>
+    public void Release(TConnection connection, ConnectionCloseReason? closeReason)
+    {
+        var reason = closeReason ?? connection.Lifetime.CheckUsable();
+        if (reason is null)
+        {
+            connection.Lifetime.OnReturnedIdle();
+            lock (_lock)
+            {
+                if (!_disposed)
+                {
+                    while (_waiters.First is { } node)
+                    {
+                        _waiters.RemoveFirst();
+                        if (node.Value.TrySetResult(connection))
+                        {
+                            // Still leased: it changes hands without passing through idle.
+                            Statistics.OnReused();
+                            return;
+                        }
+                    }
+
+                    if (_idle.Count < Options.MaxIdle)
+                    {
+                        _leased--;
+                        _idle.Add(connection);
+                        return;
+                    }
+                }
+            }
+
+            reason = _disposed ? ConnectionCloseReason.Shutdown : ConnectionCloseReason.PoolFull;
+        }
+
+        Discard(connection, reason.Value, wasLeased: true);
+    }
+
+    /// <summary>Closes idle connections that have expired. Returns how many. Called by a timer and by tests.</summary>
+    public int Sweep()
+    {
+        List<(TConnection Connection, ConnectionCloseReason Reason)>? expired = null;
+        lock (_lock)
+        {
+            var kept = 0;
+            for (var i = 0; i < _idle.Count; i++)
+            {
+                var c = _idle[i];
+                if (c.Lifetime.CheckUsable() is { } reason)
+                {
+                    (expired ??= []).Add((c, reason));
+                }
+                else
+                {
+                    _idle[kept++] = c;
+                }
+            }
+
+            _idle.RemoveRange(kept, _idle.Count - kept);
+        }
+
+        if (expired is null)
+        {
+            return 0;
+        }
+
+        foreach (var (c, reason) in expired)
+        {
+            Discard(c, reason, wasLeased: false);
+        }
+
+        return expired.Count;
+    }
+
+    /// <summary>Closes every idle connection and refuses new acquisitions; held connections close on return.</summary>
+    public void Dispose()
+    {
+        TConnection[] idle;
+        TaskCompletionSource<TConnection?>[] waiters;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            idle = [.. _idle];
+            _idle.Clear();
+            waiters = [.. _waiters];
+            _waiters.Clear();
+        }
+
+        foreach (var w in waiters)
+        {
+            w.TrySetException(new ObjectDisposedException(nameof(ConnectionPool<TConnection>)));
+        }
+
+        foreach (var c in idle)
+        {
+            Discard(c, ConnectionCloseReason.Shutdown, wasLeased: false);
+        }
+    }
+
+    private void Discard(TConnection connection, ConnectionCloseReason reason, bool wasLeased)
+    {
+        connection.Close(reason);
+        Statistics.OnClosed(reason);
+        FreeSlot(wasLeased);
+    }
+
+    // A connection stopped counting against the cap: pass its slot to the first live waiter, who connects.
+    private void FreeSlot(bool wasLeased)
+    {
+        lock (_lock)
+        {
+            if (wasLeased)
+            {
+                _leased--;
+            }
+
+            while (_waiters.First is { } node)
+            {
+                _waiters.RemoveFirst();
+                if (node.Value.TrySetResult(null))
+                {
+                    // The slot and the lease move to the waiter.
+                    _leased++;
+                    return;
+                }
+            }
+
+            _open--;
+        }
+    }
+
+    private async ValueTask<PooledLease<TConnection>> ConnectReservedAsync(CancellationToken cancellationToken)
+    {
+        TConnection connection;
+        try
+        {
+            connection = await _connect(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Statistics.OnConnectFailed();
+            FreeSlot(wasLeased: true);
+            throw;
+        }
+
+        Statistics.OnCreated();
+        return new PooledLease<TConnection>(connection, Reused: false);
+    }
+
+    // Called under _lock.
+    private ValueTask<PooledLease<TConnection>> WaitAsync(CancellationToken cancellationToken)
+    {
+        if (Options.MaxQueue > 0 && _waiters.Count >= Options.MaxQueue)
+        {
+            Statistics.OnQueueTimeout();
+            throw new PoolExhaustedException($"all {Options.MaxConnections} connections busy and {_waiters.Count} requests already queued (maxQueue)");
+        }
+
+        var waiter = new TaskCompletionSource<TConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var node = _waiters.AddLast(waiter);
+        return AwaitWaiterAsync(waiter, node, cancellationToken);
+    }
+
+    private async ValueTask<PooledLease<TConnection>> AwaitWaiterAsync(
+        TaskCompletionSource<TConnection?> waiter, LinkedListNode<TaskCompletionSource<TConnection?>> node, CancellationToken cancellationToken)
+    {
+        TConnection? handed;
+        try
+        {
+            handed = await waiter.Task.WaitAsync(Options.QueueTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            lock (_lock)
+            {
+                if (node.List is not null)
+                {
+                    _waiters.Remove(node);
+                }
+            }
+
+            // Lost the race: a connection or a slot was handed over as we gave up. Give it back.
+            if (!waiter.TrySetCanceled(CancellationToken.None) && waiter.Task.IsCompletedSuccessfully)
+            {
+                if (waiter.Task.Result is { } late)
+                {
+                    Release(late, null);
+                }
+                else
+                {
+                    FreeSlot(wasLeased: true);
+                }
+            }
+
+            if (ex is TimeoutException)
+            {
+                Statistics.OnQueueTimeout();
+                throw new PoolExhaustedException($"no connection free within queueTimeout {Options.QueueTimeout.TotalMilliseconds:0}ms (maxConnections {Options.MaxConnections})");
+            }
+
+            throw;
+        }
+
+        if (handed is not null)
+        {
+            return new PooledLease<TConnection>(handed, Reused: true);
+        }
+
+        return await ConnectReservedAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>A connection taken from the pool, and whether it had carried a request before.</summary>
+public readonly record struct PooledLease<TConnection>(TConnection Connection, bool Reused);
