@@ -143,6 +143,10 @@ public struct ChunkedDecoder
                     {
                         _state = State.FinalLf;
                     }
+                    else if (b == (byte)'\n')
+                    {
+                        throw new Http1ParseException("bare LF in trailer");
+                    }
                     else
                     {
                         CountTrailer();

@@ -16,6 +16,10 @@ public sealed class Http1ResponseHead
     /// <summary>Most header lines accepted.</summary>
     public const int MaxHeaderCount = 256;
 
+    // CTLs other than HTAB, and DEL: never valid in a field value (RFC 9110 §5.5), and Kestrel would refuse them.
+    private static readonly SearchValues<byte> s_forbiddenInValues = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
+
     private byte[] _bytes = new byte[1024];
     private int _length;
     private HeaderEntry[] _headers = new HeaderEntry[32];
@@ -62,7 +66,13 @@ public sealed class Http1ResponseHead
     public bool IsEndToEnd(int index)
     {
         var entry = _headers[index];
-        if (entry.HopByHop && !(StatusCode == 101 && entry.IsUpgrade))
+        if (StatusCode == 101 && entry.IsUpgrade)
+        {
+            // "Connection: Upgrade" nominates it, but the client needs it to complete the switch.
+            return true;
+        }
+
+        if (entry.HopByHop)
         {
             return false;
         }
@@ -205,7 +215,7 @@ public sealed class Http1ResponseHead
         }
 
         var value = line[valueStart..valueEnd];
-        if (value.IndexOfAny((byte)'\r', (byte)'\n', (byte)0) >= 0)
+        if (value.ContainsAny(s_forbiddenInValues))
         {
             throw new Http1ParseException($"control character in header '{Printable(name)}'");
         }

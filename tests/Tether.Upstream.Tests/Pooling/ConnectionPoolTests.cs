@@ -1,0 +1,258 @@
+using Tether.Upstream.Pooling;
+
+namespace Tether.Upstream.Tests.Pooling;
+
+public sealed class ConnectionPoolTests
+{
+    private readonly ManualTimeProvider _time = new();
+    private int _created;
+
+    private sealed class TestConnection(ConnectionLifetime lifetime, int id) : IPooledConnection
+    {
+        public int Id { get; } = id;
+
+        public ConnectionLifetime Lifetime { get; } = lifetime;
+
+        public ConnectionCloseReason? PeerState { get; set; }
+
+        public ConnectionCloseReason? ClosedWith { get; private set; }
+
+        public ConnectionCloseReason? ProbeIdle() => PeerState;
+
+        public void Close(ConnectionCloseReason reason) => ClosedWith ??= reason;
+    }
+
+    private ConnectionPool<TestConnection> CreatePool(
+        PoolOptions? options = null, TimeSpan? idleTimeout = null, TimeSpan? maxLifetime = null, int maxRequests = 0, Func<Exception?>? fail = null) =>
+        new(options ?? new PoolOptions(), _ =>
+        {
+            if (fail?.Invoke() is { } ex)
+            {
+                throw ex;
+            }
+
+            var lifetime = new ConnectionLifetime(_time, idleTimeout ?? TimeSpan.FromSeconds(60), maxLifetime, maxRequests);
+            return ValueTask.FromResult(new TestConnection(lifetime, Interlocked.Increment(ref _created)));
+        }, _time);
+
+    private static async Task<TestConnection> UseOnce(ConnectionPool<TestConnection> pool, bool requireNew = false)
+    {
+        var lease = await pool.AcquireAsync(requireNew, CancellationToken.None);
+        lease.Connection.Lifetime.OnRequestStarted();
+        pool.Release(lease.Connection, null);
+        return lease.Connection;
+    }
+
+    [Fact]
+    public async Task Sequential_requests_reuse_one_connection()
+    {
+        using var pool = CreatePool();
+        var first = await UseOnce(pool);
+        for (var i = 0; i < 99; i++)
+        {
+            Assert.Same(first, await UseOnce(pool));
+        }
+
+        Assert.Equal(1, pool.Statistics.Created);
+        Assert.Equal(99, pool.Statistics.Reused);
+        Assert.Equal(1, pool.IdleCount);
+    }
+
+    [Fact]
+    public async Task Reuse_is_last_in_first_out()
+    {
+        using var pool = CreatePool();
+        var a = await pool.AcquireAsync(false, default);
+        var b = await pool.AcquireAsync(false, default);
+        pool.Release(a.Connection, null);
+        pool.Release(b.Connection, null);
+        var next = await pool.AcquireAsync(false, default);
+        Assert.Same(b.Connection, next.Connection);
+        Assert.True(next.Reused);
+    }
+
+    [Fact]
+    public async Task Idle_cap_closes_connections_returned_beyond_it()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxIdle = 2 });
+        var leases = new List<PooledLease<TestConnection>>();
+        for (var i = 0; i < 5; i++)
+        {
+            leases.Add(await pool.AcquireAsync(false, default));
+        }
+
+        foreach (var lease in leases)
+        {
+            pool.Release(lease.Connection, null);
+        }
+
+        Assert.Equal(2, pool.IdleCount);
+        Assert.Equal(3, pool.Statistics.Closed(ConnectionCloseReason.PoolFull));
+        Assert.Equal(ConnectionCloseReason.PoolFull, leases[4].Connection.ClosedWith);
+        Assert.Null(leases[0].Connection.ClosedWith);
+    }
+
+    [Fact]
+    public async Task Max_idle_zero_means_no_keep_alive()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxIdle = 0 });
+        var a = await UseOnce(pool);
+        var b = await UseOnce(pool);
+        Assert.NotSame(a, b);
+        Assert.Equal(ConnectionCloseReason.PoolFull, a.ClosedWith);
+    }
+
+    [Fact]
+    public async Task Idle_expiry_at_the_boundary_and_not_a_tick_before()
+    {
+        using var pool = CreatePool(idleTimeout: TimeSpan.FromSeconds(10));
+        var c = await UseOnce(pool);
+        _time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        Assert.Equal(0, pool.Sweep());
+        Assert.Same(c, await UseOnce(pool));
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, pool.Sweep());
+        Assert.Equal(ConnectionCloseReason.IdleTimeout, c.ClosedWith);
+        Assert.Equal(0, pool.IdleCount);
+    }
+
+    [Fact]
+    public async Task Expired_idle_connection_is_not_handed_out_even_before_a_sweep()
+    {
+        using var pool = CreatePool(idleTimeout: TimeSpan.FromSeconds(10));
+        var c = await UseOnce(pool);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var next = await UseOnce(pool);
+        Assert.NotSame(c, next);
+        Assert.Equal(ConnectionCloseReason.IdleTimeout, c.ClosedWith);
+        Assert.Equal(2, pool.Statistics.Created);
+    }
+
+    [Fact]
+    public async Task Max_lifetime_retires_a_busy_connection_at_the_boundary()
+    {
+        using var pool = CreatePool(idleTimeout: TimeSpan.FromHours(1), maxLifetime: TimeSpan.FromMinutes(5));
+        var c = await UseOnce(pool);
+        _time.Advance(TimeSpan.FromMinutes(5) - TimeSpan.FromTicks(1));
+        Assert.Same(c, await UseOnce(pool));
+        _time.Advance(TimeSpan.FromTicks(1));
+        var lease = await pool.AcquireAsync(false, default);
+        Assert.NotSame(c, lease.Connection);
+        Assert.Equal(ConnectionCloseReason.MaxLifetime, c.ClosedWith);
+    }
+
+    [Fact]
+    public async Task Max_requests_per_connection_closes_on_return()
+    {
+        using var pool = CreatePool(maxRequests: 3);
+        var c = await UseOnce(pool);
+        Assert.Same(c, await UseOnce(pool));
+        Assert.Same(c, await UseOnce(pool));
+        Assert.Equal(ConnectionCloseReason.MaxRequests, c.ClosedWith);
+        Assert.NotSame(c, await UseOnce(pool));
+    }
+
+    [Fact]
+    public async Task Idle_connection_closed_by_peer_is_discarded_never_used()
+    {
+        using var pool = CreatePool();
+        var c = await UseOnce(pool);
+        c.PeerState = ConnectionCloseReason.PeerClosed;
+        var lease = await pool.AcquireAsync(false, default);
+        Assert.NotSame(c, lease.Connection);
+        Assert.False(lease.Reused);
+        Assert.Equal(ConnectionCloseReason.PeerClosed, c.ClosedWith);
+        Assert.Equal(1, pool.Statistics.Closed(ConnectionCloseReason.PeerClosed));
+    }
+
+    [Fact]
+    public async Task Require_new_skips_idle_connections()
+    {
+        using var pool = CreatePool();
+        var c = await UseOnce(pool);
+        var lease = await pool.AcquireAsync(requireNew: true, default);
+        Assert.NotSame(c, lease.Connection);
+        Assert.False(lease.Reused);
+    }
+
+    [Fact]
+    public async Task At_the_cap_a_request_waits_and_gets_the_returned_connection()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxConnections = 1, QueueTimeout = TimeSpan.FromSeconds(5) });
+        var first = await pool.AcquireAsync(false, default);
+        var waiting = pool.AcquireAsync(false, default).AsTask();
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, pool.WaitingCount);
+
+        pool.Release(first.Connection, null);
+        var second = await waiting;
+        Assert.Same(first.Connection, second.Connection);
+        Assert.True(second.Reused);
+        Assert.Equal(1, pool.Statistics.Created);
+    }
+
+    [Fact]
+    public async Task A_closed_connection_at_the_cap_lets_a_waiter_connect()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxConnections = 1 });
+        var first = await pool.AcquireAsync(false, default);
+        var waiting = pool.AcquireAsync(false, default).AsTask();
+        pool.Release(first.Connection, ConnectionCloseReason.Error);
+        var second = await waiting;
+        Assert.NotSame(first.Connection, second.Connection);
+        Assert.False(second.Reused);
+        Assert.Equal(1, pool.LeasedCount);
+    }
+
+    [Fact]
+    public async Task Queue_timeout_gives_no_capacity()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxConnections = 1, QueueTimeout = TimeSpan.FromSeconds(2) });
+        var held = await pool.AcquireAsync(false, default);
+        var waiting = pool.AcquireAsync(false, default).AsTask();
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting);
+        Assert.Equal(0, pool.WaitingCount);
+        Assert.Equal(1, pool.Statistics.QueueTimeouts);
+
+        // The slot is still held by the first request; returning it leaves the pool consistent.
+        pool.Release(held.Connection, null);
+        Assert.Equal(1, pool.IdleCount);
+        Assert.Equal(0, pool.LeasedCount);
+    }
+
+    [Fact]
+    public async Task Full_queue_refuses_at_once()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxConnections = 1, MaxQueue = 1 });
+        await pool.AcquireAsync(false, default);
+        _ = pool.AcquireAsync(false, default).AsTask();
+        await Assert.ThrowsAsync<PoolExhaustedException>(async () => await pool.AcquireAsync(false, default));
+    }
+
+    [Fact]
+    public async Task Failed_connect_frees_its_slot()
+    {
+        var failing = true;
+        using var pool = CreatePool(new PoolOptions { MaxConnections = 1 }, fail: () => failing ? new IOException("refused") : null);
+        await Assert.ThrowsAsync<IOException>(async () => await pool.AcquireAsync(false, default));
+        failing = false;
+        var lease = await pool.AcquireAsync(false, default);
+        Assert.NotNull(lease.Connection);
+        Assert.Equal(1, pool.Statistics.ConnectFailures);
+    }
+
+    [Fact]
+    public async Task Dispose_closes_idle_connections_and_those_returned_later()
+    {
+        var pool = CreatePool();
+        var idle = await UseOnce(pool);
+        var held = await pool.AcquireAsync(true, default);
+        pool.Dispose();
+        Assert.Equal(ConnectionCloseReason.Shutdown, idle.ClosedWith);
+        pool.Release(held.Connection, null);
+        Assert.Equal(ConnectionCloseReason.Shutdown, held.Connection.ClosedWith);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pool.AcquireAsync(false, default));
+    }
+}
