@@ -1,6 +1,14 @@
 using System.CommandLine;
 using Tether.Commands;
 
+// Run socket completions on the epoll threads instead of hopping to the thread pool: on a small machine a
+// proxy spends much of each request in those hops. Every await on the forwarding path is non-blocking, which
+// this requires. Measured with bench/ (see docs/benchmarks.md); set the variable to 0 to opt out.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
 var root = new RootCommand("Tether: a reverse proxy and load balancer that gets persistent connections right.");
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());

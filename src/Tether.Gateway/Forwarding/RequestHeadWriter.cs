@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using Tether.Gateway.Listeners;
 using Tether.Upstream.Http1;
 
 namespace Tether.Gateway.Forwarding;
@@ -82,7 +83,7 @@ internal static class RequestHeadWriter
             Http1RequestWriter.WriteHeader(output, "Host"u8, fallbackHost);
         }
 
-        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, context.Connection.RemoteIpAddress?.ToString());
+        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, ClientAddress(context));
         Http1RequestWriter.WriteHeader(output, "X-Forwarded-Proto"u8, request.Scheme);
         if (host is not null)
         {
@@ -106,6 +107,17 @@ internal static class RequestHeadWriter
         }
 
         Http1RequestWriter.WriteEndOfHead(output);
+    }
+
+    private static string? ClientAddress(HttpContext context)
+    {
+        var connection = context.Features.Get<DownstreamConnection>();
+        if (connection is null)
+        {
+            return context.Connection.RemoteIpAddress?.ToString();
+        }
+
+        return connection.ClientAddress ??= context.Connection.RemoteIpAddress?.ToString();
     }
 
     // Origin-form target exactly as the client sent it; absolute-form is reduced to path and query.

@@ -20,7 +20,7 @@ internal static class ResponseHeadCopier
             }
 
             var name = HeaderName(head.GetName(i));
-            var value = Encoding.Latin1.GetString(head.GetValue(i));
+            var value = head.GetValueString(i);
             if (headers.TryGetValue(name, out var existing) && existing.Count > 0)
             {
                 headers[name] = Microsoft.Extensions.Primitives.StringValues.Concat(existing, value);

@@ -7,4 +7,7 @@ internal sealed class DownstreamConnection(long startTimestamp)
     public int RequestCount;
 
     public long StartTimestamp { get; } = startTimestamp;
+
+    /// <summary>The client address as text, formatted once per connection for X-Forwarded-For.</summary>
+    public string? ClientAddress { get; set; }
 }

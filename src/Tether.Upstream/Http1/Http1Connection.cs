@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Tether.Configuration;
 using Tether.Upstream.Pooling;
 
@@ -48,8 +49,14 @@ public sealed class Http1Connection : IPooledConnection
 
     public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
 
+    public static ValueTask<Http1Connection> ConnectAsync(
+        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime, CancellationToken cancellationToken) =>
+        ConnectAsync(endPoint, connectTimeout, keepAlive, lifetime, ReadOnlyMemory<byte>.Empty, cancellationToken);
+
+    /// <summary>Connects, then sends <paramref name="preamble"/> (a PROXY protocol header) before anything else;
+    /// a connection that carries one speaks for one client and must not be shared with another.</summary>
     public static async ValueTask<Http1Connection> ConnectAsync(
-        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime, CancellationToken cancellationToken)
+        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime, ReadOnlyMemory<byte> preamble, CancellationToken cancellationToken)
     {
         var socket = endPoint is DnsEndPoint
             ? new Socket(SocketType.Stream, ProtocolType.Tcp)
@@ -75,6 +82,18 @@ public sealed class Http1Connection : IPooledConnection
             catch (SocketException ex)
             {
                 throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Refused, $"connect failed: {ex.SocketErrorCode}", ex);
+            }
+
+            if (!preamble.IsEmpty)
+            {
+                try
+                {
+                    await socket.SendAsync(preamble, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                }
+                catch (SocketException ex)
+                {
+                    throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Reset, $"sending the PROXY header failed: {ex.SocketErrorCode}", ex);
+                }
             }
 
             return new Http1Connection(socket, lifetime());
@@ -114,6 +133,7 @@ public sealed class Http1Connection : IPooledConnection
     }
 
     /// <summary>Pushes what was written to <see cref="Output"/> onto the socket.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushAsync(UpstreamPhase phase)
     {
         try
@@ -134,6 +154,7 @@ public sealed class Http1Connection : IPooledConnection
     /// Reads the response head, skipping interim 1xx responses (other than 101). Throws
     /// <see cref="UpstreamException"/> typed by what happened.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Http1ResponseHead> ReadResponseHeadAsync(bool requestWasHead, TimeSpan timeout)
     {
         while (true)
@@ -197,6 +218,7 @@ public sealed class Http1Connection : IPooledConnection
     /// backend connection). Returns true if the body ended cleanly and the connection can carry another request.
     /// </summary>
     /// <exception cref="UpstreamException">The backend failed (ReadBody), or the client did (ClientAborted).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> CopyBodyAsync(PipeWriter destination, TimeSpan timeout, CancellationToken clientAborted)
     {
         switch (Head.Framing)
@@ -423,6 +445,7 @@ public sealed class Http1Connection : IPooledConnection
         _timeoutCts.Dispose();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> ReadAsync(UpstreamPhase phase, TimeSpan timeout)
     {
         _timeoutCts.CancelAfter(timeout);
@@ -463,6 +486,7 @@ public sealed class Http1Connection : IPooledConnection
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask FlushClientAsync(PipeWriter destination, CancellationToken clientAborted)
     {
         FlushResult flush;

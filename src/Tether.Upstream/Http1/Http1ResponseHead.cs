@@ -59,6 +59,42 @@ public sealed class Http1ResponseHead
 
     public ReadOnlySpan<byte> GetValue(int index) => _bytes.AsSpan(_headers[index].Value);
 
+    // Header values repeat from one response to the next on a connection (Server, Content-Type, Date within
+    // a second): keep the last few strings and hand them out again when the bytes match.
+    private readonly string?[] _valueCache = new string?[8];
+    private int _valueCacheNext;
+
+    /// <summary>The value of header <paramref name="index"/> as a string, reusing one made for an earlier response when the bytes match.</summary>
+    public string GetValueString(int index)
+    {
+        var value = GetValue(index);
+        foreach (var cached in _valueCache)
+        {
+            if (cached is not null && cached.Length == value.Length && Latin1Equals(cached, value))
+            {
+                return cached;
+            }
+        }
+
+        var created = Encoding.Latin1.GetString(value);
+        _valueCache[_valueCacheNext] = created;
+        _valueCacheNext = (_valueCacheNext + 1) & (_valueCache.Length - 1);
+        return created;
+    }
+
+    private static bool Latin1Equals(string text, ReadOnlySpan<byte> bytes)
+    {
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (text[i] != bytes[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// Whether header <paramref name="index"/> is end-to-end: not a hop-by-hop header and not nominated by Connection.
     /// For a 101 response the Upgrade header is kept (the client needs it to complete the switch).
