@@ -23,13 +23,14 @@ internal sealed class KestrelOrigin : IAsyncDisposable
     public string Url { get; }
 
     public static async Task<KestrelOrigin> StartAsync(
-        TimeSpan keepAliveTimeout, X509Certificate2? certificate = null, HttpProtocols protocols = HttpProtocols.Http1AndHttp2)
+        TimeSpan keepAliveTimeout, X509Certificate2? certificate = null, HttpProtocols protocols = HttpProtocols.Http1AndHttp2, int maxStreams = 100)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.KeepAliveTimeout = keepAliveTimeout;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = maxStreams;
             kestrel.Listen(IPAddress.Loopback, 0, listen =>
             {
                 listen.Protocols = protocols;

@@ -1,0 +1,5 @@
+using Tether.Doctor.Reporting;
+
+namespace Tether.Doctor.Host;
+
+public sealed record HostAuditResult(IReadOnlyList<ReportSection> Sections, IReadOnlyList<SysctlLine> Sysctl);
