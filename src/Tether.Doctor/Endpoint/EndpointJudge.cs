@@ -33,7 +33,7 @@ public static class EndpointJudge
         if (options.Target.UseTls && timing is not null)
         {
             protocols.Add(Tls(timing, http2, options.Insecure));
-            protocols.Add(TlsResumption(timing));
+            protocols.Add(TlsResumption(timing, System.Net.IPAddress.TryParse(options.Target.Host, out _)));
         }
 
         protocols.Add(Http2(http2));
@@ -213,7 +213,7 @@ public static class EndpointJudge
             : new CheckResult("endpoint.tls", "TLS", Verdict.Pass, finding);
     }
 
-    private static CheckResult TlsResumption(TimingResult timing)
+    private static CheckResult TlsResumption(TimingResult timing, bool ipLiteral)
     {
         var later = timing.Cold.Skip(1).Where(c => c.Tls is not null).ToList();
         if (later.Count == 0 || later.All(c => c.Tls!.Resumed is null))
@@ -223,6 +223,15 @@ public static class EndpointJudge
 
         var resumed = later.Where(c => c.Tls!.Resumed == true).ToList();
         var full = timing.Cold[0].TlsHandshake ?? TimeSpan.Zero;
+        if (resumed.Count == 0 && ipLiteral)
+        {
+            // The .NET TLS client keys its session cache by SNI host name and sends no SNI for an IP address,
+            // so it never offers a session to resume here: that says nothing about the server.
+            return new CheckResult("endpoint.tlsResumption", "TLS session resumption", Verdict.Info,
+                $"not offered by the doctor: no session cache for an IP address (full handshake {Units.Duration(full)})",
+                "Probe the server by its host name to check resumption.");
+        }
+
         if (resumed.Count == 0)
         {
             return new CheckResult("endpoint.tlsResumption", "TLS session resumption", Verdict.Warn,
