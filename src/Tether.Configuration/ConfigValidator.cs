@@ -7,7 +7,7 @@ namespace Tether.Configuration;
 /// Semantic checks on a config, parsed or built in code: addresses, ranges, references between routes
 /// and clusters. Collects every error; each names its key path and what to write instead.
 /// </summary>
-public static class ConfigValidator
+public static partial class ConfigValidator
 {
     private const int MaxWeight = 1000;
 
@@ -200,6 +200,7 @@ public static class ConfigValidator
         }
 
         Positive(errors, path + ".responseTimeout", cluster.ResponseTimeout, "60s");
+        ValidateBalancing(cluster, path, errors);
     }
 
     private static void ValidateDestination(DestinationConfig destination, string path, List<ConfigError> errors)

@@ -104,8 +104,40 @@ public static class ConfigWriter
             },
             ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
             ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),
+            ["healthCheck"] = HealthCheck(cluster.HealthCheck),
+            ["retries"] = new JsonObject
+            {
+                ["maxAttempts"] = cluster.Retries.MaxAttempts,
+                ["timeout"] = Durations.Format(cluster.Retries.Timeout),
+                ["budgetPercent"] = cluster.Retries.BudgetPercent,
+                ["budgetMinPerSecond"] = cluster.Retries.BudgetMinPerSecond,
+            },
+            ["resolveInterval"] = Durations.Format(cluster.ResolveInterval),
+            ["consistentHash"] = new JsonObject { ["key"] = cluster.ConsistentHash.Key },
         };
     }
+
+    private static JsonObject HealthCheck(HealthCheckConfig health) => new()
+    {
+        ["active"] = health.Active is { } active
+            ? new JsonObject
+            {
+                ["path"] = active.Path,
+                ["interval"] = Durations.Format(active.Interval),
+                ["timeout"] = Durations.Format(active.Timeout),
+                ["healthyThreshold"] = active.HealthyThreshold,
+                ["unhealthyThreshold"] = active.UnhealthyThreshold,
+                ["expectedStatus"] = active.ExpectedStatus,
+            }
+            : null,
+        ["passive"] = new JsonObject
+        {
+            ["consecutiveFailures"] = health.Passive.ConsecutiveFailures,
+            ["baseEjectionTime"] = Durations.Format(health.Passive.BaseEjectionTime),
+            ["maxEjectionTime"] = Durations.Format(health.Passive.MaxEjectionTime),
+        },
+        ["slowStart"] = Durations.Format(health.SlowStart),
+    };
 
     private static JsonObject? TcpKeepAlive(TcpKeepAliveConfig? keepAlive) => keepAlive is null
         ? null

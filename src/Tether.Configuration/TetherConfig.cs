@@ -97,11 +97,14 @@ public sealed record RouteMatchConfig
 public static class LoadBalancingPolicyNames
 {
     public const string LeastConnections = "leastConnections";
+    public const string PowerOfTwoChoices = "powerOfTwoChoices";
     public const string RoundRobin = "roundRobin";
+    public const string Random = "random";
+    public const string ConsistentHash = "consistentHash";
 
     /// <summary>Every policy the config accepts; the one list validation, parsing and docs go by.
     /// A new policy adds its constant here.</summary>
-    public static IReadOnlyList<string> All { get; } = [LeastConnections, RoundRobin];
+    public static IReadOnlyList<string> All { get; } = [LeastConnections, PowerOfTwoChoices, RoundRobin, Random, ConsistentHash];
 }
 
 public sealed record ClusterConfig
@@ -117,6 +120,17 @@ public sealed record ClusterConfig
 
     /// <summary>nginx proxy_read_timeout: from the end of the request to the response headers, and between body reads.</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Active probes, passive ejection and slow start. See <see cref="HealthCheckConfig"/>.</summary>
+    public HealthCheckConfig HealthCheck { get; init; } = new();
+
+    public RetryConfig Retries { get; init; } = new();
+
+    /// <summary>How often destinations written as host names are resolved again (nginx server … resolve).
+    /// Null = resolve once, at start.</summary>
+    public TimeSpan? ResolveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    public ConsistentHashConfig ConsistentHash { get; init; } = new();
 }
 
 /// <summary>One backend. Written as "127.0.0.1:9001", "http://host:port" or an object.</summary>

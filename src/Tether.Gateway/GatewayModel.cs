@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tether.Configuration;
+using Tether.Gateway.Health;
 using Tether.Gateway.Routing;
 using Tether.Upstream.Destinations;
 
@@ -11,12 +14,21 @@ namespace Tether.Gateway;
 internal sealed class GatewayModel : IDisposable
 {
     public GatewayModel(TetherConfig config, TimeProvider timeProvider)
+        : this(config, new GatewayOptions { TimeProvider = timeProvider })
     {
+    }
+
+    /// <summary>Builds the clusters, which start their health probes and DNS refreshes; <see cref="Dispose"/> stops them.</summary>
+    public GatewayModel(TetherConfig config, GatewayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
         Config = config;
+        var observer = new ClusterEventLog((options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClusterEventLog>());
         var clusters = new Dictionary<string, ClusterState>(StringComparer.Ordinal);
         foreach (var (name, cluster) in config.Clusters)
         {
-            clusters[name] = new ClusterState(name, cluster, timeProvider);
+            clusters[name] = new ClusterState(name, cluster, options.TimeProvider, options.HostResolver, observer);
         }
 
         Clusters = clusters;

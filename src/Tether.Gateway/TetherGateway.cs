@@ -22,6 +22,9 @@ public sealed record GatewayOptions
 
     /// <summary>How often idle pool connections are checked for expiry.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Resolves destinations written as host names (a test seam; the OS resolver by default).</summary>
+    public Tether.Upstream.Discovery.IHostResolver HostResolver { get; init; } = Tether.Upstream.Discovery.SystemHostResolver.Instance;
 }
 
 /// <summary>The running gateway: Kestrel listeners in front, pools behind, an admin endpoint beside.</summary>
@@ -66,7 +69,7 @@ public sealed class TetherGateway : IAsyncDisposable
             throw new ConfigException(errors);
         }
 
-        var model = new GatewayModel(config, options.TimeProvider);
+        var model = new GatewayModel(config, options);
         var downstream = new DownstreamStatistics();
         var counters = new GatewayCounters();
         var builder = CreateBuilder(options);

@@ -99,7 +99,7 @@ public class BindingErrorTests
               "routes": [{ "cluster": "missing" }],
               "clusters": {
                 "api": { "destinations": [], "pool": { "idleTimeout": "0s", "maxIdlePerDestination": -1 } },
-                "web": { "destinations": ["https://w:443"], "loadBalancing": "random" }
+                "web": { "destinations": ["https://w:443"], "loadBalancing": "fastest" }
               },
               "admin": { "address": "127.0.0.1:8080" }
             }

@@ -7,7 +7,7 @@ namespace Tether.Configuration.Binding;
 /// record's default; what cannot be read is reported and replaced by the default, so one pass finds every
 /// error. Semantic checks (ranges, references) are <see cref="ConfigValidator"/>'s.
 /// </summary>
-internal static class ConfigBinder
+internal static partial class ConfigBinder
 {
     public static TetherConfig Bind(JsonObject root, BindContext context)
     {
@@ -145,6 +145,10 @@ internal static class ConfigBinder
             Pool = BindPool(reader.Object("pool")),
             TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
             ResponseTimeout = reader.Read("responseTimeout", defaults.ResponseTimeout, ValueParsers.Duration),
+            HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
+            Retries = BindRetries(reader.Object("retries")),
+            ResolveInterval = reader.Read("resolveInterval", defaults.ResolveInterval, ValueParsers.OptionalDuration),
+            ConsistentHash = BindConsistentHash(reader.Object("consistentHash")),
         };
         reader.Finish();
         return cluster;

@@ -179,6 +179,26 @@ internal static class ValueParsers
         return true;
     }
 
+    /// <summary>A status range as a string ("200-399"), or a single status written as a number (200).</summary>
+    public static bool StatusText(JsonNode? node, bool fromEnvironment, out string value, out string error)
+    {
+        if (node is JsonValue number && number.GetValueKind() == JsonValueKind.Number)
+        {
+            value = number.ToJsonString();
+            error = "";
+            return true;
+        }
+
+        if (String(node, fromEnvironment, out value, out _))
+        {
+            error = "";
+            return true;
+        }
+
+        error = $"expected a status range such as \"200-399\" or \"200\", got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
     private static string DurationError(string text)
     {
         var trimmed = text.Trim();

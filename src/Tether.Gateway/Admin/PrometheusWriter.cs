@@ -35,6 +35,9 @@ internal static class PrometheusWriter
         var series = new (string Name, string Type, string Help, Func<Upstream.Destinations.DestinationState, long> Value)[]
         {
             ("tether_upstream_in_flight", "gauge", "Requests in progress to a destination.", x => x.InFlight),
+            ("tether_upstream_picks_total", "counter", "Requests for which the policy ranked a destination first.", x => x.Picks),
+            ("tether_upstream_available", "gauge", "1 if a destination takes traffic now (not ejected, not failing probes), else 0.", x => x.IsAvailable(x.Health.Timestamp) ? 1 : 0),
+            ("tether_upstream_ejections_total", "counter", "Times passive health ejected a destination.", x => x.Health.Ejections),
             ("tether_upstream_requests_total", "counter", "Requests sent to a destination.", x => x.Requests),
             ("tether_upstream_failures_total", "counter", "Requests to a destination that failed.", x => x.Failures),
             ("tether_upstream_pool_idle", "gauge", "Idle pooled connections.", x => x.Pool.IdleCount),
@@ -54,6 +57,12 @@ internal static class PrometheusWriter
                     sb.Append(CultureInfo.InvariantCulture, $"{name}{{cluster=\"{Escape(cluster.Name)}\",destination=\"{Escape(destination.Name)}\"}} {value(destination)}\n");
                 }
             }
+        }
+
+        Header(sb, "tether_upstream_retry_budget_exhausted_total", "counter", "Retries refused because the cluster's retry budget was spent.");
+        foreach (var cluster in gateway.Model.Clusters.Values)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"tether_upstream_retry_budget_exhausted_total{{cluster=\"{Escape(cluster.Name)}\"}} {cluster.RetryBudget.Exhausted}\n");
         }
 
         Header(sb, "tether_upstream_connections_closed_total", "counter", "Upstream connections closed, by reason.");

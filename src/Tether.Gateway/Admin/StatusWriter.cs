@@ -48,13 +48,21 @@ internal static class StatusWriter
         {
             json.WriteStartObject(name);
             json.WriteString("loadBalancing", cluster.Policy.Name);
+            json.WriteNumber("retryBudgetExhausted", cluster.RetryBudget.Exhausted);
+            json.WriteNumber("draining", cluster.Draining.Count);
+            var now = cluster.TimeProvider.GetTimestamp();
             json.WriteStartObject("destinations");
             foreach (var destination in cluster.Destinations)
             {
                 var pool = destination.Pool;
                 var s = pool.Statistics;
                 json.WriteStartObject(destination.Name);
+                json.WriteString("health", Names.Camel(destination.Health.State(now)));
+                json.WriteNumber("weight", destination.Health.EffectiveWeight(now));
+                json.WriteNumber("ejections", destination.Health.Ejections);
+                json.WriteNumber("consecutiveFailures", destination.Health.ConsecutiveFailures);
                 json.WriteNumber("inFlight", destination.InFlight);
+                json.WriteNumber("picks", destination.Picks);
                 json.WriteNumber("requests", destination.Requests);
                 json.WriteNumber("failures", destination.Failures);
                 json.WriteStartObject("pool");

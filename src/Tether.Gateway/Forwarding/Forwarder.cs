@@ -1,10 +1,13 @@
+using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Tether.Configuration;
 using Tether.Upstream;
 using Tether.Upstream.Destinations;
 using Tether.Upstream.Http1;
 using Tether.Upstream.Pooling;
+using Tether.Upstream.Retries;
 
 namespace Tether.Gateway.Forwarding;
 
@@ -16,140 +19,260 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
 {
     public async Task ForwardAsync(HttpContext context, ClusterState cluster)
     {
-        var destination = cluster.Pick();
-        if (destination is null)
-        {
-            await errors.NoDestinationAsync(context, cluster).ConfigureAwait(false);
-            return;
-        }
-
-        destination.OnRequestStarted();
+        // 0. Candidates, most preferred first: the first attempt plus one per retry, from one ranking, into a
+        // pooled array (no per-request allocation). A request keeps the set it ranked even if DNS swaps it.
+        var set = cluster.Set;
+        var wanted = Math.Min(set.Items.Length, cluster.Config.Retries.MaxAttempts + 1);
+        var ranked = ArrayPool<int>.Shared.Rent(Math.Max(wanted, 1));
         try
         {
-            await ForwardToAsync(context, cluster, destination).ConfigureAwait(false);
+            var hasHash = false;
+            ulong hash = 0;
+            if (cluster.UsesHashKey)
+            {
+                hasHash = AffinityKey.TryHash(context, cluster.HashKey, out hash);
+            }
+
+            var count = cluster.Rank(set, hash, hasHash, ranked.AsSpan(0, wanted));
+            if (count == 0)
+            {
+                Log.NoHealthyDestination(logger, cluster.Name, set.Items.Length);
+                await errors.NoDestinationAsync(context, cluster).ConfigureAwait(false);
+                return;
+            }
+
+            set.Items[ranked[0]].OnPicked();
+            cluster.RetryBudget.OnRequest();
+            await ForwardAcrossAsync(context, cluster, set, ranked, count).ConfigureAwait(false);
         }
         finally
         {
-            destination.OnRequestEnded();
+            ArrayPool<int>.Shared.Return(ranked);
         }
     }
 
-    private async Task ForwardToAsync(HttpContext context, ClusterState cluster, DestinationState destination)
+    // Tries the ranked candidates in turn. Connect failures and the safe-retry cases move to the next one,
+    // bounded by retries.maxAttempts, retries.timeout and the cluster's retry budget; the foundation's retry
+    // of a stale pooled connection is free, once (nginx: it "does not use up a try").
+    private async Task ForwardAcrossAsync(HttpContext context, ClusterState cluster, DestinationSet set, int[] ranked, int count)
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
         var bodyMode = RequestHeadWriter.DecideBodyMode(request, out var contentLength);
         var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
-        var upgrade = upgradeFeature is { IsUpgradableRequest: true };
-        var body = new RequestBodySender(context, bodyMode);
-        var requireNew = false;
+        var exchange = new Exchange(requestWasHead, bodyMode, contentLength, upgradeFeature, new RequestBodySender(context, bodyMode));
+        var retries = cluster.Config.Retries;
+        var idempotent = RetryRules.IsIdempotent(request.Method);
+        var started = cluster.TimeProvider.GetTimestamp();
+        var next = 0;
+        var destination = NextCandidate(set, ranked, count, ref next);
+        if (destination is null)
+        {
+            // Every candidate began draining between ranking and now (a DNS change): nothing was sent.
+            Log.NoHealthyDestination(logger, cluster.Name, set.Items.Length);
+            await errors.NoDestinationAsync(context, cluster).ConfigureAwait(false);
+            return;
+        }
 
+        var attempts = 1;
+        var staleRetried = false;
+        var requireNew = false;
         while (true)
         {
-            // 1. A connection: idle and probed, new, or after a wait at the destination's cap.
-            PooledLease<Http1Connection> lease;
+            Attempt attempt;
             try
             {
-                lease = await destination.Pool.AcquireAsync(requireNew, context.RequestAborted).ConfigureAwait(false);
+                attempt = await AttemptAsync(context, cluster, destination, requireNew, exchange).ConfigureAwait(false);
             }
-            catch (PoolExhaustedException ex)
+            finally
             {
-                await errors.FailAsync(context, cluster, destination, new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, ex.Message, ex), reused: false).ConfigureAwait(false);
-                return;
+                destination.OnRequestEnded();
             }
-            catch (UpstreamException ex)
-            {
-                await errors.FailAsync(context, cluster, destination, ex, reused: false).ConfigureAwait(false);
-                return;
-            }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+
+            if (attempt.Error is not { } error)
             {
                 return;
             }
 
-            var connection = lease.Connection;
-            var released = false;
-            var registration = context.RequestAborted.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection);
-            try
+            if (RetryRules.CountsAgainstDestination(error, attempt.Reused))
             {
-                connection.BeginRequest();
+                cluster.ReportFailure(destination);
+            }
 
-                // 2. The request head, then 3. the body, if any.
-                RequestHeadWriter.Write(connection.Output, context, bodyMode, contentLength, upgrade, destination.HostHeader);
-                if (bodyMode == RequestBodyMode.None)
-                {
-                    await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
-                }
-                else
-                {
-                    await body.SendAsync(connection).ConfigureAwait(false);
-                }
+            var decision = RetryRules.Classify(error, attempt.Reused, exchange.Body.AnyBodyConsumed, idempotent);
+            var free = decision == RetryDecision.StaleConnection && !staleRetried;
+            if (decision == RetryDecision.None || context.RequestAborted.IsCancellationRequested
+                || (!free && !MayRetry(cluster, retries, attempts, started)))
+            {
+                await errors.FailAsync(context, cluster, destination, error, attempt.Reused).ConfigureAwait(false);
+                return;
+            }
 
-                // 4. The response head.
-                var head = await connection.ReadResponseHeadAsync(requestWasHead, cluster.ResponseTimeout).ConfigureAwait(false);
-                connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
+            staleRetried |= free;
+            var failed = destination;
+            destination = NextCandidate(set, ranked, count, ref next);
+            requireNew = false;
+            if (destination is null && free && failed.TryEnter())
+            {
+                // No other destination: the foundation's retry, on a fresh connection to the same one.
+                destination = failed;
+                requireNew = true;
+            }
 
-                if (head.StatusCode == 101)
-                {
-                    await registration.DisposeAsync().ConfigureAwait(false);
-                    released = true;
-                    await TunnelAsync(context, upgradeFeature, destination, connection, head).ConfigureAwait(false);
-                    return;
-                }
+            if (destination is null)
+            {
+                await errors.FailAsync(context, cluster, failed, error, attempt.Reused).ConfigureAwait(false);
+                return;
+            }
 
-                var response = context.Response;
-                ResponseHeadCopier.Copy(head, response);
+            if (!free)
+            {
+                attempts++;
+            }
 
-                // 5. The body. The connection goes back to the pool as soon as the last byte is read; Kestrel
-                // flushes it to the client after we return.
-                var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            Log.Retrying(logger, cluster.Name, failed.Name, error.Phase, error.Kind, error.Message, destination.Name, attempts, attempt.Reused);
+        }
+    }
+
+    private static bool MayRetry(ClusterState cluster, RetryConfig retries, int attempts, long started)
+    {
+        if (attempts >= retries.MaxAttempts)
+        {
+            return false;
+        }
+
+        if (retries.Timeout is { } timeout && cluster.TimeProvider.GetElapsedTime(started) >= timeout)
+        {
+            return false;
+        }
+
+        // Last, so that the budget is spent only on retries that will happen.
+        return cluster.RetryBudget.TryRetry();
+    }
+
+    // The next ranked destination that is not draining, counted in (InFlight) on return.
+    private static DestinationState? NextCandidate(DestinationSet set, int[] ranked, int count, ref int next)
+    {
+        while (next < count)
+        {
+            var candidate = set.Items[ranked[next++]];
+            if (candidate.TryEnter())
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    // One attempt on one destination. Returns the error if it failed in a way the caller decides about;
+    // a success, a client that went away and a tunnel are finished here.
+    private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
+    {
+        var (requestWasHead, bodyMode, contentLength, upgradeFeature, body) = exchange;
+        var upgrade = upgradeFeature is { IsUpgradableRequest: true };
+
+        // 1. A connection: idle and probed, new, or after a wait at the destination's cap.
+        PooledLease<Http1Connection> lease;
+        try
+        {
+            lease = await destination.Pool.AcquireAsync(requireNew, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (PoolExhaustedException ex)
+        {
+            return new Attempt(new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, ex.Message, ex), Reused: false);
+        }
+        catch (UpstreamException ex)
+        {
+            return new Attempt(ex, Reused: false);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            // The destination's pool closed under us (shutdown, or drained by DNS): nothing was sent.
+            return new Attempt(new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, "destination removed", ex), Reused: false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return default;
+        }
+
+        var connection = lease.Connection;
+        var released = false;
+        var registration = context.RequestAborted.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection);
+        try
+        {
+            connection.BeginRequest();
+
+            // 2. The request head, then 3. the body, if any.
+            RequestHeadWriter.Write(connection.Output, context, bodyMode, contentLength, upgrade, destination.HostHeader);
+            if (bodyMode == RequestBodyMode.None)
+            {
+                await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
+            }
+            else
+            {
+                await body.SendAsync(connection).ConfigureAwait(false);
+            }
+
+            // 4. The response head.
+            var head = await connection.ReadResponseHeadAsync(requestWasHead, cluster.ResponseTimeout).ConfigureAwait(false);
+            connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
+            if (head.StatusCode >= 500)
+            {
+                cluster.ReportFailure(destination);
+            }
+            else
+            {
+                cluster.ReportSuccess(destination);
+            }
+
+            if (head.StatusCode == 101)
+            {
                 await registration.DisposeAsync().ConfigureAwait(false);
-                var closeReason = !clean || head.ConnectionClose ? ConnectionCloseReason.ServerClose : connection.EndExchange();
                 released = true;
-                destination.Pool.Release(connection, closeReason);
-                return;
+                await TunnelAsync(context, upgradeFeature, destination, connection, head).ConfigureAwait(false);
+                return default;
             }
-            catch (UpstreamException ex)
+
+            var response = context.Response;
+            ResponseHeadCopier.Copy(head, response);
+
+            // 5. The body. The connection goes back to the pool as soon as the last byte is read; Kestrel
+            // flushes it to the client after we return.
+            var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            await registration.DisposeAsync().ConfigureAwait(false);
+            var closeReason = !clean || head.ConnectionClose ? ConnectionCloseReason.ServerClose : connection.EndExchange();
+            released = true;
+            destination.Pool.Release(connection, closeReason);
+            return default;
+        }
+        catch (UpstreamException ex)
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            var aborted = context.RequestAborted.IsCancellationRequested;
+            if (!released)
             {
-                await registration.DisposeAsync().ConfigureAwait(false);
-                var aborted = context.RequestAborted.IsCancellationRequested;
-                if (!released)
-                {
-                    released = true;
-                    destination.Pool.Release(connection, ex.Kind == UpstreamErrorKind.InvalidResponse ? ConnectionCloseReason.InvalidResponse : ConnectionCloseReason.Error);
-                }
-
-                if (aborted || ex.Kind == UpstreamErrorKind.ClientAborted)
-                {
-                    errors.ClientAborted(context, cluster, destination, ex);
-                    return;
-                }
-
-                // Safe retry: the backend dropped a connection we reused before sending a single response byte
-                // (it closed it at its idle timeout as we wrote). Once, on a fresh connection, and only if no
-                // body byte has left the client: a request whose body went out is never replayed.
-                if (lease.Reused && !requireNew && !ex.ResponseBytesReceived && !body.AnyBodyConsumed
-                    && ex.Phase is UpstreamPhase.SendRequest or UpstreamPhase.ReadHeaders
-                    && ex.Kind is UpstreamErrorKind.Closed or UpstreamErrorKind.Reset)
-                {
-                    Log.RetryingOnFreshConnection(logger, cluster.Name, destination.Name, ex.Phase, ex.Message, connection.Lifetime.RequestCount);
-                    requireNew = true;
-                    continue;
-                }
-
-                await errors.FailAsync(context, cluster, destination, ex, lease.Reused).ConfigureAwait(false);
-                return;
+                released = true;
+                destination.Pool.Release(connection, ex.Kind == UpstreamErrorKind.InvalidResponse ? ConnectionCloseReason.InvalidResponse : ConnectionCloseReason.Error);
             }
-            catch
+
+            if (aborted || ex.Kind == UpstreamErrorKind.ClientAborted)
             {
-                await registration.DisposeAsync().ConfigureAwait(false);
-                if (!released)
-                {
-                    destination.Pool.Release(connection, ConnectionCloseReason.Error);
-                }
-
-                throw;
+                errors.ClientAborted(context, cluster, destination, ex);
+                return default;
             }
+
+            return new Attempt(ex, lease.Reused);
+        }
+        catch
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            if (!released)
+            {
+                destination.Pool.Release(connection, ConnectionCloseReason.Error);
+            }
+
+            throw;
         }
     }
 
@@ -173,10 +296,22 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         }
     }
 
+    /// <summary>What every attempt of one request shares: how to frame it, and the body sender, which
+    /// remembers whether a body byte has left the client (then nothing is retried).</summary>
+    private readonly record struct Exchange(
+        bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender Body);
+
+    /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.</summary>
+    private readonly record struct Attempt(UpstreamException? Error, bool Reused);
+
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, EventName = "UpstreamRetry", Level = LogLevel.Information,
-            Message = "cluster={Cluster} destination={Destination} phase={Phase}: reused connection failed ({Cause}) after {Requests} request(s); retrying once on a fresh connection")]
-        public static partial void RetryingOnFreshConnection(ILogger logger, string cluster, string destination, UpstreamPhase phase, string cause, int requests);
+        [LoggerMessage(EventId = 2020, EventName = "UpstreamRetry", Level = LogLevel.Information,
+            Message = "cluster={Cluster} destination={Destination} phase={Phase} cause={Kind} ({Detail}, reused connection: {Reused}); retrying on {Next}, attempt {Attempt}")]
+        public static partial void Retrying(ILogger logger, string cluster, string destination, UpstreamPhase phase, UpstreamErrorKind kind, string detail, string next, int attempt, bool reused);
+
+        [LoggerMessage(EventId = 2021, EventName = "NoHealthyDestination", Level = LogLevel.Warning,
+            Message = "cluster={Cluster}: none of its {Count} destination(s) is available (ejected, failing probes or draining)")]
+        public static partial void NoHealthyDestination(ILogger logger, string cluster, int count);
     }
 }

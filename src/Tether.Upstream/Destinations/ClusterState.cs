@@ -1,25 +1,71 @@
+using System.Net;
 using Tether.Configuration;
+using Tether.Upstream.Discovery;
+using Tether.Upstream.Health;
 using Tether.Upstream.LoadBalancing;
+using Tether.Upstream.Retries;
 
 namespace Tether.Upstream.Destinations;
 
-/// <summary>One cluster at run time: its destinations, policy and timeouts.</summary>
+/// <summary>
+/// One cluster at run time: its destinations (a set swapped whole when DNS changes), policy, health checker,
+/// retry budget and timeouts. Built with the gateway model and disposed with it, which stops its probes and
+/// DNS refreshes and closes every pool.
+/// </summary>
 public sealed class ClusterState : IDisposable
 {
-    public ClusterState(string name, ClusterConfig config, TimeProvider timeProvider)
+    private readonly object _lock = new();
+    private readonly TimeProvider _timeProvider;
+
+    // One entry per configured destination, in config order. Guarded by _lock.
+    private readonly DestinationState[][] _groups;
+
+    // Removed destinations still finishing requests; disposed by Sweep once idle. Guarded by _lock.
+    private readonly List<DestinationState> _draining = [];
+
+    private readonly ActiveHealthChecker? _checker;
+    private readonly DnsRefresher? _refresher;
+    private volatile DestinationSet _set;
+
+    public ClusterState(string name, ClusterConfig config, TimeProvider timeProvider, IHostResolver? resolver = null, IClusterObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         Name = name;
         Config = config;
+        _timeProvider = timeProvider;
+        Observer = observer ?? NullClusterObserver.Instance;
         ResponseTimeout = config.ResponseTimeout;
         Policy = LoadBalancingPolicies.Create(config.LoadBalancing);
-        var destinations = new DestinationState[config.Destinations.Count];
-        for (var i = 0; i < destinations.Length; i++)
+        RetryBudget = new RetryBudget(config.Retries, timeProvider);
+        HashKey = Configuration.HashKey.TryParse(config.ConsistentHash.Key, out var key) ? key : new HashKey(HashKeySource.ClientIp, "");
+
+        var hostNames = new List<(int, string)>();
+        _groups = new DestinationState[config.Destinations.Count][];
+        for (var i = 0; i < _groups.Length; i++)
         {
-            destinations[i] = new DestinationState(name, config.Destinations[i], config, timeProvider);
+            var destination = config.Destinations[i];
+            _groups[i] = [new DestinationState(name, destination, config, timeProvider)];
+            if (!IPAddress.TryParse(destination.Host, out _))
+            {
+                // Until the first answer, the name itself is the destination (the socket resolves it on connect).
+                hostNames.Add((i, destination.Host));
+            }
         }
 
-        Destinations = destinations;
+        HostNames = hostNames;
+        _set = Flatten();
+
+        if (config.HealthCheck.Active is { } active)
+        {
+            _checker = new ActiveHealthChecker(this, active, timeProvider);
+            _checker.Start();
+        }
+
+        if (hostNames.Count > 0)
+        {
+            _refresher = new DnsRefresher(this, resolver ?? SystemHostResolver.Instance, config.ResolveInterval, timeProvider);
+            _refresher.Start();
+        }
     }
 
     public string Name { get; }
@@ -30,24 +76,198 @@ public sealed class ClusterState : IDisposable
 
     public ILoadBalancingPolicy Policy { get; }
 
-    public IReadOnlyList<DestinationState> Destinations { get; }
+    public RetryBudget RetryBudget { get; }
 
-    public DestinationState? Pick() => Destinations.Count == 0 ? null : Policy.Pick(Destinations);
+    /// <summary>What consistentHash hashes (the gateway reads it from the request).</summary>
+    public HashKey HashKey { get; }
 
-    /// <summary>Closes expired idle connections in every pool.</summary>
+    public bool UsesHashKey => Policy is ConsistentHashPolicy;
+
+    public TimeProvider TimeProvider => _timeProvider;
+
+    public IClusterObserver Observer { get; }
+
+    /// <summary>The destinations now; a request keeps the set it ranked.</summary>
+    public DestinationSet Set => _set;
+
+    public IReadOnlyList<DestinationState> Destinations => _set.Items;
+
+    /// <summary>Destinations removed by DNS that still have requests in flight.</summary>
+    public IReadOnlyList<DestinationState> Draining
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _draining];
+            }
+        }
+    }
+
+    /// <summary>Configured destinations written as host names: (index in config, host).</summary>
+    internal IReadOnlyList<(int Group, string Host)> HostNames { get; }
+
+    /// <summary>
+    /// Up to <paramref name="ranked"/>.Length available destinations of <paramref name="set"/>, most preferred
+    /// first, as indexes into its items. 0 means no destination is available (all ejected or unhealthy).
+    /// </summary>
+    public int Rank(DestinationSet set, ulong hash, bool hasHash, Span<int> ranked)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        return Policy.Rank(set, new PickContext(_timeProvider.GetTimestamp(), hash, hasHash), ranked);
+    }
+
+    /// <summary>A response head below 500 arrived from <paramref name="destination"/>.</summary>
+    public void ReportSuccess(DestinationState destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        destination.Health.ReportSuccess();
+    }
+
+    /// <summary>An attempt on <paramref name="destination"/> failed in a way that speaks against it (or got a 5xx).</summary>
+    public void ReportFailure(DestinationState destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.Health.ReportFailure() is { } duration)
+        {
+            Observer.Ejected(Name, destination.Name, Config.HealthCheck.Passive.ConsecutiveFailures, duration, (int)destination.Health.Ejections);
+        }
+    }
+
+    /// <summary>Probes every destination now (the checker's timer does this each interval). Tests call it.</summary>
+    public Task ProbeNowAsync(CancellationToken cancellationToken) =>
+        _checker?.ProbeAllAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>Resolves the host names now (the refresher does this each resolveInterval). Tests call it.</summary>
+    public Task ResolveNowAsync(CancellationToken cancellationToken) =>
+        _refresher?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>
+    /// The addresses of configured destination <paramref name="group"/> are now <paramref name="addresses"/>:
+    /// keep the states of addresses still listed, add new ones (in slow start), drain the rest.
+    /// </summary>
+    internal void ApplyResolved(int group, IPAddress[] addresses)
+    {
+        var configured = Config.Destinations[group];
+        int added;
+        int drained;
+        int total;
+        lock (_lock)
+        {
+            var current = _groups[group];
+            var next = new List<DestinationState>(addresses.Length);
+            added = 0;
+            foreach (var address in addresses)
+            {
+                if (Find(next, address) is not null)
+                {
+                    continue; // the resolver listed it twice
+                }
+
+                if (Find(current, address) is { } kept)
+                {
+                    next.Add(kept);
+                    continue;
+                }
+
+                var host = address.ToString();
+                var config = configured with { Host = host, Address = configured.Address };
+                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: configured.Host);
+                if (current.Length > 0 && current[0].ResolvedFrom is not null)
+                {
+                    // A newcomer to a running fleet ramps up; the first answer replaces the name with its addresses as they are.
+                    state.Health.BeginSlowStart();
+                }
+
+                next.Add(state);
+                added++;
+            }
+
+            drained = 0;
+            foreach (var old in current)
+            {
+                if (!next.Contains(old))
+                {
+                    drained++;
+                    if (!old.BeginDrain())
+                    {
+                        _draining.Add(old);
+                    }
+                }
+            }
+
+            if (added == 0 && drained == 0)
+            {
+                return;
+            }
+
+            _groups[group] = [.. next];
+            _set = Flatten();
+            total = next.Count;
+        }
+
+        Observer.DestinationsChanged(Name, configured.Host, added, drained, total);
+    }
+
+    /// <summary>Closes expired idle connections in every pool, and the pools of drained destinations now idle.</summary>
     public void Sweep()
     {
-        foreach (var d in Destinations)
+        foreach (var d in _set.Items)
         {
             d.Pool.Sweep();
+        }
+
+        lock (_lock)
+        {
+            _draining.RemoveAll(static d => d.TryFinishDrain());
         }
     }
 
     public void Dispose()
     {
-        foreach (var d in Destinations)
+        _checker?.Dispose();
+        _refresher?.Dispose();
+        lock (_lock)
         {
-            d.Dispose();
+            foreach (var group in _groups)
+            {
+                foreach (var d in group)
+                {
+                    d.Dispose();
+                }
+            }
+
+            foreach (var d in _draining)
+            {
+                d.Dispose();
+            }
+
+            _draining.Clear();
         }
+    }
+
+    private static DestinationState? Find(IEnumerable<DestinationState> states, IPAddress address)
+    {
+        foreach (var s in states)
+        {
+            if (s.EndPoint is IPEndPoint ip && ip.Address.Equals(address))
+            {
+                return s;
+            }
+        }
+
+        return null;
+    }
+
+    // Called under _lock (or in the constructor).
+    private DestinationSet Flatten()
+    {
+        var items = new List<DestinationState>();
+        foreach (var group in _groups)
+        {
+            items.AddRange(group);
+        }
+
+        return new DestinationSet([.. items]);
     }
 }

@@ -1,29 +1,40 @@
 using System.Net;
 using Tether.Configuration;
+using Tether.Upstream.Health;
 using Tether.Upstream.Http1;
 using Tether.Upstream.Pooling;
 
 namespace Tether.Upstream.Destinations;
 
 /// <summary>
-/// Runtime state of one backend: its pool and live counters. The endpoint is fixed; a config reload that
-/// changes it builds a new state.
+/// Runtime state of one backend: its pool, health and live counters. The endpoint is fixed; a config reload
+/// or a DNS change that changes it builds a new state and drains this one.
 /// </summary>
 public sealed class DestinationState : IDisposable
 {
     private int _inFlight;
     private long _requests;
     private long _failures;
+    private long _picks;
 
-    public DestinationState(string clusterName, DestinationConfig config, ClusterConfig cluster, TimeProvider timeProvider)
+    // 1 once draining began: no new request may start here. Set with a full fence, read after InFlight is
+    // raised (see TryEnter), so a request and the drain never both miss each other.
+    private int _draining;
+    private int _disposed;
+
+    public DestinationState(string clusterName, DestinationConfig config, ClusterConfig cluster, TimeProvider timeProvider, string? resolvedFrom = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(cluster);
         ClusterName = clusterName;
         Config = config;
         Name = config.Name;
+        ResolvedFrom = resolvedFrom;
         EndPoint = IPAddress.TryParse(config.Host, out var ip) ? new IPEndPoint(ip, config.Port) : new DnsEndPoint(config.Host, config.Port);
-        HostHeader = config.Port == 80 ? config.Host : Name;
+        HostHeader = resolvedFrom is null
+            ? (config.Port == 80 ? config.Host : Name)
+            : (config.Port == 80 ? resolvedFrom : $"{resolvedFrom}:{config.Port}");
+        Health = new DestinationHealth(config.Weight, cluster.HealthCheck, timeProvider);
 
         var pool = cluster.Pool;
         var poolOptions = new PoolOptions
@@ -47,8 +58,11 @@ public sealed class DestinationState : IDisposable
 
     public DestinationConfig Config { get; }
 
-    /// <summary>"host:port", as in logs and metrics.</summary>
+    /// <summary>"host:port", as in logs and metrics (for a resolved host name, the address: "10.0.0.5:9001").</summary>
     public string Name { get; }
+
+    /// <summary>The host name this address was resolved from, or null for an address written as such.</summary>
+    public string? ResolvedFrom { get; }
 
     public EndPoint EndPoint { get; }
 
@@ -57,14 +71,44 @@ public sealed class DestinationState : IDisposable
 
     public ConnectionPool<Http1Connection> Pool { get; }
 
+    public DestinationHealth Health { get; }
+
     /// <summary>Requests being proxied to this destination now (what least-connections compares).</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Requests sent here since start (each pick counts once, retries included).</summary>
+    /// <summary>Attempts sent here since start (retries included).</summary>
     public long Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Requests for which the policy ranked this destination first.</summary>
+    public long Picks => Volatile.Read(ref _picks);
 
     /// <summary>Requests that ended in an upstream error.</summary>
     public long Failures => Volatile.Read(ref _failures);
+
+    /// <summary>Removed from its cluster (DNS no longer lists it): finishing what is in flight, taking nothing new.</summary>
+    public bool IsDraining => Volatile.Read(ref _draining) != 0;
+
+    public bool IsAvailable(long now) => !IsDraining && Health.IsAvailable(now);
+
+    public void OnPicked() => Interlocked.Increment(ref _picks);
+
+    /// <summary>
+    /// Counts a request in, unless the destination is draining (then returns false and counts nothing).
+    /// The increment is a full fence before the read of the drain flag; <see cref="BeginDrain"/> does the
+    /// mirror image, so either the request sees the drain or the drain sees the request.
+    /// </summary>
+    public bool TryEnter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (Volatile.Read(ref _draining) != 0)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            return false;
+        }
+
+        Interlocked.Increment(ref _requests);
+        return true;
+    }
 
     public void OnRequestStarted()
     {
@@ -76,5 +120,30 @@ public sealed class DestinationState : IDisposable
 
     public void OnFailure() => Interlocked.Increment(ref _failures);
 
-    public void Dispose() => Pool.Dispose();
+    /// <summary>Stops new requests; closes the pool at once if nothing is in flight. Returns true if it did.</summary>
+    public bool BeginDrain()
+    {
+        Interlocked.Exchange(ref _draining, 1);
+        return TryFinishDrain();
+    }
+
+    /// <summary>Closes the pool (idle connections now, busy ones as they return) once nothing is in flight.</summary>
+    public bool TryFinishDrain()
+    {
+        if (InFlight != 0)
+        {
+            return false;
+        }
+
+        Dispose();
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Pool.Dispose();
+        }
+    }
 }

@@ -4,35 +4,59 @@ using Tether.Upstream.Destinations;
 namespace Tether.Upstream.LoadBalancing;
 
 /// <summary>
-/// Fewest in-flight requests wins; ties are broken at random so that an idle cluster does not send every
-/// first request to the first destination (nginx least_conn, HAProxy leastconn).
+/// Fewest in-flight requests per unit of weight wins (nginx least_conn, HAProxy leastconn). Ties are broken
+/// at random in proportion to weight, so an idle cluster spreads sequential requests by weight instead of
+/// sending every one to the first destination.
 /// </summary>
 internal sealed class LeastConnectionsPolicy : ILoadBalancingPolicy
 {
     public string Name => LoadBalancingPolicyNames.LeastConnections;
 
-    public DestinationState Pick(IReadOnlyList<DestinationState> destinations)
+    public int Rank(DestinationSet set, in PickContext context, Span<int> ranked)
     {
-        var best = destinations[0];
-        var bestLoad = best.InFlight;
-        var ties = 1;
-        for (var i = 1; i < destinations.Count; i++)
+        var items = set.Items;
+        var now = context.Timestamp;
+        var count = 0;
+        while (count < ranked.Length)
         {
-            var d = destinations[i];
-            var load = d.InFlight;
-            if (load < bestLoad)
+            var best = -1;
+            var bestLoad = 0.0;
+            var tiedWeight = 0.0;
+            for (var i = 0; i < items.Length; i++)
             {
-                best = d;
-                bestLoad = load;
-                ties = 1;
+                var d = items[i];
+                if (!Candidates.IsAvailable(d, now) || Candidates.Contains(ranked, count, i))
+                {
+                    continue;
+                }
+
+                var weight = Candidates.Weight(d, now);
+                var load = d.InFlight / weight;
+                if (best < 0 || load < bestLoad)
+                {
+                    best = i;
+                    bestLoad = load;
+                    tiedWeight = weight;
+                }
+                else if (load == bestLoad)
+                {
+                    // Weighted reservoir sampling: each tied destination ends up chosen with probability weight/total.
+                    tiedWeight += weight;
+                    if (Random.Shared.NextDouble() * tiedWeight < weight)
+                    {
+                        best = i;
+                    }
+                }
             }
-            else if (load == bestLoad && Random.Shared.Next(++ties) == 0)
+
+            if (best < 0)
             {
-                // Reservoir sampling: each of the tied destinations ends up chosen with probability 1/ties.
-                best = d;
+                break;
             }
+
+            ranked[count++] = best;
         }
 
-        return best;
+        return count;
     }
 }

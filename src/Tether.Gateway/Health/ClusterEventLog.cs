@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Logging;
+using Tether.Upstream.Destinations;
+
+namespace Tether.Gateway.Health;
+
+/// <summary>Log lines for what clusters report about their destinations: ejections, probe verdicts, DNS changes.</summary>
+internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) : IClusterObserver
+{
+    public void Ejected(string cluster, string destination, int failures, TimeSpan duration, int ejections) =>
+        Log.Ejected(logger, cluster, destination, failures, duration.TotalSeconds, ejections);
+
+    public void ProbeStateChanged(string cluster, string destination, bool healthy, string detail)
+    {
+        if (healthy)
+        {
+            Log.ProbeHealthy(logger, cluster, destination, detail);
+        }
+        else
+        {
+            Log.ProbeUnhealthy(logger, cluster, destination, detail);
+        }
+    }
+
+    public void DestinationsChanged(string cluster, string host, int added, int drained, int total) =>
+        Log.DestinationsChanged(logger, cluster, host, added, drained, total);
+
+    public void ResolveFailed(string cluster, string host, string error) =>
+        Log.ResolveFailed(logger, cluster, host, error);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2000, EventName = "DestinationEjected", Level = LogLevel.Warning,
+            Message = "cluster={Cluster} destination={Destination}: ejected for {Seconds}s after {Failures} consecutive failures (ejection #{Ejections})")]
+        public static partial void Ejected(ILogger logger, string cluster, string destination, int failures, double seconds, int ejections);
+
+        [LoggerMessage(EventId = 2001, EventName = "DestinationUnhealthy", Level = LogLevel.Warning,
+            Message = "cluster={Cluster} destination={Destination}: marked unhealthy by active probes ({Detail})")]
+        public static partial void ProbeUnhealthy(ILogger logger, string cluster, string destination, string detail);
+
+        [LoggerMessage(EventId = 2002, EventName = "DestinationHealthy", Level = LogLevel.Information,
+            Message = "cluster={Cluster} destination={Destination}: healthy again by active probes ({Detail})")]
+        public static partial void ProbeHealthy(ILogger logger, string cluster, string destination, string detail);
+
+        [LoggerMessage(EventId = 2010, EventName = "DestinationsResolved", Level = LogLevel.Information,
+            Message = "cluster={Cluster} host={Host}: {Added} address(es) added, {Drained} draining; {Total} in use")]
+        public static partial void DestinationsChanged(ILogger logger, string cluster, string host, int added, int drained, int total);
+
+        [LoggerMessage(EventId = 2011, EventName = "ResolveFailed", Level = LogLevel.Warning,
+            Message = "cluster={Cluster} host={Host}: could not resolve ({Error}); keeping the previous addresses")]
+        public static partial void ResolveFailed(ILogger logger, string cluster, string host, string error);
+    }
+}

@@ -1,0 +1,41 @@
+namespace Tether.Upstream.Destinations;
+
+/// <summary>
+/// What a cluster reports about its destinations as it happens. Tether.Upstream has no logging of its own;
+/// the gateway turns these into log lines.
+/// </summary>
+public interface IClusterObserver
+{
+    /// <summary>Passive health took a destination out after consecutive failures.</summary>
+    void Ejected(string cluster, string destination, int failures, TimeSpan duration, int ejections);
+
+    /// <summary>Active probes changed a destination's state.</summary>
+    void ProbeStateChanged(string cluster, string destination, bool healthy, string detail);
+
+    /// <summary>DNS re-resolution added or drained destinations of one host name.</summary>
+    void DestinationsChanged(string cluster, string host, int added, int drained, int total);
+
+    /// <summary>A host name did not resolve; the previous addresses stay in use.</summary>
+    void ResolveFailed(string cluster, string host, string error);
+}
+
+internal sealed class NullClusterObserver : IClusterObserver
+{
+    public static readonly NullClusterObserver Instance = new();
+
+    public void Ejected(string cluster, string destination, int failures, TimeSpan duration, int ejections)
+    {
+    }
+
+    public void ProbeStateChanged(string cluster, string destination, bool healthy, string detail)
+    {
+    }
+
+    public void DestinationsChanged(string cluster, string host, int added, int drained, int total)
+    {
+    }
+
+    public void ResolveFailed(string cluster, string host, string error)
+    {
+    }
+}
