@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -54,7 +55,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     // Tries the ranked candidates in turn. Connect failures and the safe-retry cases move to the next one,
     // bounded by retries.maxAttempts, retries.timeout and the cluster's retry budget; the foundation's retry
     // of a stale pooled connection is free, once (nginx: it "does not use up a try").
-    private async Task ForwardAcrossAsync(HttpContext context, ClusterState cluster, DestinationSet set, int[] ranked, int count)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, DestinationSet set, int[] ranked, int count)
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
@@ -167,6 +169,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
 
     // One attempt on one destination. Returns the error if it failed in a way the caller decides about;
     // a success, a client that went away and a tunnel are finished here.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
     {
         var (requestWasHead, bodyMode, contentLength, upgradeFeature, body) = exchange;

@@ -128,6 +128,14 @@ public sealed class ClusterState : IDisposable
     public void ReportFailure(DestinationState destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
+        if (_set.Items.Length <= 1)
+        {
+            // A lone destination is never ejected (nginx ignores max_fails for a lone server too): there is
+            // nowhere else to send its traffic, and ejecting it would only turn its 502s into 503s for a while
+            // after it has come back.
+            return;
+        }
+
         if (destination.Health.ReportFailure() is { } duration)
         {
             Observer.Ejected(Name, destination.Name, Config.HealthCheck.Passive.ConsecutiveFailures, duration, (int)destination.Health.Ejections);

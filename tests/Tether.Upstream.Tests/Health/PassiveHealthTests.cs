@@ -146,6 +146,19 @@ public sealed class PassiveHealthTests
         Assert.True(health.IsAvailable(_clock.GetTimestamp()));
     }
 
+    [Fact]
+    public void A_cluster_never_ejects_its_only_destination()
+    {
+        using var cluster = TestClusters.Create(TestClusters.Config(Configuration.LoadBalancingPolicyNames.LeastConnections, 1), _clock);
+        for (var i = 0; i < 20; i++)
+        {
+            cluster.ReportFailure(cluster.Destinations[0]);
+        }
+
+        Assert.True(cluster.Destinations[0].IsAvailable(_clock.GetTimestamp()));
+        Assert.Equal(0, cluster.Destinations[0].Health.Ejections);
+    }
+
     private static TimeSpan EjectNow(DestinationHealth health)
     {
         TimeSpan? ejected = null;
