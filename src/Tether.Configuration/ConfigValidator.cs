@@ -21,6 +21,7 @@ public static partial class ConfigValidator
         var errors = new List<ConfigError>();
         var listenerAddresses = ValidateListeners(config.Listeners, errors);
         ValidateDownstream(config.Downstream, errors);
+        ValidateProtection(config, errors);
         ValidateRoutes(config.Routes, config.Clusters, errors);
         foreach (var (name, cluster) in config.Clusters)
         {

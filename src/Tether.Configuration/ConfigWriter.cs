@@ -27,6 +27,12 @@ public static class ConfigWriter
                 ["address"] = listener.Address,
                 ["protocols"] = ProtocolsName(listener.Protocols),
                 ["tls"] = listener.Tls is { } tls ? new JsonObject { ["certificate"] = tls.Certificate, ["key"] = tls.Key } : null,
+                ["proxyProtocol"] = new JsonObject
+                {
+                    ["mode"] = EnumName(listener.ProxyProtocol.Mode),
+                    ["trustedNetworks"] = Strings(listener.ProxyProtocol.TrustedNetworks),
+                    ["timeout"] = Durations.Format(listener.ProxyProtocol.Timeout),
+                },
             });
         }
 
@@ -58,6 +64,21 @@ public static class ConfigWriter
                 ["requestHeadersTimeout"] = Durations.Format(downstream.RequestHeadersTimeout),
                 ["advertiseKeepAlive"] = downstream.AdvertiseKeepAlive,
                 ["tcpKeepAlive"] = TcpKeepAlive(downstream.TcpKeepAlive),
+                ["minRequestBodyRate"] = DataRate(downstream.MinRequestBodyRate),
+                ["minResponseRate"] = DataRate(downstream.MinResponseRate),
+                ["tlsHandshakeTimeout"] = Durations.Format(downstream.TlsHandshakeTimeout),
+                ["maxConnectionsPerClient"] = downstream.MaxConnectionsPerClient,
+                ["maxConnections"] = downstream.MaxConnections,
+                ["maxRequestLineSize"] = downstream.MaxRequestLineSize,
+                ["maxRequestHeadersSize"] = downstream.MaxRequestHeadersSize,
+                ["maxRequestHeaderCount"] = downstream.MaxRequestHeaderCount,
+                ["http2"] = new JsonObject
+                {
+                    ["maxStreamsPerConnection"] = downstream.Http2.MaxStreamsPerConnection,
+                    ["initialStreamWindowSize"] = downstream.Http2.InitialStreamWindowSize,
+                    ["initialConnectionWindowSize"] = downstream.Http2.InitialConnectionWindowSize,
+                },
+                ["trustedProxies"] = Strings(downstream.TrustedProxies),
             },
             ["routes"] = routes,
             ["clusters"] = clusters,
@@ -104,6 +125,7 @@ public static class ConfigWriter
             },
             ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
             ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),
+            ["proxyProtocol"] = EnumName(cluster.ProxyProtocol),
             ["healthCheck"] = HealthCheck(cluster.HealthCheck),
             ["retries"] = new JsonObject
             {
@@ -138,6 +160,31 @@ public static class ConfigWriter
         },
         ["slowStart"] = Durations.Format(health.SlowStart),
     };
+
+    // "optional", "v2": the enum name in lower camelCase, as the config spells it.
+    private static string EnumName<T>(T value)
+        where T : struct, Enum
+    {
+        var name = value.ToString();
+        return char.ToLowerInvariant(name[0]) + name[1..];
+    }
+
+    private static JsonObject DataRate(DataRateConfig rate) => new()
+    {
+        ["bytesPerSecond"] = rate.BytesPerSecond,
+        ["grace"] = Durations.Format(rate.Grace),
+    };
+
+    private static JsonArray Strings(IReadOnlyList<string> values)
+    {
+        var array = new JsonArray();
+        foreach (var value in values)
+        {
+            array.Add(value);
+        }
+
+        return array;
+    }
 
     private static JsonObject? TcpKeepAlive(TcpKeepAliveConfig? keepAlive) => keepAlive is null
         ? null

@@ -36,6 +36,9 @@ public sealed record ListenerConfig
     public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1AndHttp2;
 
     public TlsConfig? Tls { get; init; }
+
+    /// <summary>nginx listen … proxy_protocol; HAProxy bind … accept-proxy.</summary>
+    public ProxyProtocolConfig ProxyProtocol { get; init; } = new();
 }
 
 public sealed record TlsConfig
@@ -76,6 +79,35 @@ public sealed record DownstreamConfig
 
     /// <summary>Null = the OS default (no SO_KEEPALIVE).</summary>
     public TcpKeepAliveConfig? TcpKeepAlive { get; init; }
+
+    /// <summary>nginx client_body_timeout; Kestrel MinRequestBodyDataRate.</summary>
+    public DataRateConfig MinRequestBodyRate { get; init; } = new();
+
+    /// <summary>nginx send_timeout; Kestrel MinResponseDataRate.</summary>
+    public DataRateConfig MinResponseRate { get; init; } = new();
+
+    /// <summary>Time a client has to complete the TLS handshake (Kestrel HandshakeTimeout).</summary>
+    public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>nginx limit_conn per $binary_remote_addr. Per client IP (after PROXY protocol). 0 = unlimited.</summary>
+    public int MaxConnectionsPerClient { get; init; }
+
+    /// <summary>Client connections open at once over all listeners; nginx worker_connections, HAProxy maxconn. 0 = unlimited.</summary>
+    public int MaxConnections { get; init; }
+
+    /// <summary>Bytes of the request line; longer gets 414. nginx large_client_header_buffers.</summary>
+    public int MaxRequestLineSize { get; init; } = 8 * 1024;
+
+    /// <summary>Bytes of all request headers; more gets 431.</summary>
+    public int MaxRequestHeadersSize { get; init; } = 32 * 1024;
+
+    /// <summary>Number of request headers; more gets 431.</summary>
+    public int MaxRequestHeaderCount { get; init; } = 100;
+
+    public Http2LimitsConfig Http2 { get; init; } = new();
+
+    /// <summary>CIDRs of proxies in front whose X-Forwarded-For is kept and appended to; from anyone else it is replaced.</summary>
+    public NetworkListConfig TrustedProxies { get; init; } = NetworkListConfig.Empty;
 }
 
 public sealed record RouteConfig
@@ -120,6 +152,9 @@ public sealed record ClusterConfig
 
     /// <summary>nginx proxy_read_timeout: from the end of the request to the response headers, and between body reads.</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>HAProxy server … send-proxy / send-proxy-v2: a PROXY header naming the client on each backend connection.</summary>
+    public ProxyProtocolVersion ProxyProtocol { get; init; } = ProxyProtocolVersion.Off;
 
     /// <summary>Active probes, passive ejection and slow start. See <see cref="HealthCheckConfig"/>.</summary>
     public HealthCheckConfig HealthCheck { get; init; } = new();

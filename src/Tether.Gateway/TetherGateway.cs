@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -5,11 +6,14 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tether.Configuration;
 using Tether.Gateway.Admin;
 using Tether.Gateway.Forwarding;
 using Tether.Gateway.Listeners;
+using Tether.Gateway.Protection;
+using Tether.Gateway.ProxyProtocol;
 
 namespace Tether.Gateway;
 
@@ -162,13 +166,22 @@ public sealed class TetherGateway : IAsyncDisposable
         var d = config.Downstream;
         kestrel.AddServerHeader = false;
         kestrel.Limits.KeepAliveTimeout = d.KeepAliveTimeout;
-        kestrel.Limits.RequestHeadersTimeout = d.RequestHeadersTimeout;
         kestrel.Limits.MaxRequestBodySize = null;
-        kestrel.Limits.MinResponseDataRate = null;
+        KestrelLimits.Apply(kestrel, d);
 
         // Header bytes pass through as they are (Latin-1 is byte-transparent) rather than being refused.
         kestrel.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
+
+        // One limiter and one set of counters for all listeners: the caps are per process, like nginx's.
+        var services = kestrel.ApplicationServices;
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var protectionLog = loggers.CreateLogger("Tether.Gateway.Protection");
+        var limiter = new ConnectionLimiter(d.MaxConnections, d.MaxConnectionsPerClient);
+        var trustedProxies = new NetworkList(d.TrustedProxies);
+        var kestrelReasons = new KestrelCloseReasons(services.GetRequiredService<IMeterFactory>(), downstream.Closed);
+        services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(kestrelReasons.Dispose);
+
         foreach (var listener in config.Listeners)
         {
             ListenEndpoints.Listen(kestrel, listener.Address, listen =>
@@ -177,6 +190,18 @@ public sealed class TetherGateway : IAsyncDisposable
                 listen.Protocols = listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2
                     ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
                     : ListenEndpoints.ToKestrel(listener.Protocols);
+
+                // Order matters: the global cap before any byte is read; the PROXY header before TLS and before
+                // anything uses the client address; the per-client cap once that address is known.
+                listen.Use(next => new ConnectionLimitMiddleware(next, limiter, downstream.Closed, protectionLog).OnConnectionAsync);
+                if (listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
+                {
+                    var proxy = listener.ProxyProtocol;
+                    var trustedNetworks = new NetworkList(proxy.TrustedNetworks);
+                    listen.Use(next => new ProxyProtocolMiddleware(next, proxy, trustedNetworks, downstream.Closed, timeProvider, protectionLog).OnConnectionAsync);
+                }
+
+                listen.Use(next => new ClientConnectionMiddleware(next, limiter, trustedProxies, downstream.Closed, protectionLog).OnConnectionAsync);
                 listen.Use(next => new DownstreamConnectionMiddleware(next, downstream, d, timeProvider).OnConnectionAsync);
                 if (listener.Tls is { } tls)
                 {

@@ -52,6 +52,7 @@ internal static partial class ConfigBinder
             Address = reader.Read("address", defaults.Address, ValueParsers.String),
             Protocols = reader.Read("protocols", defaults.Protocols, ValueParsers.Protocols),
             Tls = BindTls(reader.Object("tls")),
+            ProxyProtocol = BindProxyProtocol(reader.Object("proxyProtocol")),
         };
         reader.Finish();
         return listener;
@@ -81,6 +82,7 @@ internal static partial class ConfigBinder
             AdvertiseKeepAlive = reader.Read("advertiseKeepAlive", defaults.AdvertiseKeepAlive, ValueParsers.Bool),
             TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
         };
+        downstream = BindDownstreamProtection(reader, downstream);
         reader.Finish();
         return downstream;
     }
@@ -145,6 +147,7 @@ internal static partial class ConfigBinder
             Pool = BindPool(reader.Object("pool")),
             TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
             ResponseTimeout = reader.Read("responseTimeout", defaults.ResponseTimeout, ValueParsers.Duration),
+            ProxyProtocol = reader.Read("proxyProtocol", defaults.ProxyProtocol, ValueParsers.ProxyProtocolVersion),
             HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
             Retries = BindRetries(reader.Object("retries")),
             ResolveInterval = reader.Read("resolveInterval", defaults.ResolveInterval, ValueParsers.OptionalDuration),

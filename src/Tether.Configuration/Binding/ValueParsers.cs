@@ -179,6 +179,34 @@ internal static class ValueParsers
         return true;
     }
 
+    public static bool ProxyProtocolMode(JsonNode? node, bool fromEnvironment, out ProxyProtocolMode value, out string error) =>
+        Named(node, out value, out error, "expected \"off\", \"optional\" or \"required\"");
+
+    public static bool ProxyProtocolVersion(JsonNode? node, bool fromEnvironment, out ProxyProtocolVersion value, out string error) =>
+        Named(node, out value, out error, "expected \"off\", \"v1\" or \"v2\"");
+
+    // An enum written as its name in any case ("optional", "V2").
+    private static bool Named<T>(JsonNode? node, out T value, out string error, string expected)
+        where T : struct, Enum
+    {
+        value = default;
+        error = "";
+        if (AsString(node) is { } text)
+        {
+            foreach (var candidate in Enum.GetValues<T>())
+            {
+                if (text.Trim().Equals(candidate.ToString(), StringComparison.OrdinalIgnoreCase))
+                {
+                    value = candidate;
+                    return true;
+                }
+            }
+        }
+
+        error = $"{expected}, got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
     /// <summary>A status range as a string ("200-399"), or a single status written as a number (200).</summary>
     public static bool StatusText(JsonNode? node, bool fromEnvironment, out string value, out string error)
     {

@@ -18,6 +18,12 @@ internal static class PrometheusWriter
         Counter(sb, "tether_connections_accepted_total", "Client connections accepted.", d.Accepted);
         Counter(sb, "tether_connections_handled_total", "Client connections handled.", d.Handled);
         Counter(sb, "tether_requests_total", "Requests received.", d.Requests);
+        Header(sb, "tether_connections_closed_total", "counter", "Client connections closed by a protection, by reason.");
+        foreach (var reason in Protection.ConnectionCloseCounters.Reasons)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"tether_connections_closed_total{{reason=\"{Names.Camel(reason)}\"}} {d.Closed[reason]}\n");
+        }
+
 
         Header(sb, "tether_upstream_errors_total", "counter", "Upstream failures by phase and cause.");
         foreach (var phase in Enum.GetValues<UpstreamPhase>())

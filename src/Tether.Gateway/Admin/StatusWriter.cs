@@ -20,6 +20,13 @@ internal static class StatusWriter
         json.WriteNumber("waiting", d.Waiting);
         json.WriteNumber("accepted", d.Accepted);
         json.WriteNumber("handled", d.Handled);
+        json.WriteStartObject("closed");
+        foreach (var reason in Protection.ConnectionCloseCounters.Reasons)
+        {
+            json.WriteNumber(Names.Camel(reason), d.Closed[reason]);
+        }
+
+        json.WriteEndObject();
         json.WriteEndObject();
 
         json.WriteStartObject("requests");

@@ -18,6 +18,12 @@ internal sealed class ProxyHandler(
         statistics.OnRequestStarted();
         try
         {
+            if (Protection.RequestFraming.IsAmbiguous(context.Request))
+            {
+                await Protection.RequestFraming.RejectAsync(context).ConfigureAwait(false);
+                return;
+            }
+
             ApplyConnectionPolicy(context);
             var current = model();
             var request = context.Request;

@@ -25,7 +25,10 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
             {
                 result = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not UpstreamException)
+
+            // A malformed body (a bad chunk) is the client's fault, not an abort: let it reach Kestrel, which
+            // answers 400 and closes; the backend connection is dropped mid-request, so no complete request lands.
+            catch (Exception ex) when (ex is not UpstreamException and not BadHttpRequestException)
             {
                 throw new UpstreamException(UpstreamPhase.SendBody, UpstreamErrorKind.ClientAborted, $"reading the client's body failed: {ex.Message}", ex);
             }

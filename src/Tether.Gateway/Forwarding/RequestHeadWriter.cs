@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using Tether.Gateway.Protection;
 using Tether.Gateway.Listeners;
 using Tether.Upstream.Http1;
 
@@ -47,6 +48,10 @@ internal static class RequestHeadWriter
         var request = context.Request;
         Http1RequestWriter.WriteRequestLine(output, request.Method, RequestTarget(context));
 
+        // An h2c upgrade is never honoured: a backend that accepted it would speak HTTP/2 through a tunnel
+        // that Tether's routing and limits no longer see (h2c smuggling). It goes on as a plain request.
+        upgrade &= !IsH2c(request.Headers.Upgrade);
+
         var headers = request.Headers;
         var nominated = headers.Connection;
         string? host = null;
@@ -83,7 +88,7 @@ internal static class RequestHeadWriter
             Http1RequestWriter.WriteHeader(output, "Host"u8, fallbackHost);
         }
 
-        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, ClientAddress(context));
+        WriteForwardedFor(output, context, headers);
         Http1RequestWriter.WriteHeader(output, "X-Forwarded-Proto"u8, request.Scheme);
         if (host is not null)
         {
@@ -107,6 +112,23 @@ internal static class RequestHeadWriter
         }
 
         Http1RequestWriter.WriteEndOfHead(output);
+    }
+
+    // X-Forwarded-For names the client Tether saw (after the PROXY protocol). A client's own value is a claim
+    // anyone can make, so it is replaced, unless the peer is a proxy in downstream.trustedProxies: then the
+    // chain it reports is kept and the peer appended (nginx $proxy_add_x_forwarded_for with set_real_ip_from).
+    private static void WriteForwardedFor(IBufferWriter<byte> output, HttpContext context, IHeaderDictionary headers)
+    {
+        var peer = ClientAddress(context);
+        if (context.Features.Get<ClientConnectionFeature>() is { IsTrustedProxy: true } && headers.TryGetValue("X-Forwarded-For", out var chain) && !StringValues.IsNullOrEmpty(chain))
+        {
+            // Several header lines are one comma-separated list (RFC 9110 §5.3).
+            var list = chain.Count == 1 ? chain[0] : string.Join(", ", (IEnumerable<string?>)chain);
+            Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, list + ", " + peer);
+            return;
+        }
+
+        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, peer);
     }
 
     private static string? ClientAddress(HttpContext context)
@@ -144,7 +166,8 @@ internal static class RequestHeadWriter
         switch (name.Length)
         {
             case 6 when string.Equals(name, HeaderNames.Expect, StringComparison.OrdinalIgnoreCase):
-            case 14 when string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase):
+            case 14 when string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(name, "HTTP2-Settings", StringComparison.OrdinalIgnoreCase):
             case 15 when string.Equals(name, "X-Forwarded-For", StringComparison.OrdinalIgnoreCase):
             case 16 when string.Equals(name, "X-Forwarded-Host", StringComparison.OrdinalIgnoreCase):
             case 17 when string.Equals(name, "X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase):
@@ -152,6 +175,19 @@ internal static class RequestHeadWriter
         }
 
         return nominated.Count > 0 && IsNominated(name, nominated);
+    }
+
+    private static bool IsH2c(StringValues upgrade)
+    {
+        foreach (var value in upgrade)
+        {
+            if (value is not null && value.Contains("h2c", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsNominated(string name, StringValues connection)

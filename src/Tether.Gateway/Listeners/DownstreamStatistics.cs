@@ -26,6 +26,9 @@ public sealed class DownstreamStatistics
 
     public long Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Client connections closed by a protection (slow client, limits, PROXY protocol), by reason.</summary>
+    public Protection.ConnectionCloseCounters Closed { get; } = new();
+
     internal void OnAccepted() => Interlocked.Increment(ref _accepted);
 
     internal void OnHandled()

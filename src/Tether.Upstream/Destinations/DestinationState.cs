@@ -37,9 +37,11 @@ public sealed class DestinationState : IDisposable
         Health = new DestinationHealth(config.Weight, cluster.HealthCheck, timeProvider);
 
         var pool = cluster.Pool;
+        var sendsProxyHeader = cluster.ProxyProtocol != ProxyProtocolVersion.Off;
         var poolOptions = new PoolOptions
         {
-            MaxIdle = pool.MaxIdlePerDestination,
+            // A connection that starts with a PROXY header speaks for one client: never pooled for another.
+            MaxIdle = sendsProxyHeader ? 0 : pool.MaxIdlePerDestination,
             MaxConnections = pool.MaxConnectionsPerDestination,
             MaxQueue = pool.MaxQueuePerDestination,
             QueueTimeout = pool.QueueTimeout,
@@ -50,7 +52,8 @@ public sealed class DestinationState : IDisposable
             poolOptions,
             ct => Http1Connection.ConnectAsync(
                 endPoint, pool.ConnectTimeout, keepAlive,
-                () => new ConnectionLifetime(timeProvider, pool.IdleTimeout, pool.MaxLifetime, pool.MaxRequestsPerConnection), ct),
+                () => new ConnectionLifetime(timeProvider, pool.IdleTimeout, pool.MaxLifetime, pool.MaxRequestsPerConnection),
+                sendsProxyHeader ? ConnectPreamble.Current : ReadOnlyMemory<byte>.Empty, ct),
             timeProvider);
     }
 
