@@ -14,7 +14,12 @@ namespace Tether.Upstream.Http1;
 /// </summary>
 public sealed class Http1Connection : IPooledConnection
 {
-    private const int ReadBufferBytes = 32 * 1024;
+    // Reads land in a pooled buffer that is given back whenever the connection goes idle, so an idle pooled
+    // connection holds no buffer. A head may need up to MaxHeadBytes; the buffer grows to that if it must.
+    private const int ReadBufferBytes = 16 * 1024;
+
+    // Large bodies are received straight into the client's response pipe, at most this much per read.
+    private const int DirectReadBytes = 64 * 1024;
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
@@ -24,19 +29,24 @@ public sealed class Http1Connection : IPooledConnection
     private readonly CancellationTokenSource _timeoutCts = new();
     private int _closed;
 
+    // Invariant: _buffer[_start.._end) holds bytes received and not yet consumed; _buffer is null when empty
+    // between exchanges.
+    private byte[]? _buffer;
+    private int _start;
+    private int _end;
+
+    private long _bodyRemaining;
+    private ChunkedDecoder _chunked;
+
     private Http1Connection(Socket socket, ConnectionLifetime lifetime)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: false);
-        Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: 4096, leaveOpen: true));
         Output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
         Lifetime = lifetime;
     }
 
     public ConnectionLifetime Lifetime { get; }
-
-    /// <summary>Bytes from the backend. Outside an exchange it holds nothing.</summary>
-    public PipeReader Input { get; }
 
     /// <summary>Bytes to the backend: the forwarder writes the request head and body here.</summary>
     public PipeWriter Output { get; }
@@ -49,14 +59,16 @@ public sealed class Http1Connection : IPooledConnection
 
     public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
 
+    private int BufferedCount => _end - _start;
+
     public static ValueTask<Http1Connection> ConnectAsync(
         EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime, CancellationToken cancellationToken) =>
         ConnectAsync(endPoint, connectTimeout, keepAlive, lifetime, ReadOnlyMemory<byte>.Empty, cancellationToken);
 
-    /// <summary>Connects, then sends <paramref name="preamble"/> (a PROXY protocol header) before anything else;
-    /// a connection that carries one speaks for one client and must not be shared with another.</summary>
+    /// <param name="preamble">Bytes sent right after connecting, before any request (a PROXY protocol header); empty for none.</param>
     public static async ValueTask<Http1Connection> ConnectAsync(
-        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime, ReadOnlyMemory<byte> preamble, CancellationToken cancellationToken)
+        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime,
+        ReadOnlyMemory<byte> preamble, CancellationToken cancellationToken)
     {
         var socket = endPoint is DnsEndPoint
             ? new Socket(SocketType.Stream, ProtocolType.Tcp)
@@ -92,7 +104,7 @@ public sealed class Http1Connection : IPooledConnection
                 }
                 catch (SocketException ex)
                 {
-                    throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Reset, $"sending the PROXY header failed: {ex.SocketErrorCode}", ex);
+                    throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Reset, $"sending the connection preamble failed: {ex.SocketErrorCode}", ex);
                 }
             }
 
@@ -157,59 +169,55 @@ public sealed class Http1Connection : IPooledConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Http1ResponseHead> ReadResponseHeadAsync(bool requestWasHead, TimeSpan timeout)
     {
+        var searched = 0;
         while (true)
         {
-            var result = await ReadAsync(UpstreamPhase.ReadHeaders, timeout).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (TryFindHeadEnd(buffer, out var headEnd))
+            if (BufferedCount > 0)
             {
-                var head = buffer.Slice(0, headEnd);
-                try
+                var buffered = _buffer.AsSpan(_start, BufferedCount);
+
+                // Resume the search a few bytes back: the terminator may straddle two reads.
+                var from = Math.Max(0, searched - 3);
+                var end = buffered[from..].IndexOf("\r\n\r\n"u8);
+                if (end >= 0)
                 {
-                    Head.Parse(head, requestWasHead);
-                }
-                catch (Http1ParseException ex)
-                {
-                    Input.AdvanceTo(buffer.Start, buffer.End);
-                    throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse, ex.Message, ex) { ResponseBytesReceived = true };
+                    var headLength = from + end + 4;
+                    try
+                    {
+                        Head.Parse(new ReadOnlySequence<byte>(_buffer!, _start, headLength), requestWasHead);
+                    }
+                    catch (Http1ParseException ex)
+                    {
+                        throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse, ex.Message, ex) { ResponseBytesReceived = true };
+                    }
+
+                    Consume(headLength);
+                    searched = 0;
+                    if (Head.StatusCode is >= 100 and < 200 && Head.StatusCode != 101)
+                    {
+                        continue;
+                    }
+
+                    _bodyRemaining = Head.Framing == BodyFraming.ContentLength ? Head.ContentLength : 0;
+                    _chunked = default;
+                    return Head;
                 }
 
-                Input.AdvanceTo(headEnd);
-                if (Head.StatusCode is >= 100 and < 200 && Head.StatusCode != 101)
+                searched = buffered.Length;
+                if (buffered.Length > Http1ResponseHead.MaxHeadBytes)
                 {
-                    continue;
+                    throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,
+                        $"response head larger than {Http1ResponseHead.MaxHeadBytes} bytes") { ResponseBytesReceived = true };
                 }
-
-                PrepareBody();
-                return Head;
             }
 
-            if (buffer.Length > Http1ResponseHead.MaxHeadBytes)
+            if (!await FillAsync(UpstreamPhase.ReadHeaders, timeout).ConfigureAwait(false))
             {
-                Input.AdvanceTo(buffer.Start, buffer.End);
-                throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,
-                    $"response head larger than {Http1ResponseHead.MaxHeadBytes} bytes") { ResponseBytesReceived = true };
-            }
-
-            if (result.IsCompleted)
-            {
-                Input.AdvanceTo(buffer.Start, buffer.End);
                 throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Closed,
-                    buffer.IsEmpty ? "backend closed the connection before responding" : "backend closed the connection in the middle of the response head")
+                    ResponseBytesReceived ? "backend closed the connection in the middle of the response head" : "backend closed the connection before responding")
                 { ResponseBytesReceived = ResponseBytesReceived };
             }
-
-            Input.AdvanceTo(buffer.Start, buffer.End);
         }
-    }
-
-    private long _bodyRemaining;
-    private ChunkedDecoder _chunked;
-
-    private void PrepareBody()
-    {
-        _bodyRemaining = Head.Framing == BodyFraming.ContentLength ? Head.ContentLength : 0;
-        _chunked = default;
     }
 
     /// <summary>
@@ -228,22 +236,32 @@ public sealed class Http1Connection : IPooledConnection
             case BodyFraming.ContentLength:
                 while (true)
                 {
-                    var result = await ReadAsync(UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
-                    var buffer = result.Buffer;
-                    var take = Math.Min(buffer.Length, _bodyRemaining);
-                    var slice = buffer.Slice(0, take);
-                    Write(destination, slice);
-                    _bodyRemaining -= take;
-                    Input.AdvanceTo(slice.End);
+                    if (BufferedCount > 0)
+                    {
+                        var take = (int)Math.Min(BufferedCount, _bodyRemaining);
+                        destination.Write(_buffer.AsSpan(_start, take));
+                        Consume(take);
+                        _bodyRemaining -= take;
+                    }
+                    else
+                    {
+                        // Nothing buffered: receive straight into the client's pipe, never past the body's end.
+                        var memory = destination.GetMemory((int)Math.Min(_bodyRemaining, DirectReadBytes));
+                        var want = (int)Math.Min(memory.Length, _bodyRemaining);
+                        var n = await ReceiveAsync(memory[..want], UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            throw new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.Closed,
+                                $"backend closed the connection with {_bodyRemaining} of {Head.ContentLength} body bytes missing") { ResponseBytesReceived = true };
+                        }
+
+                        destination.Advance(n);
+                        _bodyRemaining -= n;
+                    }
+
                     if (_bodyRemaining == 0)
                     {
                         return true;
-                    }
-
-                    if (result.IsCompleted)
-                    {
-                        throw new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.Closed,
-                            $"backend closed the connection with {_bodyRemaining} of {Head.ContentLength} body bytes missing") { ResponseBytesReceived = true };
                     }
 
                     await FlushClientAsync(destination, clientAborted).ConfigureAwait(false);
@@ -252,43 +270,51 @@ public sealed class Http1Connection : IPooledConnection
             case BodyFraming.Chunked:
                 while (true)
                 {
-                    var result = await ReadAsync(UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
-                    var done = DecodeChunks(result.Buffer, destination, out var consumed);
-                    Input.AdvanceTo(consumed, result.Buffer.End);
-                    if (done)
+                    if (BufferedCount > 0 && DecodeChunks(destination))
                     {
                         return true;
                     }
 
-                    if (result.IsCompleted)
+                    if (BufferedCount == 0 || destination.UnflushedBytes > 0)
+                    {
+                        await FlushClientAsync(destination, clientAborted).ConfigureAwait(false);
+                    }
+
+                    if (!await FillAsync(UpstreamPhase.ReadBody, timeout).ConfigureAwait(false))
                     {
                         throw new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.Closed,
                             "backend closed the connection before the last chunk") { ResponseBytesReceived = true };
                     }
-
-                    await FlushClientAsync(destination, clientAborted).ConfigureAwait(false);
                 }
 
             default:
+                if (BufferedCount > 0)
+                {
+                    destination.Write(_buffer.AsSpan(_start, BufferedCount));
+                    Consume(BufferedCount);
+                    await FlushClientAsync(destination, clientAborted).ConfigureAwait(false);
+                }
+
                 while (true)
                 {
-                    var result = await ReadAsync(UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
-                    Write(destination, result.Buffer);
-                    Input.AdvanceTo(result.Buffer.End);
-                    if (result.IsCompleted)
+                    var memory = destination.GetMemory(DirectReadBytes);
+                    var n = await ReceiveAsync(memory, UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
+                    if (n == 0)
                     {
                         // Close-delimited: the end of the body is the end of the connection.
                         return false;
                     }
 
+                    destination.Advance(n);
                     await FlushClientAsync(destination, clientAborted).ConfigureAwait(false);
                 }
         }
     }
 
-    private bool DecodeChunks(ReadOnlySequence<byte> buffer, PipeWriter destination, out SequencePosition consumed)
+    // Decodes what is buffered; true when the last chunk and trailers were consumed.
+    private bool DecodeChunks(PipeWriter destination)
     {
-        var reader = new SequenceReader<byte>(buffer);
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_buffer!, _start, BufferedCount));
         try
         {
             while (true)
@@ -296,13 +322,17 @@ public sealed class Http1Connection : IPooledConnection
                 switch (_chunked.Read(ref reader, out var data))
                 {
                     case ChunkedReadResult.Data:
-                        Write(destination, data);
+                        foreach (var segment in data)
+                        {
+                            destination.Write(segment.Span);
+                        }
+
                         break;
                     case ChunkedReadResult.NeedMore:
-                        consumed = reader.Position;
+                        Consume((int)reader.Consumed);
                         return false;
                     default:
-                        consumed = reader.Position;
+                        Consume((int)reader.Consumed);
                         return true;
                 }
             }
@@ -319,9 +349,10 @@ public sealed class Http1Connection : IPooledConnection
     /// </summary>
     public async Task TunnelAsync(Stream client, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(client);
         using var registration = cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), this);
-        var toClient = RelayToClientAsync(client);
-        var toBackend = RelayToBackendAsync(client);
+        var toClient = RelayAsync(_socket, client, leftover: true);
+        var toBackend = RelayAsync(client, _socket);
         await Task.WhenAny(toClient, toBackend).ConfigureAwait(false);
         Abort();
         try
@@ -335,24 +366,36 @@ public sealed class Http1Connection : IPooledConnection
         await Task.WhenAll(toClient, toBackend).ConfigureAwait(false);
     }
 
-    private async Task RelayToClientAsync(Stream client)
+    private async Task RelayAsync(Socket from, Stream to, bool leftover)
     {
         try
         {
-            while (true)
+            if (leftover && BufferedCount > 0)
             {
-                var result = await Input.ReadAsync().ConfigureAwait(false);
-                foreach (var segment in result.Buffer)
-                {
-                    await client.WriteAsync(segment).ConfigureAwait(false);
-                }
+                // Bytes the backend sent right after its 101 arrived with the head.
+                await to.WriteAsync(_buffer.AsMemory(_start, BufferedCount)).ConfigureAwait(false);
+                await to.FlushAsync().ConfigureAwait(false);
+                Consume(BufferedCount);
+            }
 
-                await client.FlushAsync().ConfigureAwait(false);
-                Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
+            var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
+            try
+            {
+                while (true)
                 {
-                    return;
+                    var n = await from.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        return;
+                    }
+
+                    await to.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                    await to.FlushAsync().ConfigureAwait(false);
                 }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
@@ -360,21 +403,21 @@ public sealed class Http1Connection : IPooledConnection
         }
     }
 
-    private async Task RelayToBackendAsync(Stream client)
+    private async Task RelayAsync(Stream from, Socket to)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
         try
         {
             while (true)
             {
-                var n = await client.ReadAsync(buffer).ConfigureAwait(false);
+                var n = await from.ReadAsync(buffer).ConfigureAwait(false);
                 if (n == 0)
                 {
-                    _socket.Shutdown(SocketShutdown.Send);
+                    to.Shutdown(SocketShutdown.Send);
                     return;
                 }
 
-                await _stream.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
@@ -395,16 +438,12 @@ public sealed class Http1Connection : IPooledConnection
         }
 
         // A backend that sent more than the framing allowed is confused or malicious: never reuse.
-        if (Input.TryRead(out var extra))
+        if (BufferedCount > 0)
         {
-            var leftover = !extra.Buffer.IsEmpty || extra.IsCompleted;
-            Input.AdvanceTo(extra.Buffer.Start, extra.Buffer.End);
-            if (leftover)
-            {
-                return extra.Buffer.IsEmpty ? ConnectionCloseReason.PeerClosed : ConnectionCloseReason.UnexpectedData;
-            }
+            return ConnectionCloseReason.UnexpectedData;
         }
 
+        ReturnBuffer();
         return null;
     }
 
@@ -439,20 +478,70 @@ public sealed class Http1Connection : IPooledConnection
         {
         }
 
-        Input.Complete();
         Output.Complete();
         _socket.Dispose();
         _timeoutCts.Dispose();
+
+        // Close is called by the holder after its last read, so the buffer is no longer in use.
+        ReturnBuffer();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ReadResult> ReadAsync(UpstreamPhase phase, TimeSpan timeout)
+    private void Consume(int count)
+    {
+        _start += count;
+        if (_start == _end)
+        {
+            _start = 0;
+            _end = 0;
+        }
+    }
+
+    private void ReturnBuffer()
+    {
+        if (_buffer is { } buffer && _start == _end)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // Receives more into the buffer after what is there. False at end of stream.
+    private async ValueTask<bool> FillAsync(UpstreamPhase phase, TimeSpan timeout)
+    {
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
+        }
+        else if (_end == _buffer.Length)
+        {
+            if (_start > 0)
+            {
+                _buffer.AsSpan(_start, BufferedCount).CopyTo(_buffer);
+                _end -= _start;
+                _start = 0;
+            }
+            else
+            {
+                // A head larger than the buffer: grow (bounded by MaxHeadBytes, checked by the caller).
+                var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+                _buffer.AsSpan(0, _end).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = larger;
+            }
+        }
+
+        var n = await ReceiveAsync(_buffer.AsMemory(_end), phase, timeout).ConfigureAwait(false);
+        _end += n;
+        return n > 0;
+    }
+
+    private async ValueTask<int> ReceiveAsync(Memory<byte> into, UpstreamPhase phase, TimeSpan timeout)
     {
         _timeoutCts.CancelAfter(timeout);
-        ReadResult result;
+        int n;
         try
         {
-            result = await Input.ReadAsync(_timeoutCts.Token).ConfigureAwait(false);
+            n = await _socket.ReceiveAsync(into, SocketFlags.None, _timeoutCts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_timeoutCts.IsCancellationRequested)
         {
@@ -464,26 +553,12 @@ public sealed class Http1Connection : IPooledConnection
             throw Wrap(ex, phase);
         }
 
-        if (!result.Buffer.IsEmpty)
+        if (n > 0)
         {
             ResponseBytesReceived = true;
         }
 
-        return result;
-    }
-
-    private static void Write(PipeWriter destination, ReadOnlySequence<byte> data)
-    {
-        if (data.IsSingleSegment)
-        {
-            destination.Write(data.FirstSpan);
-            return;
-        }
-
-        foreach (var segment in data)
-        {
-            destination.Write(segment.Span);
-        }
+        return n;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -520,31 +595,5 @@ public sealed class Http1Connection : IPooledConnection
             : ex.Message;
         return new UpstreamException(phase, kind, kind == UpstreamErrorKind.ClientAborted ? "aborted" : $"connection error: {detail}", ex)
         { ResponseBytesReceived = ResponseBytesReceived };
-    }
-
-    private static bool TryFindHeadEnd(ReadOnlySequence<byte> buffer, out SequencePosition end)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            var i = buffer.FirstSpan.IndexOf("\r\n\r\n"u8);
-            if (i >= 0)
-            {
-                end = buffer.GetPosition(i + 4);
-                return true;
-            }
-
-            end = default;
-            return false;
-        }
-
-        var reader = new SequenceReader<byte>(buffer);
-        if (reader.TryReadTo(out ReadOnlySequence<byte> _, "\r\n\r\n"u8, advancePastDelimiter: true))
-        {
-            end = reader.Position;
-            return true;
-        }
-
-        end = default;
-        return false;
     }
 }
