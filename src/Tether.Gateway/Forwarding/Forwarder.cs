@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Tether.Configuration;
+using Tether.Gateway.ProxyProtocol;
 using Tether.Upstream;
 using Tether.Upstream.Destinations;
 using Tether.Upstream.Http1;
@@ -18,7 +19,8 @@ namespace Tether.Gateway.Forwarding;
 /// </summary>
 internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarder> logger)
 {
-    public async Task ForwardAsync(HttpContext context, ClusterState cluster)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster)
     {
         // 0. Candidates, most preferred first: the first attempt plus one per retry, from one ranking, into a
         // pooled array (no per-request allocation). A request keeps the set it ranked even if DNS swaps it.
@@ -62,7 +64,13 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         var requestWasHead = HttpMethods.IsHead(request.Method);
         var bodyMode = RequestHeadWriter.DecideBodyMode(request, out var contentLength);
         var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
-        var exchange = new Exchange(requestWasHead, bodyMode, contentLength, upgradeFeature, new RequestBodySender(context, bodyMode));
+        var exchange = new Exchange(
+            requestWasHead, bodyMode, contentLength, upgradeFeature, bodyMode == RequestBodyMode.None ? null : new RequestBodySender(context, bodyMode));
+        if (cluster.Config.ProxyProtocol != Configuration.ProxyProtocolVersion.Off)
+        {
+            ConnectPreamble.Current = BackendProxyHeader.For(context, cluster.Config.ProxyProtocol);
+        }
+
         var retries = cluster.Config.Retries;
         var idempotent = RetryRules.IsIdempotent(request.Method);
         var started = cluster.TimeProvider.GetTimestamp();
@@ -101,7 +109,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
                 cluster.ReportFailure(destination);
             }
 
-            var decision = RetryRules.Classify(error, attempt.Reused, exchange.Body.AnyBodyConsumed, idempotent);
+            var decision = RetryRules.Classify(error, attempt.Reused, exchange.Body is { AnyBodyConsumed: true }, idempotent);
             var free = decision == RetryDecision.StaleConnection && !staleRetried;
             if (decision == RetryDecision.None || context.RequestAborted.IsCancellationRequested
                 || (!free && !MayRetry(cluster, retries, attempts, started)))
@@ -214,7 +222,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             }
             else
             {
-                await body.SendAsync(connection).ConfigureAwait(false);
+                await body!.SendAsync(connection).ConfigureAwait(false);
             }
 
             // 4. The response head.
@@ -299,10 +307,10 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         }
     }
 
-    /// <summary>What every attempt of one request shares: how to frame it, and the body sender, which
-    /// remembers whether a body byte has left the client (then nothing is retried).</summary>
+    /// <summary>What every attempt of one request shares: how to frame it, and the body sender (null without a
+    /// body), which remembers whether a body byte has left the client (then nothing is retried).</summary>
     private readonly record struct Exchange(
-        bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender Body);
+        bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender? Body);
 
     /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.</summary>
     private readonly record struct Attempt(UpstreamException? Error, bool Reused);

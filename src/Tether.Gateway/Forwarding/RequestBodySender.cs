@@ -13,9 +13,9 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
 
     public async ValueTask SendAsync(Http1Connection connection)
     {
-        // Flush the head first: with "Expect: 100-continue" the client waits for our first body read (Kestrel
-        // sends the 100 then), and the backend should see the head without waiting for it.
-        await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
+        // The head goes out with the first body bytes, not before: Kestrel validates the framing of what it
+        // hands us (a bad first chunk throws here), so a request whose body is malformed from the start never
+        // reaches the backend at all. "Expect: 100-continue" still works: Kestrel sends the 100 on this read.
         var reader = context.Request.BodyReader;
         var output = connection.Output;
         while (true)

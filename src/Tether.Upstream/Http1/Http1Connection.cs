@@ -211,12 +211,29 @@ public sealed class Http1Connection : IPooledConnection
                 }
             }
 
-            if (!await FillAsync(UpstreamPhase.ReadHeaders, timeout).ConfigureAwait(false))
+            // The socket is awaited here rather than through FillAsync: one async layer less on the path every
+            // request takes (each layer that suspends costs a state-machine box and a resume).
+            PrepareFill();
+            _timeoutCts.CancelAfter(timeout);
+            int n;
+            try
+            {
+                n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _timeoutCts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                throw ReceiveFailed(ex, UpstreamPhase.ReadHeaders, timeout);
+            }
+
+            if (n == 0)
             {
                 throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Closed,
                     ResponseBytesReceived ? "backend closed the connection in the middle of the response head" : "backend closed the connection before responding")
                 { ResponseBytesReceived = ResponseBytesReceived };
             }
+
+            _end += n;
+            ResponseBytesReceived = true;
         }
     }
 
@@ -505,8 +522,8 @@ public sealed class Http1Connection : IPooledConnection
         }
     }
 
-    // Receives more into the buffer after what is there. False at end of stream.
-    private async ValueTask<bool> FillAsync(UpstreamPhase phase, TimeSpan timeout)
+    // Makes room after the buffered bytes for another receive.
+    private void PrepareFill()
     {
         if (_buffer is null)
         {
@@ -529,7 +546,12 @@ public sealed class Http1Connection : IPooledConnection
                 _buffer = larger;
             }
         }
+    }
 
+    // Receives more into the buffer after what is there. False at end of stream.
+    private async ValueTask<bool> FillAsync(UpstreamPhase phase, TimeSpan timeout)
+    {
+        PrepareFill();
         var n = await ReceiveAsync(_buffer.AsMemory(_end), phase, timeout).ConfigureAwait(false);
         _end += n;
         return n > 0;
@@ -543,14 +565,9 @@ public sealed class Http1Connection : IPooledConnection
         {
             n = await _socket.ReceiveAsync(into, SocketFlags.None, _timeoutCts.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_timeoutCts.IsCancellationRequested)
-        {
-            throw new UpstreamException(phase, UpstreamErrorKind.Timeout, $"no response data within responseTimeout {timeout.TotalMilliseconds:0}ms")
-            { ResponseBytesReceived = ResponseBytesReceived };
-        }
         catch (Exception ex)
         {
-            throw Wrap(ex, phase);
+            throw ReceiveFailed(ex, phase, timeout);
         }
 
         if (n > 0)
@@ -560,6 +577,12 @@ public sealed class Http1Connection : IPooledConnection
 
         return n;
     }
+
+    private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase, TimeSpan timeout) =>
+        ex is OperationCanceledException && _timeoutCts.IsCancellationRequested
+            ? new UpstreamException(phase, UpstreamErrorKind.Timeout, $"no response data within responseTimeout {timeout.TotalMilliseconds:0}ms")
+            { ResponseBytesReceived = ResponseBytesReceived }
+            : Wrap(ex, phase);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask FlushClientAsync(PipeWriter destination, CancellationToken clientAborted)
