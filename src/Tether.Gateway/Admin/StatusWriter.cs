@@ -50,6 +50,8 @@ internal static class StatusWriter
         json.WriteEndObject();
         json.WriteEndObject();
 
+        WriteProcess(json);
+
         json.WriteStartObject("clusters");
         foreach (var (name, cluster) in gateway.Model.Clusters)
         {
@@ -98,6 +100,26 @@ internal static class StatusWriter
         json.WriteEndObject();
         json.WriteEndObject();
         await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Process figures: what an operator checks first when memory or CPU looks wrong, and what the benchmarks
+    // read to compute bytes allocated and CPU time per request.
+    private static void WriteProcess(Utf8JsonWriter json)
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var gc = GC.GetGCMemoryInfo();
+        json.WriteStartObject("process");
+        json.WriteNumber("workingSetBytes", process.WorkingSet64);
+        json.WriteNumber("gcHeapBytes", GC.GetTotalMemory(false));
+        json.WriteNumber("gcCommittedBytes", gc.TotalCommittedBytes);
+        json.WriteNumber("allocatedBytes", GC.GetTotalAllocatedBytes(false));
+        json.WriteNumber("gen0Collections", GC.CollectionCount(0));
+        json.WriteNumber("gen1Collections", GC.CollectionCount(1));
+        json.WriteNumber("gen2Collections", GC.CollectionCount(2));
+        json.WriteNumber("cpuMilliseconds", (long)process.TotalProcessorTime.TotalMilliseconds);
+        json.WriteNumber("threadPoolThreads", ThreadPool.ThreadCount);
+        json.WriteBoolean("serverGC", System.Runtime.GCSettings.IsServerGC);
+        json.WriteEndObject();
     }
 }
 
