@@ -62,7 +62,11 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
                 return;
             }
 
-            await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
+            // An empty read (Kestrel parsed only a chunk's size line) sends nothing: the head waits for data.
+            if (!buffer.IsEmpty)
+            {
+                await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
+            }
         }
     }
 }

@@ -14,6 +14,9 @@ namespace Tether.Upstream.Http1;
 /// </summary>
 public sealed class Http1Connection : IPooledConnection
 {
+    // What the output pipe is completed with on close, so unflushed request bytes are dropped, not sent.
+    private static readonly IOException _closedMidRequest = new("connection closed");
+
     // Reads land in a pooled buffer that is given back whenever the connection goes idle, so an idle pooled
     // connection holds no buffer. A head may need up to MaxHeadBytes; the buffer grows to that if it must.
     private const int ReadBufferBytes = 16 * 1024;
@@ -495,7 +498,9 @@ public sealed class Http1Connection : IPooledConnection
         {
         }
 
-        Output.Complete();
+        // Completing with an exception drops bytes not yet flushed (a plain Complete would flush them): a
+        // connection closed mid-request must not send the rest of it, e.g. a head whose body proved malformed.
+        Output.Complete(_closedMidRequest);
         _socket.Dispose();
         _timeoutCts.Dispose();
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every acceptance script against one Release build of Tether. --short: the CI form (well under a
+# minute once built); without it, the full form described in docs/security.md.
+# Usage: acceptance/run.sh [--short]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build="$(mktemp -d /tmp/tether-acceptance-build.XXXXXX)"
+trap 'rm -rf "$build"' EXIT
+echo "building: dotnet publish src/Tether -c Release"
+dotnet publish src/Tether -c Release -o "$build" --nologo -v quiet >"$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+rm -f "$build.log"
+export TETHER_BIN="$build/tether"
+
+status=0
+start=$SECONDS
+for script in smuggling per-ip-limit proxy-protocol slowloris drain reload; do
+  echo "== $script"
+  timeout 300 "acceptance/$script.sh" "$@" || status=1
+done
+echo "== acceptance: $([ $status = 0 ] && echo PASS || echo FAIL) in $((SECONDS - start)) s (build not counted)"
+exit $status
