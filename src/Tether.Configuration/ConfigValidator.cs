@@ -31,6 +31,7 @@ public static partial class ConfigValidator
         ValidateAdmin(config.Admin, listenerAddresses, errors);
         OptionalPositive(errors, "chain.frontIdleTimeout", config.Chain.FrontIdleTimeout, "60s");
         OptionalPositive(errors, "chain.natIdleTimeout", config.Chain.NatIdleTimeout, "350s");
+        ValidateOperations(config, errors);
         return errors;
     }
 

@@ -61,6 +61,7 @@ public static class ConfigWriter
                 ["keepAliveTimeout"] = Durations.Format(downstream.KeepAliveTimeout),
                 ["maxRequestsPerConnection"] = downstream.MaxRequestsPerConnection,
                 ["maxConnectionLifetime"] = Durations.Format(downstream.MaxConnectionLifetime),
+                ["maxConnectionLifetimeJitter"] = downstream.MaxConnectionLifetimeJitter is { } jitter ? Durations.Format(jitter) : null,
                 ["requestHeadersTimeout"] = Durations.Format(downstream.RequestHeadersTimeout),
                 ["advertiseKeepAlive"] = downstream.AdvertiseKeepAlive,
                 ["tcpKeepAlive"] = TcpKeepAlive(downstream.TcpKeepAlive),
@@ -88,6 +89,8 @@ public static class ConfigWriter
                 ["frontIdleTimeout"] = Durations.Format(config.Chain.FrontIdleTimeout),
                 ["natIdleTimeout"] = Durations.Format(config.Chain.NatIdleTimeout),
             },
+            ["drain"] = new JsonObject { ["delay"] = Durations.Format(config.Drain.Delay), ["timeout"] = Durations.Format(config.Drain.Timeout) },
+            ["recycle"] = new JsonObject { ["window"] = Durations.Format(config.Recycle.Window) },
         };
         return root.ToJsonString(_options);
     }

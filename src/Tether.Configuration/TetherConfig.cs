@@ -19,6 +19,29 @@ public sealed record TetherConfig
 
     /// <summary>Idle timeouts of the hops around Tether that only the user knows (used by `check --probe`).</summary>
     public ChainConfig Chain { get; init; } = new();
+
+    /// <summary>Graceful shutdown on SIGTERM/SIGINT or POST /drain.</summary>
+    public DrainConfig Drain { get; init; } = new();
+
+    /// <summary>Rebalancing long-lived client connections when a cluster's destinations change.</summary>
+    public RecycleConfig Recycle { get; init; } = new();
+}
+
+public sealed record DrainConfig
+{
+    /// <summary>Caddy shutdown_delay: time between readiness turning 503 and the listeners closing.</summary>
+    public TimeSpan Delay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>nginx worker_shutdown_timeout, HAProxy hard-stop-after, Envoy drain_timeout: in-flight requests
+    /// and tunnels get this long after the listeners close; what is left is then aborted.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed record RecycleConfig
+{
+    /// <summary>HAProxy close-spread-time: when a cluster's destinations change, the client connections chosen
+    /// for recycling are closed spread over this window. Zero = no recycling.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public enum ListenerProtocols
@@ -70,6 +93,10 @@ public sealed record DownstreamConfig
 
     /// <summary>nginx keepalive_time. Null = off.</summary>
     public TimeSpan? MaxConnectionLifetime { get; init; }
+
+    /// <summary>Up to this much is taken off <see cref="MaxConnectionLifetime"/> per connection, so connections
+    /// opened together do not all close together. Null = a tenth of the lifetime; zero = none.</summary>
+    public TimeSpan? MaxConnectionLifetimeJitter { get; init; }
 
     /// <summary>nginx client_header_timeout; Kestrel RequestHeadersTimeout.</summary>
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -1,15 +1,18 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tether.Configuration;
+using Tether.Gateway.Draining;
 using Tether.Gateway.Health;
+using Tether.Gateway.Reload;
 using Tether.Gateway.Routing;
 using Tether.Upstream.Destinations;
 
 namespace Tether.Gateway;
 
 /// <summary>
-/// The immutable runtime snapshot built from one config: routes and clusters (with their pools). A reload
-/// builds a new model and swaps it whole; requests keep the model they started with.
+/// The immutable runtime snapshot built from one config: routes, clusters (with their pools) and the client
+/// connection policy. A reload builds a new model and swaps it whole; requests keep the model they started
+/// with. Clusters whose config did not change are carried over from the previous model (warm pools).
 /// </summary>
 internal sealed class GatewayModel : IDisposable
 {
@@ -19,27 +22,48 @@ internal sealed class GatewayModel : IDisposable
     }
 
     /// <summary>Builds the clusters, which start their health probes and DNS refreshes; <see cref="Dispose"/> stops them.</summary>
-    public GatewayModel(TetherConfig config, GatewayOptions options)
+    public GatewayModel(TetherConfig config, GatewayOptions options, GatewayModel? previous = null, Recycler? recycler = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         Config = config;
-        var observer = new ClusterEventLog((options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClusterEventLog>());
+        IClusterObserver observer = new ClusterEventLog((options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClusterEventLog>());
+        if (recycler is not null)
+        {
+            observer = new RecyclingObserver(observer, recycler);
+        }
+
         var clusters = new Dictionary<string, ClusterState>(StringComparer.Ordinal);
+        var reused = new HashSet<ClusterState>();
         foreach (var (name, cluster) in config.Clusters)
         {
+            if (previous is not null && previous.Clusters.TryGetValue(name, out var kept) && ClusterConfigs.Equal(kept.Config, cluster))
+            {
+                clusters[name] = kept;
+                reused.Add(kept);
+                continue;
+            }
+
             clusters[name] = new ClusterState(name, cluster, options.TimeProvider, options.HostResolver, observer);
         }
 
         Clusters = clusters;
+        Reused = reused;
         Routes = new RouteTable(config.Routes, clusters);
+        Connections = new ConnectionPolicy(config.Downstream, options.TimeProvider);
     }
 
     public TetherConfig Config { get; }
 
     public IReadOnlyDictionary<string, ClusterState> Clusters { get; }
 
+    /// <summary>Clusters taken over unchanged from the model this one was built after.</summary>
+    public IReadOnlySet<ClusterState> Reused { get; }
+
     public RouteTable Routes { get; }
+
+    /// <summary>When a client connection stops being kept alive (requests, lifetime with jitter).</summary>
+    public ConnectionPolicy Connections { get; }
 
     public void Sweep()
     {
@@ -49,6 +73,7 @@ internal sealed class GatewayModel : IDisposable
         }
     }
 
+    /// <summary>Closes every cluster of this model (at shutdown; a reload retires only those the next model did not keep).</summary>
     public void Dispose()
     {
         foreach (var cluster in Clusters.Values)

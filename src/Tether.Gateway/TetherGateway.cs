@@ -2,18 +2,19 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tether.Configuration;
 using Tether.Gateway.Admin;
+using Tether.Gateway.Draining;
 using Tether.Gateway.Forwarding;
+using Tether.Gateway.Hosting;
 using Tether.Gateway.Listeners;
 using Tether.Gateway.Protection;
 using Tether.Gateway.ProxyProtocol;
+using Tether.Gateway.Reload;
 
 namespace Tether.Gateway;
 
@@ -29,24 +30,68 @@ public sealed record GatewayOptions
 
     /// <summary>Resolves destinations written as host names (a test seam; the OS resolver by default).</summary>
     public Tether.Upstream.Discovery.IHostResolver HostResolver { get; init; } = Tether.Upstream.Discovery.SystemHostResolver.Instance;
+
+    /// <summary>The config file reloads read (SIGHUP, POST /reload, file changes). Null: reload is refused.</summary>
+    public string? ConfigPath { get; init; }
+
+    /// <summary>The TETHER__ environment overrides a reload applies, as at start.</summary>
+    public IReadOnlyDictionary<string, string?>? Environment { get; init; }
+
+    /// <summary>Reload when <see cref="ConfigPath"/> changes on disk.</summary>
+    public bool WatchConfigFile { get; init; } = true;
+
+    /// <summary>Quiet time after the last change of the config file before it is reloaded (editors write in steps).</summary>
+    public TimeSpan ReloadDebounce { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>How long a cluster a reload replaced keeps taking requests that picked it just before the swap.</summary>
+    public TimeSpan RetireGrace { get; init; } = TimeSpan.FromSeconds(2);
 }
 
-/// <summary>The running gateway: Kestrel listeners in front, pools behind, an admin endpoint beside.</summary>
-public sealed class TetherGateway : IAsyncDisposable
+/// <summary>
+/// The running gateway: Kestrel listeners in front (one server each), pools behind, an admin endpoint beside.
+/// Drains on request (<see cref="DrainAsync"/>) and reloads its config (<see cref="ReloadAsync"/>).
+/// </summary>
+public sealed partial class TetherGateway : IAsyncDisposable
 {
-    private readonly WebApplication _app;
-    private readonly WebApplication? _admin;
+    private readonly GatewayOptions _options;
+    private readonly ServiceProvider _services;
+    private readonly ProxyHandler _proxy;
+    private readonly ConnectionLimiter _limiter;
+    private readonly NetworkList _trustedProxies;
+    private readonly ILogger _log;
     private readonly ITimer _sweeper;
+    private WebApplication? _admin;
     private volatile GatewayModel _model;
 
-    private TetherGateway(WebApplication app, WebApplication? admin, GatewayModel model, GatewayOptions options, DownstreamStatistics downstream, GatewayCounters counters)
+    // Replaced whole by a reload (under _reloadGate); read without a lock.
+    private volatile ListenerServer[] _listeners = [];
+
+    private TetherGateway(TetherConfig config, GatewayOptions options)
     {
-        _app = app;
-        _admin = admin;
-        _model = model;
-        Downstream = downstream;
-        Counters = counters;
-        _sweeper = options.TimeProvider.CreateTimer(static s => ((TetherGateway)s!)._model.Sweep(), this, options.SweepInterval, options.SweepInterval);
+        _options = options;
+        var loggers = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        _log = loggers.CreateLogger("Tether.Gateway");
+        Downstream = new DownstreamStatistics();
+        Counters = new GatewayCounters();
+        Drainer = new Drainer(Downstream, options.TimeProvider, loggers.CreateLogger("Tether.Gateway.Draining"));
+        Recycler = new Recycler(options.TimeProvider, loggers.CreateLogger("Tether.Gateway.Recycling")) { Window = config.Recycle.Window };
+        Retired = new RetiredClusters(options.TimeProvider, options.RetireGrace);
+        _model = new GatewayModel(config, options, previous: null, Recycler);
+
+        // One forwarder, handler, limiter and set of counters for every listener server: the caps and figures
+        // are per process, like nginx's.
+        var services = new ServiceCollection();
+        services.AddSingleton(loggers);
+        services.AddLogging();
+        services.AddSingleton(Counters);
+        services.AddSingleton<ForwarderErrors>();
+        services.AddSingleton<Forwarder>();
+        _services = services.BuildServiceProvider();
+        _proxy = new ProxyHandler(_services.GetRequiredService<Forwarder>(), () => _model, Downstream, Counters, Drainer, Recycler);
+        var d = config.Downstream;
+        _limiter = new ConnectionLimiter(d.MaxConnections, d.MaxConnectionsPerClient);
+        _trustedProxies = new NetworkList(d.TrustedProxies);
+        _sweeper = options.TimeProvider.CreateTimer(static s => ((TetherGateway)s!).Sweep(), this, options.SweepInterval, options.SweepInterval);
     }
 
     public DownstreamStatistics Downstream { get; }
@@ -55,13 +100,38 @@ public sealed class TetherGateway : IAsyncDisposable
 
     public TetherConfig Config => _model.Config;
 
-    internal GatewayModel Model => _model;
-
     /// <summary>The URLs the listeners are bound to, in config order (port 0 resolved).</summary>
-    public IReadOnlyList<Uri> ListenerUrls { get; private set; } = [];
+    public IReadOnlyList<Uri> ListenerUrls
+    {
+        get
+        {
+            var listeners = _listeners;
+            var urls = new Uri[listeners.Length];
+            for (var i = 0; i < urls.Length; i++)
+            {
+                urls[i] = listeners[i].Url!;
+            }
+
+            return urls;
+        }
+    }
 
     /// <summary>The admin endpoint's URL, if enabled.</summary>
     public Uri? AdminUrl { get; private set; }
+
+    /// <summary>False once a drain has started (GET /readyz answers 503).</summary>
+    public bool IsReady => Drainer.IsReady;
+
+    /// <summary>Completes when a drain has finished: listeners stopped, pools closed.</summary>
+    public Task<DrainSummary> Drained => Drainer.Completed;
+
+    internal GatewayModel Model => _model;
+
+    internal Drainer Drainer { get; }
+
+    internal Recycler Recycler { get; }
+
+    internal RetiredClusters Retired { get; }
 
     public static async Task<TetherGateway> StartAsync(TetherConfig config, GatewayOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -73,43 +143,28 @@ public sealed class TetherGateway : IAsyncDisposable
             throw new ConfigException(errors);
         }
 
-        var model = new GatewayModel(config, options);
-        var downstream = new DownstreamStatistics();
-        var counters = new GatewayCounters();
-        var builder = CreateBuilder(options);
-        builder.Services.AddSingleton(counters);
-        builder.Services.AddSingleton<ForwarderErrors>();
-        builder.Services.AddSingleton<Forwarder>();
-        builder.WebHost.UseKestrel(kestrel => ConfigureKestrel(kestrel, config, downstream, options.TimeProvider));
-        var app = builder.Build();
-
-        TetherGateway? gateway = null;
-        var proxy = new ProxyHandler(app.Services.GetRequiredService<Forwarder>(), () => gateway!._model, downstream, counters, config.Downstream, options.TimeProvider);
-        app.Run(proxy.HandleAsync);
-
-        WebApplication? admin = null;
-        if (!string.IsNullOrEmpty(config.Admin.Address))
-        {
-            var adminBuilder = CreateBuilder(options);
-            adminBuilder.WebHost.UseKestrel(k => ListenEndpoints.Listen(k, config.Admin.Address, _ => { }));
-            admin = adminBuilder.Build();
-        }
-
-        gateway = new TetherGateway(app, admin, model, options, downstream, counters);
-        if (admin is not null)
-        {
-            AdminEndpoints.Map(admin, gateway);
-        }
-
+        var gateway = new TetherGateway(config, options);
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            gateway.ListenerUrls = BoundUrls(app);
-            if (admin is not null)
+            var listeners = new ListenerServer[config.Listeners.Count];
+            for (var i = 0; i < listeners.Length; i++)
             {
-                await admin.StartAsync(cancellationToken).ConfigureAwait(false);
-                gateway.AdminUrl = BoundUrls(admin)[0];
+                listeners[i] = gateway.CreateListener(config.Listeners[i], config);
+                gateway._listeners = listeners[..(i + 1)];
+                await listeners[i].StartAsync(cancellationToken).ConfigureAwait(false);
             }
+
+            if (!string.IsNullOrEmpty(config.Admin.Address))
+            {
+                var adminBuilder = GatewayHost.CreateBuilder(options);
+                adminBuilder.WebHost.UseKestrel(k => ListenEndpoints.Listen(k, config.Admin.Address, _ => { }));
+                gateway._admin = adminBuilder.Build();
+                AdminEndpoints.Map(gateway._admin, gateway);
+                await gateway._admin.StartAsync(cancellationToken).ConfigureAwait(false);
+                gateway.AdminUrl = GatewayHost.BoundUrls(gateway._admin)[0];
+            }
+
+            gateway.StartWatchingConfig();
         }
         catch
         {
@@ -120,16 +175,24 @@ public sealed class TetherGateway : IAsyncDisposable
         return gateway;
     }
 
+    /// <summary>
+    /// Starts a graceful drain (SIGTERM, POST /drain): see <see cref="Draining.Drainer"/>. Returns when it has
+    /// finished; later calls return the same result. The admin endpoint keeps serving until disposal.
+    /// </summary>
+    public Task<DrainSummary> DrainAsync(string cause)
+    {
+        var drain = _model.Config.Drain;
+        return Drainer.RunAsync(drain, cause, StopListenersAsync, ClosePools);
+    }
+
+    /// <summary>A second stop request: abort what the drain is still waiting for.</summary>
+    public void AbortDrain() => Drainer.Abort();
+
+    /// <summary>Stops without a delay, giving in-flight requests <c>drain.timeout</c> or until <paramref name="cancellationToken"/>.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        await _sweeper.DisposeAsync().ConfigureAwait(false);
-        await _app.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (_admin is not null)
-        {
-            await _admin.StopAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        _model.Dispose();
+        using var registration = cancellationToken.Register(Drainer.Abort);
+        await Drainer.RunAsync(_model.Config.Drain with { Delay = TimeSpan.Zero }, "stop", StopListenersAsync, ClosePools).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -142,26 +205,58 @@ public sealed class TetherGateway : IAsyncDisposable
         {
         }
 
-        await _app.DisposeAsync().ConfigureAwait(false);
+        StopWatchingConfig();
         if (_admin is not null)
         {
+            await _admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
             await _admin.DisposeAsync().ConfigureAwait(false);
         }
-    }
 
-    private static WebApplicationBuilder CreateBuilder(GatewayOptions options)
-    {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
-        if (options.LoggerFactory is { } loggerFactory)
+        foreach (var listener in _listeners)
         {
-            builder.Services.AddSingleton(loggerFactory);
+            await listener.DisposeAsync().ConfigureAwait(false);
         }
 
-        return builder;
+        await _services.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static void ConfigureKestrel(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, TetherConfig config, DownstreamStatistics downstream, TimeProvider timeProvider)
+    private async Task StopListenersAsync(CancellationToken deadline)
+    {
+        // No reload may start or stop listeners once the drain has begun.
+        await _reloadGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        _closed = true;
+        _reloadGate.Release();
+        var listeners = _listeners;
+        var stops = new Task[listeners.Length + 1];
+        for (var i = 0; i < listeners.Length; i++)
+        {
+            stops[i] = listeners[i].StopAsync(deadline);
+        }
+
+        stops[^1] = RemovedListenersStoppedAsync();
+        await Task.WhenAll(stops).ConfigureAwait(false);
+    }
+
+    private void ClosePools()
+    {
+        _sweeper.Dispose();
+        _model.Dispose();
+        Retired.DisposeAll();
+    }
+
+    private void Sweep()
+    {
+        _model.Sweep();
+        Retired.Sweep();
+        Recycler.Sweep();
+    }
+
+    private ListenerServer CreateListener(ListenerConfig listener, TetherConfig config) =>
+        ListenerServer.Create(listener, _options, kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, _options.TimeProvider), _proxy.HandleAsync);
+
+    private static void ConfigureKestrel(
+        Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, TetherConfig config, ListenerConfig listener,
+        DownstreamStatistics downstream, ConnectionLimiter limiter, NetworkList trustedProxies, TimeProvider timeProvider)
     {
         var d = config.Downstream;
         kestrel.AddServerHeader = false;
@@ -173,54 +268,37 @@ public sealed class TetherGateway : IAsyncDisposable
         kestrel.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
 
-        // One limiter and one set of counters for all listeners: the caps are per process, like nginx's.
+        // One limiter and one set of counters for all listeners (created by the gateway, shared by every
+        // listener server): the caps are per process, like nginx's.
         var services = kestrel.ApplicationServices;
         var loggers = services.GetRequiredService<ILoggerFactory>();
         var protectionLog = loggers.CreateLogger("Tether.Gateway.Protection");
-        var limiter = new ConnectionLimiter(d.MaxConnections, d.MaxConnectionsPerClient);
-        var trustedProxies = new NetworkList(d.TrustedProxies);
         var kestrelReasons = new KestrelCloseReasons(services.GetRequiredService<IMeterFactory>(), downstream.Closed);
         services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(kestrelReasons.Dispose);
 
-        foreach (var listener in config.Listeners)
+        ListenEndpoints.Listen(kestrel, listener.Address, listen =>
         {
-            ListenEndpoints.Listen(kestrel, listener.Address, listen =>
+            // Without TLS there is no ALPN: "http1AndHttp2" means HTTP/1.1 (h2c needs "http2", prior knowledge).
+            listen.Protocols = listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2
+                ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
+                : ListenEndpoints.ToKestrel(listener.Protocols);
+
+            // Order matters: the global cap before any byte is read; the PROXY header before TLS and before
+            // anything uses the client address; the per-client cap once that address is known.
+            listen.Use(next => new ConnectionLimitMiddleware(next, limiter, downstream.Closed, protectionLog).OnConnectionAsync);
+            if (listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
             {
-                // Without TLS there is no ALPN: "http1AndHttp2" means HTTP/1.1 (h2c needs "http2", prior knowledge).
-                listen.Protocols = listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2
-                    ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
-                    : ListenEndpoints.ToKestrel(listener.Protocols);
+                var proxy = listener.ProxyProtocol;
+                var trustedNetworks = new NetworkList(proxy.TrustedNetworks);
+                listen.Use(next => new ProxyProtocolMiddleware(next, proxy, trustedNetworks, downstream.Closed, timeProvider, protectionLog).OnConnectionAsync);
+            }
 
-                // Order matters: the global cap before any byte is read; the PROXY header before TLS and before
-                // anything uses the client address; the per-client cap once that address is known.
-                listen.Use(next => new ConnectionLimitMiddleware(next, limiter, downstream.Closed, protectionLog).OnConnectionAsync);
-                if (listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
-                {
-                    var proxy = listener.ProxyProtocol;
-                    var trustedNetworks = new NetworkList(proxy.TrustedNetworks);
-                    listen.Use(next => new ProxyProtocolMiddleware(next, proxy, trustedNetworks, downstream.Closed, timeProvider, protectionLog).OnConnectionAsync);
-                }
-
-                listen.Use(next => new ClientConnectionMiddleware(next, limiter, trustedProxies, downstream.Closed, protectionLog).OnConnectionAsync);
-                listen.Use(next => new DownstreamConnectionMiddleware(next, downstream, d, timeProvider).OnConnectionAsync);
-                if (listener.Tls is { } tls)
-                {
-                    ListenEndpoints.UseTls(listen, tls);
-                }
-            });
-        }
-    }
-
-    private static Uri[] BoundUrls(WebApplication app)
-    {
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        var urls = new Uri[addresses.Count];
-        var i = 0;
-        foreach (var a in addresses)
-        {
-            urls[i++] = new Uri(a);
-        }
-
-        return urls;
+            listen.Use(next => new ClientConnectionMiddleware(next, limiter, trustedProxies, downstream.Closed, protectionLog).OnConnectionAsync);
+            listen.Use(next => new DownstreamConnectionMiddleware(next, downstream, d, timeProvider).OnConnectionAsync);
+            if (listener.Tls is { } tls)
+            {
+                ListenEndpoints.UseTls(listen, tls);
+            }
+        });
     }
 }

@@ -18,4 +18,6 @@ foreach (var command in root.Subcommands)
     CliVersion.AddTo(command);
 }
 
-return await root.Parse(args).InvokeAsync();
+// Signals are Tether's own (RunCommand): System.CommandLine's handler would end the process two seconds
+// after SIGTERM, in the middle of a drain.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

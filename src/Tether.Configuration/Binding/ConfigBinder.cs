@@ -21,6 +21,8 @@ internal static partial class ConfigBinder
             Clusters = BindClusters(reader.Object("clusters")),
             Admin = BindAdmin(reader.Object("admin")),
             Chain = BindChain(reader.Object("chain")),
+            Drain = BindDrain(reader.Object("drain")),
+            Recycle = BindRecycle(reader.Object("recycle")),
         };
         reader.Finish();
         return config;
@@ -78,6 +80,7 @@ internal static partial class ConfigBinder
             KeepAliveTimeout = reader.Read("keepAliveTimeout", defaults.KeepAliveTimeout, ValueParsers.Duration),
             MaxRequestsPerConnection = reader.Read("maxRequestsPerConnection", defaults.MaxRequestsPerConnection, ValueParsers.Int),
             MaxConnectionLifetime = reader.Read("maxConnectionLifetime", defaults.MaxConnectionLifetime, ValueParsers.OptionalDuration),
+            MaxConnectionLifetimeJitter = reader.Read("maxConnectionLifetimeJitter", defaults.MaxConnectionLifetimeJitter, PresentDuration),
             RequestHeadersTimeout = reader.Read("requestHeadersTimeout", defaults.RequestHeadersTimeout, ValueParsers.Duration),
             AdvertiseKeepAlive = reader.Read("advertiseKeepAlive", defaults.AdvertiseKeepAlive, ValueParsers.Bool),
             TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),

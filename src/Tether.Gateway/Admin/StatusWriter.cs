@@ -13,6 +13,7 @@ internal static class StatusWriter
         var d = gateway.Downstream;
         json.WriteStartObject();
         json.WriteString("version", typeof(StatusWriter).Assembly.GetName().Version?.ToString(3));
+        OperationsStatus.WriteJson(json, gateway);
         json.WriteStartObject("connections");
         json.WriteNumber("active", d.Active);
         json.WriteNumber("reading", 0);

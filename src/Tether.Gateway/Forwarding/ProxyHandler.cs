@@ -1,18 +1,15 @@
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
-using Tether.Configuration;
+using Tether.Gateway.Draining;
 using Tether.Gateway.Listeners;
 
 namespace Tether.Gateway.Forwarding;
 
 /// <summary>The request delegate of the proxy listeners: downstream keep-alive policy, route, forward.</summary>
 internal sealed class ProxyHandler(
-    Forwarder forwarder, Func<GatewayModel> model, DownstreamStatistics statistics, GatewayCounters counters, DownstreamConfig downstream, TimeProvider timeProvider)
+    Forwarder forwarder, Func<GatewayModel> model, DownstreamStatistics statistics, GatewayCounters counters, Drainer drainer, Recycler recycler)
 {
-    private readonly string? _keepAliveHeader = downstream.AdvertiseKeepAlive
-        ? $"timeout={(int)Math.Max(1, downstream.KeepAliveTimeout.TotalSeconds)}"
-        : null;
-
     public async Task HandleAsync(HttpContext context)
     {
         statistics.OnRequestStarted();
@@ -24,8 +21,9 @@ internal sealed class ProxyHandler(
                 return;
             }
 
-            ApplyConnectionPolicy(context);
+            // Read once: the whole request runs on this model even if a reload swaps it meanwhile.
             var current = model();
+            ApplyConnectionPolicy(context, current.Connections);
             var request = context.Request;
             var cluster = current.Routes.Match(request.Host.Value, request.Path.Value ?? "/");
             if (cluster is null)
@@ -45,35 +43,43 @@ internal sealed class ProxyHandler(
         }
     }
 
-    // nginx keepalive_requests / keepalive_time for HTTP/1.x: the response that reaches a cap says
-    // "Connection: close", and Kestrel closes the connection after sending it.
-    private void ApplyConnectionPolicy(HttpContext context)
+    // nginx keepalive_requests / keepalive_time, draining and recycling. HTTP/1.x: the response says
+    // "Connection: close" and Kestrel closes the connection after sending it. HTTP/2: the connection is asked
+    // to close (GOAWAY; streams in flight finish). While nothing of the sort is on, this costs the feature
+    // lookup, two volatile reads and an integer compare.
+    private void ApplyConnectionPolicy(HttpContext context, ConnectionPolicy policy)
     {
-        if (!HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
-        {
-            return;
-        }
-
         var connection = context.Features.Get<DownstreamConnection>();
         if (connection is null)
         {
             return;
         }
 
-        var count = ++connection.RequestCount;
-        var close = downstream.MaxRequestsPerConnection > 0 && count >= downstream.MaxRequestsPerConnection;
-        if (!close && downstream.MaxConnectionLifetime is { } lifetime && timeProvider.GetElapsedTime(connection.StartTimestamp) >= lifetime)
+        var http1 = HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol);
+        var close = drainer.IsClosing;
+        if (http1)
         {
-            close = true;
+            close |= policy.ReachedRequestCap(++connection.RequestCount);
         }
 
-        if (close)
+        close = close || policy.ReachedLifetime(connection) || (recycler.Current is { } epoch && recycler.ShouldClose(epoch, connection));
+        if (!close)
+        {
+            if (http1 && policy.KeepAliveHeader is { } keepAlive)
+            {
+                context.Response.Headers[HeaderNames.KeepAlive] = keepAlive;
+            }
+
+            return;
+        }
+
+        if (http1)
         {
             context.Response.Headers.Connection = "close";
         }
-        else if (_keepAliveHeader is not null)
+        else
         {
-            context.Response.Headers[HeaderNames.KeepAlive] = _keepAliveHeader;
+            context.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
         }
     }
 }

@@ -63,7 +63,13 @@ internal static class RunCommand
         TetherGateway gateway;
         try
         {
-            gateway = await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = loggerFactory }, cancellationToken);
+            var options = new GatewayOptions
+            {
+                LoggerFactory = loggerFactory,
+                ConfigPath = configFile?.FullName,
+                Environment = EnvironmentVariables.Read(),
+            };
+            gateway = await TetherGateway.StartAsync(config, options, cancellationToken);
         }
         catch (IOException ex)
         {
@@ -88,15 +94,12 @@ internal static class RunCommand
                 log.LogInformation("embedded default config: proxying to demo origins {Origins}; try: curl {Url}", string.Join(", ", demo.Addresses), gateway.ListenerUrls[0]);
             }
 
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            log.LogInformation("stopping");
+            // SIGTERM/SIGINT: drain (a second one aborts what is left); SIGHUP: reload. POST /drain ends the
+            // same way. Cancel = true keeps the runtime from ending the process on the spot.
+            using var signals = new ProcessSignals(gateway, log);
+            using var cancelled = cancellationToken.Register(() => signals.Stop("cancelled"));
+            var summary = await gateway.Drained;
+            log.LogInformation("stopped after draining {Connections} connection(s) in {Seconds:0.000}s", summary.ConnectionsDrained, summary.Elapsed.TotalSeconds);
         }
 
         if (demo is not null)

@@ -1,0 +1,46 @@
+using System.Text.Json.Nodes;
+
+namespace Tether.Configuration.Binding;
+
+/// <summary>The operations keys: drain, recycle.</summary>
+internal static partial class ConfigBinder
+{
+    private static DrainConfig BindDrain(ObjectReader reader)
+    {
+        var defaults = new DrainConfig();
+        var drain = new DrainConfig
+        {
+            Delay = reader.Read("delay", defaults.Delay, ValueParsers.Duration),
+            Timeout = reader.Read("timeout", defaults.Timeout, ValueParsers.Duration),
+        };
+        reader.Finish();
+        return drain;
+    }
+
+    private static RecycleConfig BindRecycle(ObjectReader reader)
+    {
+        var defaults = new RecycleConfig();
+        var recycle = new RecycleConfig
+        {
+            Window = reader.Read("window", defaults.Window, ValueParsers.Duration),
+        };
+        reader.Finish();
+        return recycle;
+    }
+
+    // A duration whose absence (or null, as the effective config prints it) means "derive it" while "0s" means
+    // none; unlike OptionalDuration there is no "off" spelling, which would read as the opposite of the default.
+    private static bool PresentDuration(JsonNode? node, bool fromEnvironment, out TimeSpan? value, out string error)
+    {
+        if (node is null)
+        {
+            value = null;
+            error = "";
+            return true;
+        }
+
+        var ok = ValueParsers.Duration(node, fromEnvironment, out var duration, out error);
+        value = duration;
+        return ok;
+    }
+}

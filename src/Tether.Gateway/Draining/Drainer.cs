@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Logging;
+using Tether.Configuration;
+using Tether.Gateway.Listeners;
+
+namespace Tether.Gateway.Draining;
+
+/// <summary>What a drain did, for the log line and for tests.</summary>
+public sealed record DrainSummary(long ConnectionsDrained, long RequestsCompleted, long RequestsAborted, TimeSpan Elapsed, bool TimedOut);
+
+/// <summary>
+/// Graceful shutdown in Kestrel's two-phase shape (ConnectionManagerShutdownExtensions): readiness turns 503,
+/// after <c>drain.delay</c> the listeners stop accepting and every connection is asked to close (HTTP/1.1:
+/// <c>Connection: close</c> on its next response, idle ones at once; HTTP/2: GOAWAY), then after
+/// <c>drain.timeout</c> whatever is left — requests and upgraded tunnels — is aborted. Kestrel's
+/// <c>StopAsync(token)</c> does the asking and the aborting; this class sequences it, bounds it, and counts.
+/// </summary>
+internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvider timeProvider, ILogger logger)
+{
+    private const int Serving = 0;
+    private const int NotReady = 1;
+    private const int Closing = 2;
+
+    private readonly TaskCompletionSource<DrainSummary> _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _abort = new();
+    private volatile int _phase;
+    private int _started;
+
+    /// <summary>False from the moment a drain starts: what GET /readyz reports.</summary>
+    public bool IsReady => _phase == Serving;
+
+    public bool IsDraining => _phase != Serving;
+
+    /// <summary>True once the listeners are closing: every HTTP/1.1 response says <c>Connection: close</c>.</summary>
+    public bool IsClosing => _phase == Closing;
+
+    /// <summary>Completes when a drain has finished (listeners stopped, pools closed).</summary>
+    public Task<DrainSummary> Completed => _completed.Task;
+
+    /// <summary>
+    /// Runs the drain once; later calls return the first one's result. <paramref name="stopListeners"/> must
+    /// stop accepting, ask connections to close, and abort what is left when its token fires.
+    /// </summary>
+    public Task<DrainSummary> RunAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools)
+    {
+        ArgumentNullException.ThrowIfNull(drain);
+        ArgumentNullException.ThrowIfNull(stopListeners);
+        ArgumentNullException.ThrowIfNull(closePools);
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _ = RunOnceAsync(drain, cause, stopListeners, closePools);
+        }
+
+        return _completed.Task;
+    }
+
+    /// <summary>A second signal: skip what is left of the delay and abort every connection now.</summary>
+    public void Abort()
+    {
+        Log.AbortRequested(logger);
+        _abort.Cancel();
+    }
+
+    private async Task RunOnceAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools)
+    {
+        try
+        {
+            _completed.TrySetResult(await DrainAsync(drain, cause, stopListeners, closePools).ConfigureAwait(false));
+        }
+        catch (Exception e)
+        {
+            _completed.TrySetException(e);
+        }
+    }
+
+    private async Task<DrainSummary> DrainAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools)
+    {
+        var started = timeProvider.GetTimestamp();
+        _phase = NotReady;
+        Log.Started(logger, cause, drain.Delay.TotalSeconds, drain.Timeout.TotalSeconds);
+        if (drain.Delay > TimeSpan.Zero && !_abort.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(drain.Delay, timeProvider, _abort.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        // From here on every HTTP/1.1 response closes its connection; Kestrel does the same for requests it
+        // has not started yet, this covers responses already being produced.
+        _phase = Closing;
+        var connections = statistics.Active;
+        var endedBefore = Ended();
+        long abortedRequests = 0;
+        var timedOut = false;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token))
+        {
+            using var timer = timeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), deadline, drain.Timeout, Timeout.InfiniteTimeSpan);
+
+            // What is still in flight when the deadline fires is what Kestrel is about to abort.
+            using var onDeadline = deadline.Token.Register(() =>
+            {
+                timedOut = true;
+                Interlocked.Exchange(ref abortedRequests, statistics.Writing);
+            });
+            await stopListeners(deadline.Token).ConfigureAwait(false);
+        }
+
+        closePools();
+        var aborted = Interlocked.Read(ref abortedRequests);
+        var completed = Math.Max(0, Ended() - endedBefore - aborted);
+        var summary = new DrainSummary(connections, completed, aborted, timeProvider.GetElapsedTime(started), timedOut);
+        Log.Finished(logger, summary.ConnectionsDrained, summary.RequestsCompleted, summary.RequestsAborted, summary.Elapsed.TotalSeconds);
+        return summary;
+    }
+
+    // Requests finished so far (completed or aborted); the two reads are not atomic, so it may be off by the
+    // requests that start between them, which the summary tolerates.
+    private long Ended() => statistics.Requests - statistics.Writing;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4000, EventName = "DrainStarted", Level = LogLevel.Information,
+            Message = "draining ({Cause}): readiness is 503 now; listeners close in {DelaySeconds}s; in-flight requests then get {TimeoutSeconds}s")]
+        public static partial void Started(ILogger logger, string cause, double delaySeconds, double timeoutSeconds);
+
+        [LoggerMessage(EventId = 4001, EventName = "DrainFinished", Level = LogLevel.Information,
+            Message = "drained: {Connections} connection(s) drained, {Completed} request(s) completed, {Aborted} request(s) aborted, in {Seconds:0.000}s")]
+        public static partial void Finished(ILogger logger, long connections, long completed, long aborted, double seconds);
+
+        [LoggerMessage(EventId = 4002, EventName = "DrainAborted", Level = LogLevel.Warning,
+            Message = "second stop request: aborting every connection now")]
+        public static partial void AbortRequested(ILogger logger);
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Tether.Gateway.Hosting;
+
+/// <summary>What every Kestrel host of the gateway (each listener, the admin endpoint) is built with.</summary>
+internal static class GatewayHost
+{
+    public static WebApplicationBuilder CreateBuilder(GatewayOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        if (options.LoggerFactory is { } loggerFactory)
+        {
+            builder.Services.AddSingleton(loggerFactory);
+        }
+
+        // The default ConsoleLifetime stops each host on SIGTERM/SIGINT by itself, which would cut a drain
+        // short (and stop the admin endpoint that reports it). The process decides when hosts stop.
+        builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
+
+        // The caller bounds every stop with its own token (drain.timeout); the host adds no limit of its own.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Timeout.InfiniteTimeSpan);
+        return builder;
+    }
+
+    public static Uri[] BoundUrls(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var urls = new Uri[addresses.Count];
+        var i = 0;
+        foreach (var a in addresses)
+        {
+            urls[i++] = new Uri(a);
+        }
+
+        return urls;
+    }
+
+    private sealed class ManualLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

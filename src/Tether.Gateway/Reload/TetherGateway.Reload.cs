@@ -1,0 +1,223 @@
+using Microsoft.Extensions.Logging;
+using Tether.Configuration;
+using Tether.Gateway.Hosting;
+using Tether.Gateway.Reload;
+
+namespace Tether.Gateway;
+
+/// <summary>Reload: validate, start new listeners, swap the model, retire what changed, drain removed listeners.</summary>
+public sealed partial class TetherGateway
+{
+    // One reload at a time, and none once the drain has taken the listeners.
+    private readonly SemaphoreSlim _reloadGate = new(1, 1);
+    private readonly List<Task> _removedListenerStops = [];
+    private ConfigFileWatcher? _watcher;
+    private volatile ReloadResult? _lastReload;
+    private bool _closed;
+
+    /// <summary>The last reload's outcome, or null if there was none.</summary>
+    public ReloadResult? LastReload => _lastReload;
+
+    /// <summary>
+    /// Reads the config file again (SIGHUP, POST /reload, a change on disk). An invalid config changes nothing:
+    /// the errors are logged and kept in <see cref="LastReload"/>. A valid one swaps routes, clusters and
+    /// policies at once; requests in flight finish on the model they started with.
+    /// </summary>
+    public async Task<ReloadResult> ReloadAsync(string trigger, CancellationToken cancellationToken = default)
+    {
+        await _reloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ReloadResult result;
+            if (_closed)
+            {
+                result = Failed(trigger, ["the gateway is draining; reload refused"]);
+            }
+            else if (_options.ConfigPath is not { } path)
+            {
+                result = Failed(trigger, ["no config file to reload: the gateway was started without --config"]);
+            }
+            else
+            {
+                var loaded = ConfigLoader.LoadFile(path, _options.Environment);
+                if (!loaded.Succeeded)
+                {
+                    var errors = new List<string>(loaded.Errors.Count);
+                    foreach (var error in loaded.Errors)
+                    {
+                        errors.Add(error.ToString());
+                    }
+
+                    result = Failed(trigger, errors);
+                }
+                else
+                {
+                    result = await ApplyAsync(loaded.Config!, trigger, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (result.Ok)
+            {
+                ReloadLog.Applied(_log, trigger, result.Summary);
+            }
+            else
+            {
+                ReloadLog.Rejected(_log, trigger, result.Errors.Count);
+                foreach (var error in result.Errors)
+                {
+                    ReloadLog.RejectedError(_log, error);
+                }
+            }
+
+            _lastReload = result;
+            return result;
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>Applies an already validated config (what <see cref="ReloadAsync"/> does after loading the file).</summary>
+    internal async Task<ReloadResult> ApplyAsync(TetherConfig config, string trigger, CancellationToken cancellationToken)
+    {
+        var now = _options.TimeProvider.GetUtcNow();
+
+        // 1. Listeners that are new start first: if one cannot bind, nothing has changed yet.
+        var plan = ListenerPlan.Create(_listeners, config.Listeners);
+        var next = new ListenerServer[config.Listeners.Count];
+        var started = new List<ListenerServer>();
+        try
+        {
+            for (var i = 0; i < next.Length; i++)
+            {
+                if (plan.Kept[i] is { } kept)
+                {
+                    next[i] = kept;
+                    continue;
+                }
+
+                var server = CreateListener(config.Listeners[i], config);
+                started.Add(server);
+                await server.StartAsync(cancellationToken).ConfigureAwait(false);
+                next[i] = server;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            foreach (var server in started)
+            {
+                await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return new ReloadResult(now, false, [$"listeners: cannot listen ({e.Message}); the previous config stays in force"], trigger);
+        }
+
+        // 2. The swap: one volatile write each. A request reads the model once, so it runs wholly on one.
+        var previous = _model;
+        var model = new GatewayModel(config, _options, previous, Recycler);
+        Recycler.Window = config.Recycle.Window;
+        _model = model;
+        _listeners = next;
+
+        // 3. What Kestrel reads per connection follows the new config on listeners that stayed.
+        foreach (var server in next)
+        {
+            if (!started.Contains(server))
+            {
+                server.ApplyLimits(config.Downstream);
+            }
+        }
+
+        // 4. Clusters not carried over drain after a grace; changed destination sets start a recycling.
+        var recycleFraction = 0.0;
+        var rebuilt = 0;
+        foreach (var (name, cluster) in previous.Clusters)
+        {
+            if (model.Reused.Contains(cluster))
+            {
+                continue;
+            }
+
+            rebuilt++;
+            Retired.Add(cluster);
+            if (config.Clusters.TryGetValue(name, out var changed))
+            {
+                recycleFraction = Math.Max(recycleFraction, ClusterConfigs.ChangedFraction(cluster.Config.Destinations, changed.Destinations));
+            }
+        }
+
+        Recycler.Trigger(recycleFraction, "a reload changed destinations");
+
+        // 5. Removed listeners stop accepting and drain in the background, bounded by drain.timeout.
+        foreach (var server in plan.Removed)
+        {
+            lock (_removedListenerStops)
+            {
+                _removedListenerStops.Add(DrainRemovedAsync(server, config.Drain.Timeout));
+            }
+        }
+
+        if (!string.Equals(config.Admin.Address ?? "", previous.Config.Admin.Address ?? "", StringComparison.Ordinal))
+        {
+            ReloadLog.NeedsRestart(_log, "admin.address");
+        }
+
+        var (was, current) = (previous.Config.Downstream, config.Downstream);
+        if (was.MaxConnections != current.MaxConnections || was.MaxConnectionsPerClient != current.MaxConnectionsPerClient || !was.TrustedProxies.Equals(current.TrustedProxies))
+        {
+            ReloadLog.NeedsRestart(_log, "downstream.maxConnections, maxConnectionsPerClient or trustedProxies");
+        }
+
+        var summary = $"listeners: {started.Count} started, {next.Length - started.Count} kept, {plan.Removed.Count} draining; " +
+            $"clusters: {model.Reused.Count} kept, {model.Clusters.Count - model.Reused.Count} built, {rebuilt} retired";
+        return new ReloadResult(now, true, [], trigger) { Summary = summary };
+    }
+
+    private static async Task DrainRemovedAsync(ListenerServer server, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        await server.StopAsync(deadline.Token).ConfigureAwait(false);
+        await server.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private Task RemovedListenersStoppedAsync()
+    {
+        lock (_removedListenerStops)
+        {
+            return Task.WhenAll(_removedListenerStops);
+        }
+    }
+
+    private ReloadResult Failed(string trigger, IReadOnlyList<string> errors) =>
+        new(_options.TimeProvider.GetUtcNow(), false, errors, trigger);
+
+    private void StartWatchingConfig()
+    {
+        if (_options.ConfigPath is { } path && _options.WatchConfigFile)
+        {
+            _watcher = new ConfigFileWatcher(path, _options.ReloadDebounce, _options.TimeProvider, () => _ = ReloadAsync("config file changed"));
+        }
+    }
+
+    private void StopWatchingConfig() => _watcher?.Dispose();
+
+    private static partial class ReloadLog
+    {
+        [LoggerMessage(EventId = 4010, EventName = "ReloadApplied", Level = LogLevel.Information,
+            Message = "reload ({Trigger}) applied: {Summary}")]
+        public static partial void Applied(ILogger logger, string trigger, string summary);
+
+        [LoggerMessage(EventId = 4011, EventName = "ReloadRejected", Level = LogLevel.Error,
+            Message = "reload ({Trigger}) rejected with {Count} error(s); the previous config keeps serving")]
+        public static partial void Rejected(ILogger logger, string trigger, int count);
+
+        [LoggerMessage(EventId = 4012, EventName = "ReloadError", Level = LogLevel.Error, Message = "  {Error}")]
+        public static partial void RejectedError(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 4013, EventName = "ReloadNeedsRestart", Level = LogLevel.Warning,
+            Message = "reload: {Key} changed; it takes effect at the next restart")]
+        public static partial void NeedsRestart(ILogger logger, string key);
+    }
+}
