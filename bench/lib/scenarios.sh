@@ -1,0 +1,221 @@
+# shellcheck shell=bash
+# One run = one scenario against one proxy; it appends one record to $RAW.
+# Load scenarios: small 16k 1m post4k latency h2tls noka.  Memory: idle.
+
+CLIENT_GRACE=30     # seconds a load generator may run past its duration before `timeout` stops it
+CLIENT_PID=""       # the running load generator (its `timeout` wrapper), for the EXIT trap
+CLK_TCK=$(getconf CLK_TCK)
+RUNS_LEFT=0         # recorded load runs still to do
+IDLE_LEFT=0         # idle-memory runs still to do
+
+# client_command SCENARIO PROXY SECONDS: the load generator's command line, one word per line.
+client_command() {
+    local scenario=$1 p=$2 seconds=$3
+    local http="http://127.0.0.1:${HTTP_PORT[$p]}"
+    local -a wrk=(wrk -t1 -c64 "-d${seconds}s" --timeout 10s -s "$BENCH_DIR/wrk.lua")
+    case $scenario in
+        small) printf '%s\n' "${wrk[@]}" "$http/" ;;
+        16k) printf '%s\n' "${wrk[@]}" "$http/16k" ;;
+        1m) printf '%s\n' "${wrk[@]}" "$http/1m" ;;
+        post4k) printf '%s\n' "${wrk[@]}" "$http/post" ;;
+        latency) printf '%s\n' wrk -t1 -c1 "-d${seconds}s" --timeout 10s -s "$BENCH_DIR/wrk.lua" "$http/" ;;
+        noka) printf '%s\n' "${wrk[@]}" "http://127.0.0.1:${NKA_PORT[$p]}/" ;;
+        h2tls) printf '%s\n' h2load -t1 -c16 -m10 -D "$seconds" --log-file="$RUN_DIR/h2load.log" \
+            "https://127.0.0.1:${TLS_PORT[$p]}/" ;;
+        *) die "unknown scenario $scenario" ;;
+    esac
+}
+
+# machine_ticks: "busy total" clock ticks of all CPUs from /proc/stat (busy counts steal time too).
+machine_ticks() {
+    # user nice system idle iowait irq softirq steal: irq and softirq time is charged to no process,
+    # and on loopback it is mostly the benchmark's own traffic, so it is left out of "busy".
+    awk '/^cpu / { busy = $2 + $3 + $4 + $9; print busy, busy + $5 + $6 + $7 + $8; exit }' /proc/stat
+}
+
+# all_server_ticks: CPU ticks of every server this harness started (origin, all proxies).
+all_server_ticks() {
+    local total=0 name
+    for name in "${!SERVER_PID[@]}"; do
+        total=$((total + $(cpu_ticks "$name")))
+    done
+    echo "$total"
+}
+
+# times_ticks FILE: children's user+sys time, in clock ticks, from the output of the `times` builtin
+# (which must run in this shell, not in a $(...) subshell, to see the load generator).
+times_ticks() {
+    awk -v hz="$CLK_TCK" 'NR == 2 {
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+        printf "%d\n", t * hz }' "$1"
+}
+
+# seconds_to_spare: how far ahead of DEADLINE (seconds since start) the remaining runs would end;
+# waits and re-runs only spend this, so a noisy machine cannot push the whole run past the deadline.
+seconds_to_spare() {
+    echo $((DEADLINE - SECONDS - RUNS_LEFT * (DURATION + 1) - IDLE_LEFT * 10 - 20))
+}
+
+# wait_quiet: between runs only foreign work keeps the CPU busy; wait (within QUIET_BUDGET seconds
+# for the whole benchmark, at most 9 s here) until it takes no more than MAX_FOREIGN_PCT.
+wait_quiet() {
+    local waited=0 a b busy
+    while [ "$QUIET_BUDGET" -gt 0 ] && [ $waited -lt 30 ] && [ "$(seconds_to_spare)" -gt 1 ]; do
+        read -r -a a <<<"$(machine_ticks)"
+        sleep 0.3
+        read -r -a b <<<"$(machine_ticks)"
+        busy=$(((b[0] - a[0]) * 100 / (b[1] - a[1] > 0 ? b[1] - a[1] : 1)))
+        [ "$busy" -le "$MAX_FOREIGN_PCT" ] && break
+        waited=$((waited + 1))
+        # waited counts 0.3 s samples; the budget is in seconds.
+        [ $((waited % 3)) -eq 0 ] && QUIET_BUDGET=$((QUIET_BUDGET - 1))
+    done
+    [ $waited -gt 0 ] && QUIET_WAITED=$((QUIET_WAITED + (waited + 2) / 3))
+    return 0
+}
+
+# run_load SCENARIO PROXY ROUND SECONDS [record|discard]
+# Measures once; when other work on the machine (not the origin, proxies or load generator) took
+# more than MAX_FOREIGN_PCT of the CPU during the run, measures again, within RETRY_BUDGET for the
+# whole benchmark. The record keeps the share of foreign CPU of the run it reports.
+run_load() {
+    local scenario=$1 p=$2 round=$3 seconds=$4 keep=${5:-record}
+    local server=$p
+    [ "$scenario" = noka ] && server="$p-nka"
+    local -a cmd
+    mapfile -t cmd < <(client_command "$scenario" "$p" "$seconds")
+    local post_bytes=0
+    [ "$scenario" = post4k ] && post_bytes=4096
+
+    ensure_running origin "$round"
+    ensure_running "$server" "$round"
+    [ "$keep" = record ] && wait_quiet
+    local attempt=1 accepts_before cpu_before cpu_after accepts_after foreign
+    local m_before m_after all_before all_after client_ticks
+    while :; do
+        rm -f "$RUN_DIR/h2load.log"
+        accepts_before=$(origin_accepts)
+        read -r -a m_before <<<"$(machine_ticks)"
+        all_before=$(all_server_ticks)
+        cpu_before=$(cpu_ticks "$server")
+        times >"$RUN_DIR/times.before"
+        BENCH_POST_BYTES=$post_bytes timeout --kill-after=5 $((seconds + CLIENT_GRACE)) "${cmd[@]}" \
+            >"$RUN_DIR/client.out" 2>&1 &
+        CLIENT_PID=$!
+        wait "$CLIENT_PID" || true
+        CLIENT_PID=""
+        times >"$RUN_DIR/times.after"
+        cpu_after=$(cpu_ticks "$server")
+        all_after=$(all_server_ticks)
+        read -r -a m_after <<<"$(machine_ticks)"
+        accepts_after=$(origin_accepts)
+        [ "$keep" = record ] || return 0
+
+        client_ticks=$(($(times_ticks "$RUN_DIR/times.after") - $(times_ticks "$RUN_DIR/times.before")))
+        # Foreign CPU, in tenths of a percent of the machine's capacity during the run.
+        foreign=$(((m_after[0] - m_before[0] - (all_after - all_before) - client_ticks) * 1000 /
+            (m_after[1] - m_before[1] > 0 ? m_after[1] - m_before[1] : 1)))
+        [ "$foreign" -lt 0 ] && foreign=0
+        if [ "$foreign" -le $((MAX_FOREIGN_PCT * 10)) ] || [ "$RETRY_BUDGET" -le 0 ] ||
+            [ "$attempt" -gt "$MAX_RETRIES" ] || [ "$(seconds_to_spare)" -lt $((seconds + 2)) ]; then
+            break
+        fi
+        RETRY_BUDGET=$((RETRY_BUDGET - 1))
+        log "  $p $scenario: other processes took $((foreign / 10)).$((foreign % 10))% of the CPU; measuring again"
+        attempt=$((attempt + 1))
+    done
+
+    RUNS_LEFT=$((RUNS_LEFT - 1))
+    # The second stub_status request is itself one accepted connection.
+    local accepts=$((accepts_after - accepts_before - 1))
+    local tool=wrk
+    [ "$scenario" = h2tls ] && tool=h2load
+    cp "$RUN_DIR/client.out" "$RUN_DIR/out/r$round-$scenario-$p.txt"
+    python3 "$BENCH_DIR/tools/benchtool.py" "$tool" --out "$RAW" --round "$round" --scenario "$scenario" \
+        --proxy "$p" --stdout "$RUN_DIR/client.out" --h2-log "$RUN_DIR/h2load.log" \
+        --cpu-ticks $((cpu_after - cpu_before)) --accepts "$accepts" \
+        --foreign-pct "$((foreign / 10)).$((foreign % 10))" --attempts "$attempt"
+}
+
+# run_idle PROXY ROUND: a fresh instance of PROXY, warmed by one second of load, then its RSS before
+# and while IDLE_CONNS keep-alive clients that each made one request sit idle.
+run_idle() {
+    local p=$1 round=$2 name="$1-idle"
+    local ready="$RUN_DIR/idle.ready" release="$RUN_DIR/idle.release" url="http://127.0.0.1:${IDLE_PORT[$1]}/"
+    rm -f "$ready" "$release"
+    IDLE_LEFT=$((IDLE_LEFT - 1))
+    ensure_running origin "$round"
+    start_instance "$p" idle
+    if ! wait_http "$url" 20; then
+        stop_server "$name"
+        python3 "$BENCH_DIR/tools/benchtool.py" idle --out "$RAW" --round "$round" --proxy "$p" --ready-file "$ready"
+        return 0
+    fi
+    # Warm: JIT, pools and lazily allocated tables come from the load, not from the idle connections.
+    timeout --kill-after=5 30 wrk -t1 -c64 -d1s "$url" >/dev/null 2>&1 || true
+    wait_quiet
+    sleep "$IDLE_SETTLE"
+    local before after i
+    before=$(rss_kb "$name")
+    timeout --kill-after=5 120 python3 "$BENCH_DIR/tools/idle_clients.py" --port "${IDLE_PORT[$p]}" \
+        --conns "$IDLE_CONNS" --ready-file "$ready" --release-file "$release" --max-hold 60 \
+        >"$RUN_DIR/idle.out" 2>&1 &
+    CLIENT_PID=$!
+    for i in $(seq 1 900); do
+        [ -f "$ready" ] && break
+        kill -0 "$CLIENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep "$IDLE_SETTLE"
+    after=$(rss_kb "$name")
+    touch "$release"
+    wait "$CLIENT_PID" 2>/dev/null || true
+    CLIENT_PID=""
+    stop_server "$name"
+    python3 "$BENCH_DIR/tools/benchtool.py" idle --out "$RAW" --round "$round" --proxy "$p" \
+        --ready-file "$ready" --rss-before "$before" --rss-after "$after"
+}
+
+# rotated ROUND WORDS...: WORDS rotated left by ROUND, so no proxy always runs first.
+rotated() {
+    local round=$1
+    shift
+    local -a words=("$@")
+    local n=${#words[@]} i
+    for ((i = 0; i < n; i++)); do
+        echo "${words[$(((i + round) % n))]}"
+    done
+}
+
+warm_up() {
+    [ "$WARMUP" -gt 0 ] || return 0
+    log "warm-up: ${WARMUP} s per scenario and proxy (not recorded)"
+    local scenario p
+    for p in "${ACTIVE_PROXIES[@]}"; do
+        for scenario in "${LOAD_SCENARIOS[@]}"; do
+            run_load "$scenario" "$p" 0 "$WARMUP" discard
+        done
+    done
+}
+
+run_rounds() {
+    local round scenario p
+    RUNS_LEFT=$((ROUNDS * ${#LOAD_SCENARIOS[@]} * ${#ACTIVE_PROXIES[@]}))
+    IDLE_LEFT=$((ROUNDS * RUN_IDLE * ${#ACTIVE_PROXIES[@]}))
+    for ((round = 1; round <= ROUNDS; round++)); do
+        log "round $round of $ROUNDS"
+        local -a order
+        mapfile -t order < <(rotated "$round" "${ACTIVE_PROXIES[@]}")
+        for scenario in "${LOAD_SCENARIOS[@]}"; do
+            for p in "${order[@]}"; do
+                run_load "$scenario" "$p" "$round" "$DURATION"
+            done
+        done
+        if [ "$RUN_IDLE" = 1 ]; then
+            for p in "${order[@]}"; do
+                run_idle "$p" "$round"
+            done
+        fi
+    done
+}
