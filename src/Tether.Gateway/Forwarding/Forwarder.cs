@@ -248,13 +248,26 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             var response = context.Response;
             ResponseHeadCopier.Copy(head, response);
 
-            // 5. The body. The connection goes back to the pool as soon as the last byte is read; Kestrel
-            // flushes it to the client after we return.
+            // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
+            // last bytes go to the client.
             var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
             await registration.DisposeAsync().ConfigureAwait(false);
             var closeReason = !clean || head.ConnectionClose ? ConnectionCloseReason.ServerClose : connection.EndExchange();
             released = true;
             destination.Pool.Release(connection, closeReason);
+
+            // Flushed here, not left to Kestrel: Kestrel 10 does not send bytes written after an earlier flush of a
+            // Content-Length response when the request ends (they wait for the connection's next flush), so a
+            // body larger than one read would stall (BodyTests.A_one_megabyte_response_is_streamed_intact).
+            try
+            {
+                await response.BodyWriter.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The client went away after the whole response was read: nothing left to do for it.
+            }
+
             return default;
         }
         catch (UpstreamException ex)

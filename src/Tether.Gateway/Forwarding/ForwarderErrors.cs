@@ -34,7 +34,13 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
             return;
         }
 
+        // Clear drops what the backend's head put there, but also the downstream policy's "Connection: close"
+        // (keepalive_requests, lifetime, draining) and "Keep-Alive": those describe the client connection and stay.
+        var connection = response.Headers.Connection;
+        var keepAlive = response.Headers.KeepAlive;
         response.Clear();
+        response.Headers.Connection = connection;
+        response.Headers.KeepAlive = keepAlive;
         response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
         await response.WriteAsync($"{status} {ReasonPhrase(status)}: {error.Phase} to {destination.Name} failed ({error.Kind})\n").ConfigureAwait(false);

@@ -373,7 +373,7 @@ public sealed class Http1Connection : IPooledConnection
         using var registration = cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), this);
         var toClient = RelayAsync(_socket, client, leftover: true);
         var toBackend = RelayAsync(client, _socket);
-        await Task.WhenAny(toClient, toBackend).ConfigureAwait(false);
+        var first = await Task.WhenAny(toClient, toBackend).ConfigureAwait(false);
         Abort();
         try
         {
@@ -383,7 +383,14 @@ public sealed class Http1Connection : IPooledConnection
         {
         }
 
-        await Task.WhenAll(toClient, toBackend).ConfigureAwait(false);
+        // The backend ended the tunnel: the client's connection must end too, and Kestrel closes an upgraded
+        // connection only once the request delegate returns. Waiting for the client-to-backend relay here would
+        // deadlock: it is parked in a read on the client's stream that disposing the stream does not wake. It
+        // ends when Kestrel closes the connection after we return, and swallows that error.
+        if (first == toBackend)
+        {
+            await toClient.ConfigureAwait(false);
+        }
     }
 
     private async Task RelayAsync(Socket from, Stream to, bool leftover)
@@ -440,7 +447,7 @@ public sealed class Http1Connection : IPooledConnection
                 await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
         }
         finally

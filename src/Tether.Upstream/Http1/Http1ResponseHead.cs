@@ -137,6 +137,14 @@ public sealed class Http1ResponseHead
     public void Parse(ReadOnlySequence<byte> head, bool requestWasHead)
     {
         Reset();
+
+        // Checked here as well as by the reader, which only looks while the end of the head is still missing:
+        // a head that arrives whole in one large read would otherwise pass at any size.
+        if (head.Length > MaxHeadBytes)
+        {
+            throw new Http1ParseException($"response head larger than {MaxHeadBytes} bytes");
+        }
+
         var length = checked((int)head.Length);
         if (_bytes.Length < length)
         {

@@ -1,0 +1,241 @@
+using Tether.FunctionalTests.Infrastructure;
+using Tether.Upstream.Pooling;
+using Xunit.Abstractions;
+
+namespace Tether.FunctionalTests.Pooling;
+
+/// <summary>Keep-alive to the backend: one connection carries many requests, until a cap says otherwise.</summary>
+public sealed class ConnectionReuseTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_thousand_sequential_requests_on_one_client_connection_use_one_upstream_connection()
+    {
+        await using var origin = RawOrigin.Ok();
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        for (var i = 1; i <= 1000; i++)
+        {
+            var response = await client.GetAsync($"/n/{i}");
+            Assert.Equal(200, response.Status);
+            Assert.Equal($"c1 r{i}", response.BodyText);
+        }
+
+        Assert.Equal(1, origin.Accepted);
+        Assert.Equal([1000], origin.RequestsPerConnection());
+        var stats = gateway.PoolStatistics();
+        Assert.Equal(1, stats.Created);
+        Assert.Equal(999, stats.Reused);
+        Assert.Equal(1, gateway.Gateway.Downstream.Accepted);
+        Assert.Equal(1000, gateway.Gateway.Downstream.Requests);
+    }
+
+    [Fact]
+    public async Task Pool_maxRequestsPerConnection_5_spreads_20_requests_over_4_upstream_connections()
+    {
+        await using var origin = RawOrigin.Ok();
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { MaxRequestsPerConnection = 5 } }, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(200, (await client.GetAsync()).Status);
+        }
+
+        Assert.Equal(4, origin.Accepted);
+        Assert.Equal([5, 5, 5, 5], origin.RequestsPerConnection());
+        var stats = gateway.PoolStatistics();
+        Assert.Equal(4, stats.Created);
+        Assert.Equal(16, stats.Reused);
+        Assert.Equal(4, stats.Closed(ConnectionCloseReason.MaxRequests));
+
+        // Tether closed each connection itself (the origin never did): every one sees EOF from Tether.
+        foreach (var connection in origin.Connections)
+        {
+            Assert.True(await connection.ClosedByTetherAsync(TimeSpan.FromSeconds(5)), $"connection {connection.Index} still open");
+        }
+    }
+
+    /// <summary>
+    /// "Keep-Alive: max=M" counts the requests the backend still accepts after this response (Apache sends
+    /// MaxKeepAliveRequests minus those served). This backend allows 3 per connection and says so, max=2, 1, 0,
+    /// without ever closing or saying "Connection: close"; a 4th request on a connection would find it gone.
+    /// Tether must stop at 3 on its own.
+    /// </summary>
+    [Fact]
+    public async Task Keep_Alive_max_is_learned_and_a_new_connection_opens_when_it_runs_out()
+    {
+        const int allowed = 3;
+        var overrun = 0;
+        await using var origin = RawOrigin.Serve(async (request, connection) =>
+        {
+            if (request.IndexOnConnection > allowed)
+            {
+                Interlocked.Increment(ref overrun);
+                connection.Reset();
+                return;
+            }
+
+            await connection.RespondAsync(200, $"c{request.ConnectionIndex} r{request.IndexOnConnection}",
+                $"Keep-Alive: timeout=1, max={allowed - request.IndexOnConnection}");
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        for (var i = 0; i < 9; i++)
+        {
+            var response = await client.GetAsync();
+            Assert.Equal(200, response.Status);
+            Assert.False(response.Head.Has("Keep-Alive"), "the backend's Keep-Alive is hop-by-hop");
+        }
+
+        Assert.Equal(0, overrun);
+        Assert.Equal([3, 3, 3], origin.RequestsPerConnection());
+        Assert.Equal(3, gateway.PoolStatistics().Closed(ConnectionCloseReason.MaxRequests));
+        Assert.Empty(gateway.Logs.Named("UpstreamRetry"));
+    }
+
+    /// <summary>
+    /// "Keep-Alive: timeout=1": the backend closes after 1 s idle, so Tether gives the connection up a margin
+    /// before that (a quarter of it: 750 ms). Fake clock: 750 ms minus one tick idle is reused, 750 ms is not.
+    /// </summary>
+    [Fact]
+    public async Task Keep_Alive_timeout_is_learned_and_an_idle_connection_is_not_reused_after_it()
+    {
+        var clock = new ManualTimeProvider();
+        var learned = TimeSpan.FromMilliseconds(750);
+        await using var origin = RawOrigin.Serve((request, connection) =>
+            connection.RespondAsync(200, $"c{request.ConnectionIndex} r{request.IndexOnConnection}", "Keep-Alive: timeout=1"));
+        await using var gateway = await TestGateway.StartAsync(origin.Address, timeProvider: clock, sweepInterval: TimeSpan.FromHours(1), output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal("c1 r1", (await client.GetAsync()).BodyText);
+        clock.Advance(learned - TimeSpan.FromTicks(1));
+        Assert.Equal("c1 r2", (await client.GetAsync()).BodyText);
+        clock.Advance(learned);
+        Assert.Equal("c2 r1", (await client.GetAsync()).BodyText);
+
+        Assert.Equal(1, gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout));
+        Assert.True(await origin.Connections[0].ClosedByTetherAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Pool_idleTimeout_expires_an_idle_connection_at_the_boundary()
+    {
+        var clock = new ManualTimeProvider();
+        var idle = TimeSpan.FromSeconds(10);
+        await using var origin = RawOrigin.Ok();
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { IdleTimeout = idle } },
+            timeProvider: clock, sweepInterval: TimeSpan.FromHours(1), output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal("c1 r1", (await client.GetAsync()).BodyText);
+        clock.Advance(idle - TimeSpan.FromTicks(1));
+        Assert.Equal("c1 r2", (await client.GetAsync()).BodyText);
+        clock.Advance(idle);
+        Assert.Equal("c2 r1", (await client.GetAsync()).BodyText);
+
+        Assert.Equal(1, gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout));
+    }
+
+    [Fact]
+    public async Task The_sweeper_closes_an_expired_idle_connection_without_waiting_for_a_request()
+    {
+        var clock = new ManualTimeProvider();
+        await using var origin = RawOrigin.Ok();
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { IdleTimeout = TimeSpan.FromSeconds(10) } },
+            timeProvider: clock, sweepInterval: TimeSpan.FromSeconds(1), output: output);
+        await using var client = await gateway.ConnectAsync();
+        Assert.Equal(200, (await client.GetAsync()).Status);
+        Assert.Equal(1, gateway.Pool().IdleCount);
+
+        clock.Advance(TimeSpan.FromSeconds(9));
+        Assert.Equal(1, gateway.Pool().IdleCount);
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(0, gateway.Pool().IdleCount);
+        Assert.Equal(1, gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout));
+        Assert.True(await origin.Connections[0].ClosedByTetherAsync(TimeSpan.FromSeconds(5)), "the swept connection was not closed");
+    }
+
+    [Fact]
+    public async Task Pool_maxLifetime_retires_a_busy_connection_at_its_age_not_its_idle_time()
+    {
+        var clock = new ManualTimeProvider();
+        await using var origin = RawOrigin.Ok();
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { MaxLifetime = TimeSpan.FromSeconds(30) } },
+            timeProvider: clock, sweepInterval: TimeSpan.FromHours(1), output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal("c1 r1", (await client.GetAsync()).BodyText);
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal("c1 r2", (await client.GetAsync()).BodyText);
+        clock.Advance(TimeSpan.FromSeconds(20) - TimeSpan.FromTicks(1));
+        Assert.Equal("c1 r3", (await client.GetAsync()).BodyText);
+        clock.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal("c2 r1", (await client.GetAsync()).BodyText);
+
+        Assert.Equal(1, gateway.PoolStatistics().Closed(ConnectionCloseReason.MaxLifetime));
+    }
+
+    [Fact]
+    public async Task Backend_Connection_close_is_honoured_and_the_next_request_uses_a_new_connection()
+    {
+        await using var origin = RawOrigin.Serve((request, connection) =>
+            connection.RespondAsync(200, $"c{request.ConnectionIndex} r{request.IndexOnConnection}", "Connection: close"));
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal("c1 r1", (await client.GetAsync()).BodyText);
+        Assert.Equal("c2 r1", (await client.GetAsync()).BodyText);
+
+        Assert.Equal(2, gateway.PoolStatistics().Closed(ConnectionCloseReason.ServerClose));
+        Assert.Equal(0, gateway.PoolStatistics().Reused);
+        Assert.Empty(gateway.Logs.Named("UpstreamRetry"));
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]
+    [InlineData("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", true)]
+    public async Task An_HTTP_1_0_response_is_reused_only_if_it_says_keep_alive(string response, bool reused)
+    {
+        await using var origin = RawOrigin.Serve((_, connection) => connection.WriteAsync(response));
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal("ok", (await client.GetAsync()).BodyText);
+        Assert.Equal("ok", (await client.GetAsync()).BodyText);
+
+        Assert.Equal(reused ? 1 : 2, origin.Accepted);
+    }
+
+    [Fact]
+    public async Task Above_maxIdlePerDestination_a_returned_connection_is_closed_as_pool_full()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = RawOrigin.Serve(async (request, connection) =>
+        {
+            if (request.Target == "/hold")
+            {
+                await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            await connection.RespondAsync(200, "ok");
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { MaxIdlePerDestination = 1 } }, output: output);
+        await using var first = await gateway.ConnectAsync();
+        await using var second = await gateway.ConnectAsync();
+
+        var a = first.GetAsync("/hold");
+        var b = second.GetAsync("/hold");
+        await Eventually.TrueAsync(() => origin.Requests.Count == 2, "both requests should reach the origin");
+        release.SetResult();
+        Assert.Equal(200, (await a).Status);
+        Assert.Equal(200, (await b).Status);
+
+        await Eventually.TrueAsync(() => gateway.PoolStatistics().Closed(ConnectionCloseReason.PoolFull) == 1, "the second connection back should not fit");
+        Assert.Equal(1, gateway.Pool().IdleCount);
+        Assert.Equal(2, origin.Accepted);
+    }
+}
