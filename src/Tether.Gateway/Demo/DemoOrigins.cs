@@ -36,8 +36,9 @@ public sealed class DemoOrigins : IAsyncDisposable
         for (var i = 0; i < count; i++)
         {
             var name = ((char)('A' + i)).ToString();
-            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-            builder.Logging.ClearProviders();
+            // Same host setup as the gateway's: the process, not each host, decides when to stop (a drain
+            // needs the origins to keep answering until the gateway is done).
+            var builder = Hosting.GatewayHost.CreateBuilder(new GatewayOptions());
             builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
             var app = builder.Build();
             var nextConnection = 0;
