@@ -45,15 +45,17 @@ public sealed class HeaderTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The same with "keep-alive" (or "close") among the Connection tokens, as most clients send it. Kestrel's
-    /// HttpHeaders.ParseConnection replaces the whole Connection value with its interned "keep-alive" when that
-    /// is the only option it recognises, so the names nominated beside it never reach Tether and are forwarded.
+    /// A known limitation, pinned so that it is noticed when it changes: with "keep-alive" or "close" among the
+    /// Connection tokens, Kestrel (10.0) replaces the whole Connection value with its interned "keep-alive" or
+    /// "close" before the application sees it, so the names nominated beside it cannot be known and are
+    /// forwarded. docs/security.md says so. If this test fails, Kestrel now keeps the tokens: delete it, and the
+    /// nominated names are dropped by RequestHeadWriter like those of the test above.
     /// </summary>
-    [Theory(Skip = "BUG: Kestrel rewrites \"Connection: X-Foo, keep-alive\" to \"keep-alive\" before Tether sees it, so RequestHeadWriter cannot drop X-Foo; needs the raw Connection value (see report)")]
-    [InlineData("X-Foo, keep-alive")]
-    [InlineData("keep-alive, X-Foo")]
-    [InlineData("close, X-Foo")]
-    public async Task Headers_nominated_beside_keep_alive_or_close_do_not_reach_the_origin(string connection)
+    [Theory]
+    [InlineData("X-Foo, keep-alive", "keep-alive")]
+    [InlineData("keep-alive, X-Foo", "keep-alive")]
+    [InlineData("close, X-Foo", "close")]
+    public async Task Known_limitation_Kestrel_hides_names_nominated_beside_keep_alive_or_close(string connection, string kestrelValue)
     {
         await using var origin = RawOrigin.Ok();
         await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
@@ -62,8 +64,9 @@ public sealed class HeaderTests(ITestOutputHelper output)
         Assert.Equal(200, (await client.GetAsync("/", "tether.test", $"Connection: {connection}", "X-Foo: 1", "X-Custom: yes")).Status);
 
         var seen = Assert.Single(origin.Requests).Head;
-        Assert.False(seen.Has("X-Foo"), seen.Text);
+        Assert.True(seen.Has("X-Foo"), $"Kestrel kept the tokens of 'Connection: {connection}' (it used to reduce them to '{kestrelValue}'): remove this test");
         Assert.Equal("yes", seen.Get("X-Custom"));
+        Assert.False(seen.Has("Connection"), seen.Text);
     }
 
     [Fact]
