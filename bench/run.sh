@@ -20,6 +20,10 @@
 #   --port-base N     [BENCH_PORT_BASE=28000] ports used: base+80 .. base+139 on 127.0.0.1
 #   --out DIR         [BENCH_OUT]             where the report goes (default bench/results)
 #   --serve S                                 start everything, print the addresses, wait S seconds, stop
+# Shared machines: BENCH_MAX_FOREIGN_PCT=10 (re-run a run in which other processes took more CPU),
+# BENCH_RETRY_BUDGET=12 (re-runs in all), BENCH_QUIET_BUDGET=60 (seconds spent waiting for a quiet
+# machine), BENCH_DEADLINE=570 (seconds; waits and re-runs never push the whole run past it).
+# BENCH_SMOKE_ALLOW_NO_TETHER=1: a smoke run passes without Tether when it does not build or forward.
 set -Eeuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

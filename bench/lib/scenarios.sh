@@ -4,7 +4,6 @@
 
 CLIENT_GRACE=30     # seconds a load generator may run past its duration before `timeout` stops it
 CLIENT_PID=""       # the running load generator (its `timeout` wrapper), for the EXIT trap
-CLK_TCK=$(getconf CLK_TCK)
 RUNS_LEFT=0         # recorded load runs still to do
 IDLE_LEFT=0         # idle-memory runs still to do
 
@@ -26,29 +25,10 @@ client_command() {
     esac
 }
 
-# machine_ticks: "busy total" clock ticks of all CPUs from /proc/stat (busy counts steal time too).
+# machine_ticks: "busy total" clock ticks of all CPUs from /proc/stat; busy is user nice system irq
+# softirq steal. Between runs, while the benchmark idles, busy is about what others take.
 machine_ticks() {
-    # user nice system idle iowait irq softirq steal: irq and softirq time is charged to no process,
-    # and on loopback it is mostly the benchmark's own traffic, so it is left out of "busy".
-    awk '/^cpu / { busy = $2 + $3 + $4 + $9; print busy, busy + $5 + $6 + $7 + $8; exit }' /proc/stat
-}
-
-# all_server_ticks: CPU ticks of every server this harness started (origin, all proxies).
-all_server_ticks() {
-    local total=0 name
-    for name in "${!SERVER_PID[@]}"; do
-        total=$((total + $(cpu_ticks "$name")))
-    done
-    echo "$total"
-}
-
-# times_ticks FILE: children's user+sys time, in clock ticks, from the output of the `times` builtin
-# (which must run in this shell, not in a $(...) subshell, to see the load generator).
-times_ticks() {
-    awk -v hz="$CLK_TCK" 'NR == 2 {
-        t = 0
-        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
-        printf "%d\n", t * hz }' "$1"
+    awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6; exit }' /proc/stat
 }
 
 # seconds_to_spare: how far ahead of DEADLINE (seconds since start) the remaining runs would end;
@@ -76,9 +56,10 @@ wait_quiet() {
 }
 
 # run_load SCENARIO PROXY ROUND SECONDS [record|discard]
-# Measures once; when other work on the machine (not the origin, proxies or load generator) took
-# more than MAX_FOREIGN_PCT of the CPU during the run, measures again, within RETRY_BUDGET for the
-# whole benchmark. The record keeps the share of foreign CPU of the run it reports.
+# Measures once; when other processes on the machine (tools/foreign_cpu.py: not this harness and
+# what it started, not kernel threads) took more than MAX_FOREIGN_PCT of the CPU during the run,
+# measures again, within RETRY_BUDGET for the whole benchmark. The record keeps the share of
+# foreign CPU of the run it reports.
 run_load() {
     local scenario=$1 p=$2 round=$3 seconds=$4 keep=${5:-record}
     local server=$p
@@ -91,32 +72,26 @@ run_load() {
     ensure_running origin "$round"
     ensure_running "$server" "$round"
     [ "$keep" = record ] && wait_quiet
-    local attempt=1 accepts_before cpu_before cpu_after accepts_after foreign
-    local m_before m_after all_before all_after client_ticks
+    local attempt=1 accepts_before cpu_before cpu_after accepts_after foreign foreign_ticks m_before m_after
     while :; do
         rm -f "$RUN_DIR/h2load.log"
         accepts_before=$(origin_accepts)
+        python3 "$BENCH_DIR/tools/foreign_cpu.py" snap $$ "$RUN_DIR/foreign.json"
         read -r -a m_before <<<"$(machine_ticks)"
-        all_before=$(all_server_ticks)
         cpu_before=$(cpu_ticks "$server")
-        times >"$RUN_DIR/times.before"
         BENCH_POST_BYTES=$post_bytes timeout --kill-after=5 $((seconds + CLIENT_GRACE)) "${cmd[@]}" \
             >"$RUN_DIR/client.out" 2>&1 &
         CLIENT_PID=$!
         wait "$CLIENT_PID" || true
         CLIENT_PID=""
-        times >"$RUN_DIR/times.after"
         cpu_after=$(cpu_ticks "$server")
-        all_after=$(all_server_ticks)
         read -r -a m_after <<<"$(machine_ticks)"
+        foreign_ticks=$(python3 "$BENCH_DIR/tools/foreign_cpu.py" diff $$ "$RUN_DIR/foreign.json")
         accepts_after=$(origin_accepts)
         [ "$keep" = record ] || return 0
 
-        client_ticks=$(($(times_ticks "$RUN_DIR/times.after") - $(times_ticks "$RUN_DIR/times.before")))
         # Foreign CPU, in tenths of a percent of the machine's capacity during the run.
-        foreign=$(((m_after[0] - m_before[0] - (all_after - all_before) - client_ticks) * 1000 /
-            (m_after[1] - m_before[1] > 0 ? m_after[1] - m_before[1] : 1)))
-        [ "$foreign" -lt 0 ] && foreign=0
+        foreign=$((foreign_ticks * 1000 / (m_after[1] - m_before[1] > 0 ? m_after[1] - m_before[1] : 1)))
         if [ "$foreign" -le $((MAX_FOREIGN_PCT * 10)) ] || [ "$RETRY_BUDGET" -le 0 ] ||
             [ "$attempt" -gt "$MAX_RETRIES" ] || [ "$(seconds_to_spare)" -lt $((seconds + 2)) ]; then
             break

@@ -175,7 +175,9 @@ def markdown(res: Results, meta: dict, chart_path: str) -> str:
     if problems:
         lines += ["", "### Errors seen", ""] + [f"- {p}" for p in problems]
     if meta.get("tether_counters"):
-        lines += ["", f"Tether's own `/status` pool counters at the end of the run: {meta['tether_counters']}."]
+        lines += ["", f"Tether's own `/status` pool counters at the end of the run (all scenarios, warm-up included; "
+                  f"the HTTP/2 scenario, with 160 requests in flight over a 64-connection idle cap, opens most of them): "
+                  f"{meta['tether_counters']}."]
     lines += ["", "### How it was measured", ""]
     lines += [f"- Machine: {meta.get('machine', '?')}; everything (load generator, origin, proxies) shares these cores, "
               "nothing is pinned.",
@@ -248,8 +250,12 @@ def chart(res: Results, meta: dict) -> str:
     rounds = meta.get("rounds", "?")
     subtitle = (f"Medians of {rounds} round{'' if rounds == '1' else 's'}, {meta.get('duration', '?')} s each, "
                 f"{meta.get('machine', '')}, {meta.get('date', '')}, commit {meta.get('commit', '?')}")
+    foreign = [r["foreign_cpu_pct"] for r in res.records if "foreign_cpu_pct" in r]
+    warning = ""
+    if foreign and statistics.median(foreign) > float(meta.get("max_foreign_pct", "10")):
+        warning = f"Noisy machine: other processes took a median {statistics.median(foreign):.0f}% of the CPU"
     return svgchart.render("Tether vs nginx vs HAProxy, same machine, same run", subtitle, panels,
-                           [(p, NAMES[p]) for p in PROXIES])
+                           [(p, NAMES[p]) for p in PROXIES], warning)
 
 
 def write_report(args) -> None:

@@ -82,7 +82,7 @@ def panel_svg(x: float, y: float, panel: Panel, proxies: list, names: dict) -> l
     return out
 
 
-def render(title: str, subtitle: str, panels: list, proxies: list) -> str:
+def render(title: str, subtitle: str, panels: list, proxies: list, warning: str = "") -> str:
     order = [p for p, _ in proxies]
     names = dict(proxies)
     rows = (len(panels) + COLUMNS - 1) // COLUMNS
@@ -92,6 +92,8 @@ def render(title: str, subtitle: str, panels: list, proxies: list) -> str:
            f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
            text(16, 28, title, 18, weight="bold"),
            text(16, 48, subtitle, 11, GREY)]
+    if warning:
+        out.append(text(width - 16, 28, warning, 12, BAD, "end", "bold"))
     lx = 16
     for p in order:
         out.append(f'<rect x="{lx}" y="58" width="12" height="12" fill="{COLORS[p]}"/>')
