@@ -18,6 +18,10 @@ internal static class GatewayHost
         // endpoints are all a host needs.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
+
+        // With inline socket completions on (the tether executable turns them on; see Program.cs), Kestrel's
+        // own transport may run request processing on the completing thread too, instead of queueing it.
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = InlineCompletions);
         builder.Services.AddRoutingCore();
         builder.Services.AddLogging();
         if (options.LoggerFactory is { } loggerFactory)
@@ -33,6 +37,9 @@ internal static class GatewayHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Timeout.InfiniteTimeSpan);
         return builder;
     }
+
+    private static bool InlineCompletions =>
+        Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1";
 
     public static Uri[] BoundUrls(WebApplication app)
     {
