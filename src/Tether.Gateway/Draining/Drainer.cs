@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Tether.Configuration;
 using Tether.Gateway.Listeners;
@@ -129,13 +130,15 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
     // Connection: close). Bounded by a quarter of drain.timeout too; skipped when nothing is open.
     private async Task CloseGraceAsync(DrainConfig drain)
     {
+        // Wall time, not the gateway's TimeProvider: this waits for real sockets to close (a test clock that
+        // nobody advances would otherwise hold every drain, and every test gateway's dispose, forever).
         var grace = TimeSpan.FromTicks(Math.Min(CloseGraceMax.Ticks, drain.Timeout.Ticks / 4));
-        var start = timeProvider.GetTimestamp();
-        while (statistics.Active > 0 && !_abort.IsCancellationRequested && timeProvider.GetElapsedTime(start) < grace)
+        var start = Stopwatch.GetTimestamp();
+        while (statistics.Active > 0 && !_abort.IsCancellationRequested && Stopwatch.GetElapsedTime(start) < grace)
         {
             try
             {
-                await Task.Delay(CloseGracePoll, timeProvider, _abort.Token).ConfigureAwait(false);
+                await Task.Delay(CloseGracePoll, _abort.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
