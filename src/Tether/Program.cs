@@ -20,4 +20,18 @@ foreach (var command in root.Subcommands)
 
 // Signals are Tether's own (RunCommand): System.CommandLine's handler would end the process two seconds
 // after SIGTERM, in the middle of a drain.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+var parseResult = root.Parse(args);
+if (parseResult.Errors.Count > 0)
+{
+    // A usage error (unknown option, missing value) exits 2, as the doctor and check document; exit 1 is
+    // kept for "the thing checked failed".
+    foreach (var error in parseResult.Errors)
+    {
+        Console.Error.WriteLine($"tether: {error.Message}");
+    }
+
+    Console.Error.WriteLine("Try 'tether --help'.");
+    return 2;
+}
+
+return await parseResult.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
