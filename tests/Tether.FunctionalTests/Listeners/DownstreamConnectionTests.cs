@@ -1,5 +1,6 @@
 using Tether.FunctionalTests.Infrastructure;
 using Xunit.Abstractions;
+using Tether.Testing;
 
 namespace Tether.FunctionalTests.Listeners;
 

@@ -1,6 +1,7 @@
 using Tether.FunctionalTests.Infrastructure;
 using Tether.Upstream.Pooling;
 using Xunit.Abstractions;
+using Tether.Testing;
 
 namespace Tether.FunctionalTests.Pooling;
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tether.Configuration;
 using Tether.Gateway.Draining;
 using Tether.Gateway.Listeners;
-using Tether.Upstream.Tests;
+using Tether.Testing;
 
 namespace Tether.Gateway.Tests.Draining;
 

@@ -1,7 +1,7 @@
 using Tether.Configuration;
 using Tether.Gateway.Reload;
 using Tether.Upstream.Destinations;
-using Tether.Upstream.Tests;
+using Tether.Testing;
 
 namespace Tether.Gateway.Tests.Reload;
 

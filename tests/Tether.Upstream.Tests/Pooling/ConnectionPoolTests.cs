@@ -1,4 +1,5 @@
 using Tether.Upstream.Pooling;
+using Tether.Testing;
 
 namespace Tether.Upstream.Tests.Pooling;
 

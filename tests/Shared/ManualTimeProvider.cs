@@ -1,11 +1,11 @@
-namespace Tether.FunctionalTests.Infrastructure;
+namespace Tether.Testing;
 
 /// <summary>
 /// A clock that moves only when a test calls <see cref="Advance"/>; timers due by then fire on the caller's
 /// thread, in due order, before Advance returns. (Microsoft.Extensions.TimeProvider.Testing's FakeTimeProvider
 /// is not in this machine's package feed; this is the part of it the tests need.)
 /// </summary>
-internal sealed class ManualTimeProvider : TimeProvider
+public sealed class ManualTimeProvider : TimeProvider
 {
     private static readonly DateTimeOffset s_epoch = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly object _lock = new();
