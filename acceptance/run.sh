@@ -15,7 +15,13 @@ status=0
 start=$SECONDS
 for script in smuggling per-ip-limit proxy-protocol slowloris drain reload; do
   echo "== $script"
-  timeout 300 "acceptance/$script.sh" "$@" || status=1
+  rc=0
+  timeout 300 "acceptance/$script.sh" "$@" || rc=$?
+  if [ "$rc" != 0 ]; then
+    # Say which script failed and how, even when it died before printing a FAIL line of its own.
+    echo "FAIL  acceptance/$script.sh exited with status $rc"
+    status=1
+  fi
 done
 echo "== acceptance: $([ $status = 0 ] && echo PASS || echo FAIL) in $((SECONDS - start)) s (build not counted)"
 exit $status

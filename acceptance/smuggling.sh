@@ -32,8 +32,10 @@ declare -A payloads=(
 
 before=$(origin_requests)
 for name in "${!payloads[@]}"; do
-  # bash's /dev/tcp: the bytes go out exactly as written.
-  reply=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf "%b" "${payloads[$name]}" >&3; timeout 3 cat <&3 | head -c 200 | head -1 | tr -d '\r')
+  # bash's /dev/tcp: the bytes go out exactly as written. Tether answers 400 and closes with bytes unread,
+  # which can be an RST that makes cat fail; under set -e with pipefail that would end the script silently
+  # (seen once in CI), so the exit status is ignored and the reply judged.
+  reply=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf "%b" "${payloads[$name]}" >&3; timeout 3 cat <&3 | head -c 200 | head -1 | tr -d '\r') || true
   check "$name: Tether answers '${reply:-nothing}' (expected 400)" [ "${reply#HTTP/1.1 400}" != "$reply" ]
 done
 sleep 0.5

@@ -60,8 +60,6 @@ public sealed class Http1Connection : IPooledConnection
     /// <summary>Whether any byte of the current response has arrived (decides whether a retry is safe).</summary>
     public bool ResponseBytesReceived { get; private set; }
 
-    public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
-
     private int BufferedCount => _end - _start;
 
     public static ValueTask<Http1Connection> ConnectAsync(

@@ -38,10 +38,6 @@ public sealed class ConnectionLifetime
     /// <summary>Requests the backend still allows (its Keep-Alive: max); null = it never said.</summary>
     public int? ServerRemainingRequests { get; private set; }
 
-    public TimeSpan Age => _timeProvider.GetElapsedTime(CreatedTimestamp);
-
-    public TimeSpan IdleTime => _timeProvider.GetElapsedTime(IdleSinceTimestamp);
-
     public void OnRequestStarted()
     {
         RequestCount++;
