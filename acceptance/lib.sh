@@ -91,6 +91,26 @@ closed() { # closed ADMIN_PORT REASON
 }
 origin_requests() { [ -f "$ORIGIN_LOG" ] && wc -l <"$ORIGIN_LOG" || echo 0; }
 
+# cap_attacker PERCENT: make a cgroup that holds a process to PERCENT of one core (cgroup v1 cpu quota or v2
+# cpu.max), when this machine lets us; ATTACKER_CAP says what was done. Then `attacker COMMAND…` runs in it.
+# An attack tool on the proxy's own two cores is not how attacks arrive: slowhttptest busy-polls its sockets
+# (strace: ~4,700 poll() calls/s over 1,000 fds, a whole core, still after every connection is gone), and the
+# proxy's throughput would be judged against the tool's CPU rather than against the attack's cost.
+ATTACKER_CAP="unconstrained (no writable cgroup on this machine)"
+ATTACKER_PROCS=""
+cap_attacker() {
+  local percent=$1 v1=/sys/fs/cgroup/cpu/tether-acceptance v2=/sys/fs/cgroup/tether-acceptance
+  if { [ -d "$v1" ] || mkdir "$v1" 2>/dev/null; } && echo 100000 >"$v1/cpu.cfs_period_us" 2>/dev/null \
+    && echo $((percent * 1000)) >"$v1/cpu.cfs_quota_us" 2>/dev/null; then
+    ATTACKER_PROCS="$v1/cgroup.procs"; ATTACKER_CAP="${percent}% of one core (cgroup v1 cpu quota)"
+  elif { [ -d "$v2" ] || mkdir "$v2" 2>/dev/null; } && echo "$((percent * 1000)) 100000" >"$v2/cpu.max" 2>/dev/null; then
+    ATTACKER_PROCS="$v2/cgroup.procs"; ATTACKER_CAP="${percent}% of one core (cgroup v2 cpu.max)"
+  fi
+}
+attacker() {
+  if [ -n "$ATTACKER_PROCS" ]; then bash -c 'echo $$ >"$0" && exec "$@"' "$ATTACKER_PROCS" "$@"; else "$@"; fi
+}
+
 # wrk_rps PORT SECONDS: requests/s of wrk -t1 -c32 through Tether.
 wrk_rps() {
   wrk -t1 -c32 -d"$2"s "http://127.0.0.1:$1/" 2>&1 | awk '/Requests\/sec/ {printf "%d", $2}'

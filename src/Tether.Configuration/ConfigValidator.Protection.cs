@@ -15,6 +15,8 @@ public static partial class ConfigValidator
     private static void ValidateProtection(TetherConfig config, List<ConfigError> errors)
     {
         var d = config.Downstream;
+        SocketBufferSize(errors, "downstream.sendBufferSize", d.SendBufferSize);
+        SocketBufferSize(errors, "downstream.receiveBufferSize", d.ReceiveBufferSize);
         ValidateDataRate(d.MinRequestBodyRate, "downstream.minRequestBodyRate", errors);
         ValidateDataRate(d.MinResponseRate, "downstream.minResponseRate", errors);
         Positive(errors, "downstream.tlsHandshakeTimeout", d.TlsHandshakeTimeout, "10s");
@@ -85,6 +87,20 @@ public static partial class ConfigValidator
             {
                 errors.Add(new ConfigError(ConfigText.Index(path, i), ConfigText.Quote(networks[i]), problem));
             }
+        }
+    }
+
+    // Linux doubles the value and clamps it to [4608, 2 * net.core.[rw]mem_max]; below 4 KiB a socket cannot hold
+    // one segment of headers, above 64 MiB is more than any kernel default allows.
+    private const int MinSocketBuffer = 4096;
+    private const int MaxSocketBuffer = 64 * 1024 * 1024;
+
+    private static void SocketBufferSize(List<ConfigError> errors, string path, int value)
+    {
+        if (value != 0 && value is < MinSocketBuffer or > MaxSocketBuffer)
+        {
+            errors.Add(new ConfigError(path, value.ToString(CultureInfo.InvariantCulture),
+                "must be 0 (the OS default) or between 4096 and 67108864 bytes; use 65536 (64 KiB)"));
         }
     }
 

@@ -65,6 +65,8 @@ public static class ConfigWriter
                 ["requestHeadersTimeout"] = Durations.Format(downstream.RequestHeadersTimeout),
                 ["advertiseKeepAlive"] = downstream.AdvertiseKeepAlive,
                 ["tcpKeepAlive"] = TcpKeepAlive(downstream.TcpKeepAlive),
+                ["sendBufferSize"] = downstream.SendBufferSize,
+                ["receiveBufferSize"] = downstream.ReceiveBufferSize,
                 ["minRequestBodyRate"] = DataRate(downstream.MinRequestBodyRate),
                 ["minResponseRate"] = DataRate(downstream.MinResponseRate),
                 ["tlsHandshakeTimeout"] = Durations.Format(downstream.TlsHandshakeTimeout),

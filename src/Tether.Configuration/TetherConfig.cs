@@ -107,6 +107,13 @@ public sealed record DownstreamConfig
     /// <summary>Null = the OS default (no SO_KEEPALIVE).</summary>
     public TcpKeepAliveConfig? TcpKeepAlive { get; init; }
 
+    /// <summary>SO_SNDBUF of each accepted socket in bytes (nginx listen sndbuf=, HAProxy tune.sndbuf.client).
+    /// Caps what a client that does not read can make Tether push into the kernel. 0 = the OS default (autotuned).</summary>
+    public int SendBufferSize { get; init; }
+
+    /// <summary>SO_RCVBUF of each accepted socket in bytes (nginx listen rcvbuf=, HAProxy tune.rcvbuf.client). 0 = the OS default.</summary>
+    public int ReceiveBufferSize { get; init; }
+
     /// <summary>nginx client_body_timeout; Kestrel MinRequestBodyDataRate.</summary>
     public DataRateConfig MinRequestBodyRate { get; init; } = new();
 

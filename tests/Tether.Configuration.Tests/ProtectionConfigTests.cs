@@ -12,6 +12,8 @@ public class ProtectionConfigTests
         Assert.Equal(TimeSpan.FromSeconds(10), d.TlsHandshakeTimeout);
         Assert.Equal(0, d.MaxConnectionsPerClient);
         Assert.Equal(0, d.MaxConnections);
+        Assert.Equal(0, d.SendBufferSize);
+        Assert.Equal(0, d.ReceiveBufferSize);
         Assert.Equal(8192, d.MaxRequestLineSize);
         Assert.Equal(32768, d.MaxRequestHeadersSize);
         Assert.Equal(100, d.MaxRequestHeaderCount);
@@ -33,6 +35,7 @@ public class ProtectionConfigTests
             "minRequestBodyRate": { "bytesPerSecond": 1000, "grace": "2s" },
             "minResponseRate": { "bytesPerSecond": 0 },
             "tlsHandshakeTimeout": "5s",
+            "sendBufferSize": 65536, "receiveBufferSize": 16384,
             "maxConnectionsPerClient": 100, "maxConnections": 10000,
             "maxRequestLineSize": 4096, "maxRequestHeadersSize": 16384, "maxRequestHeaderCount": 50,
             "http2": { "maxStreamsPerConnection": 50, "initialStreamWindowSize": 65535, "initialConnectionWindowSize": 131072 },
@@ -46,6 +49,8 @@ public class ProtectionConfigTests
         Assert.Equal(1000, d.MinRequestBodyRate.BytesPerSecond);
         Assert.True(d.MinResponseRate.IsOff);
         Assert.Equal(100, d.MaxConnectionsPerClient);
+        Assert.Equal(65536, d.SendBufferSize);
+        Assert.Equal(16384, d.ReceiveBufferSize);
         Assert.Equal(50, d.Http2.MaxStreamsPerConnection);
         Assert.Equal(["10.0.0.0/8"], d.TrustedProxies);
         var proxy = config.Listeners[0].ProxyProtocol;
@@ -68,6 +73,9 @@ public class ProtectionConfigTests
     [InlineData("""{ "downstream": { "minRequestBodyRate": { "grace": "1s" } } }""", "downstream.minRequestBodyRate.grace", "more than 1s")]
     [InlineData("""{ "downstream": { "minResponseRate": { "bytesPerSecond": -1 } } }""", "downstream.minResponseRate.bytesPerSecond", "0 to turn the check off")]
     [InlineData("""{ "downstream": { "tlsHandshakeTimeout": "0s" } }""", "downstream.tlsHandshakeTimeout", "10s")]
+    [InlineData("""{ "downstream": { "sendBufferSize": 1024 } }""", "downstream.sendBufferSize", "0 (the OS default) or between 4096 and 67108864 bytes; use 65536")]
+    [InlineData("""{ "downstream": { "sendBufferSize": -1 } }""", "downstream.sendBufferSize", "use 65536 (64 KiB)")]
+    [InlineData("""{ "downstream": { "receiveBufferSize": 134217728 } }""", "downstream.receiveBufferSize", "between 4096 and 67108864")]
     [InlineData("""{ "downstream": { "trustedProxies": ["10.1.2.3/8"] } }""", "downstream.trustedProxies[0]", "write \"10.0.0.0/8\"")]
     [InlineData("""{ "downstream": { "trustedProxies": ["lb.example.com"] } }""", "downstream.trustedProxies[0]", "not an IP address")]
     [InlineData("""{ "listeners": [{ "address": "127.0.0.1:80", "proxyProtocol": { "mode": "required" } }] }""", "listeners[0].proxyProtocol.trustedNetworks", "load balancers")]

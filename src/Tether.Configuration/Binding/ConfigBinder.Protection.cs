@@ -11,6 +11,8 @@ internal static partial class ConfigBinder
         var defaults = new DownstreamConfig();
         return downstream with
         {
+            SendBufferSize = reader.Read("sendBufferSize", defaults.SendBufferSize, ValueParsers.Int),
+            ReceiveBufferSize = reader.Read("receiveBufferSize", defaults.ReceiveBufferSize, ValueParsers.Int),
             MinRequestBodyRate = BindDataRate(reader.Object("minRequestBodyRate")),
             MinResponseRate = BindDataRate(reader.Object("minResponseRate")),
             TlsHandshakeTimeout = reader.Read("tlsHandshakeTimeout", defaults.TlsHandshakeTimeout, ValueParsers.Duration),

@@ -61,6 +61,19 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         Log.ClientAborted(logger, cluster.Name, destination.Name, error.Phase, context.Request.Method, context.Request.Path);
     }
 
+    /// <summary>The client's request body was rejected by Kestrel mid-stream: its status (400, 408, 413) goes to the
+    /// client if no response has started, and the backend connection has already been dropped.</summary>
+    public void ClientBadRequest(HttpContext context, ClusterState cluster, DestinationState destination, BadHttpRequestException error)
+    {
+        counters.OnClientAborted();
+        Log.ClientBadRequest(logger, error.StatusCode, cluster.Name, destination.Name, context.Request.Method, context.Request.Path, error.Message);
+        if (!context.Response.HasStarted)
+        {
+            context.Response.StatusCode = error.StatusCode;
+            context.Response.Headers.Connection = "close";
+        }
+    }
+
     private static string ReasonPhrase(int status) =>
         Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 
@@ -77,5 +90,9 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         [LoggerMessage(EventId = 1102, EventName = "ClientAborted", Level = LogLevel.Debug,
             Message = "client went away: cluster={Cluster} destination={Destination} phase={Phase} for {Method} {Path}")]
         public static partial void ClientAborted(ILogger logger, string cluster, string destination, UpstreamPhase phase, string method, PathString path);
+
+        [LoggerMessage(EventId = 1103, EventName = "ClientBadRequest", Level = LogLevel.Debug,
+            Message = "{Status} to the client: its request body was rejected mid-stream (backend connection dropped): cluster={Cluster} destination={Destination} for {Method} {Path}: {Reason}")]
+        public static partial void ClientBadRequest(ILogger logger, int status, string cluster, string destination, string method, PathString path, string reason);
     }
 }

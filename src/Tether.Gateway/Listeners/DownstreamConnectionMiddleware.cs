@@ -7,19 +7,21 @@ using Tether.Upstream;
 namespace Tether.Gateway.Listeners;
 
 /// <summary>
-/// Kestrel connection middleware for every client connection: counts it, sets TCP keepalive on its socket and
+/// Kestrel connection middleware for every client connection: counts it, sets TCP keepalive and buffer sizes on its socket and
 /// attaches the per-connection state the forwarder reads (the shape of Kestrel's ConnectionLimitMiddleware).
 /// </summary>
 internal sealed class DownstreamConnectionMiddleware(ConnectionDelegate next, DownstreamStatistics statistics, DownstreamConfig config, TimeProvider timeProvider)
 {
+    private readonly bool _setsSocketOptions = config.TcpKeepAlive is not null || config.SendBufferSize > 0 || config.ReceiveBufferSize > 0;
+
     public async Task OnConnectionAsync(ConnectionContext connection)
     {
         statistics.OnAccepted();
-        if (config.TcpKeepAlive is { } keepAlive && connection.Features.Get<IConnectionSocketFeature>()?.Socket is Socket socket)
+        if (_setsSocketOptions && connection.Features.Get<IConnectionSocketFeature>()?.Socket is Socket socket)
         {
             try
             {
-                SocketOptions.SetTcpKeepAlive(socket, keepAlive);
+                SetSocketOptions(socket);
             }
             catch (SocketException)
             {
@@ -36,6 +38,25 @@ internal sealed class DownstreamConnectionMiddleware(ConnectionDelegate next, Do
         finally
         {
             statistics.OnClosed();
+        }
+    }
+
+    private void SetSocketOptions(Socket socket)
+    {
+        if (config.TcpKeepAlive is { } keepAlive)
+        {
+            SocketOptions.SetTcpKeepAlive(socket, keepAlive);
+        }
+
+        // Set after accept, as nginx does for sndbuf=/rcvbuf=: this turns off the kernel's autotuning for the socket.
+        if (config.SendBufferSize > 0)
+        {
+            socket.SendBufferSize = config.SendBufferSize;
+        }
+
+        if (config.ReceiveBufferSize > 0)
+        {
+            socket.ReceiveBufferSize = config.ReceiveBufferSize;
         }
     }
 }

@@ -276,9 +276,14 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         {
             connection = await _connect(cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
-            Statistics.OnConnectFailed();
+            // A caller that went away mid-connect (its client aborted) says nothing about the destination.
+            if (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Statistics.OnConnectFailed();
+            }
+
             FreeSlot(wasLeased: true);
             throw;
         }

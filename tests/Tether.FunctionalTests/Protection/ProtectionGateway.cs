@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Tether.Configuration;
+using Tether.FunctionalTests.Infrastructure;
 using Tether.Gateway;
 using Tether.Gateway.Protection;
 
@@ -10,11 +11,15 @@ namespace Tether.FunctionalTests.Protection;
 /// <summary>A gateway on 127.0.0.1:0 in front of one <see cref="RecordingOrigin"/>, and raw-socket clients for it.</summary>
 internal sealed class ProtectionGateway : IAsyncDisposable
 {
-    private ProtectionGateway(TetherGateway gateway, RecordingOrigin origin)
+    private ProtectionGateway(TetherGateway gateway, RecordingOrigin origin, TestLoggerProvider logs)
     {
         Gateway = gateway;
         Origin = origin;
+        Logs = logs;
     }
+
+    /// <summary>What the gateway logged: Tether's categories from Debug, Kestrel's and others' from Warning.</summary>
+    public TestLoggerProvider Logs { get; }
 
     public TetherGateway Gateway { get; }
 
@@ -41,7 +46,8 @@ internal sealed class ProtectionGateway : IAsyncDisposable
         };
         try
         {
-            return new ProtectionGateway(await TetherGateway.StartAsync(config), origin);
+            var logs = new TestLoggerProvider();
+            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory() }), origin, logs);
         }
         catch
         {

@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Tether.Configuration;
+using Tether.FunctionalTests.Infrastructure;
 using Tether.Gateway.Protection;
 
 namespace Tether.FunctionalTests.Protection;
@@ -41,6 +44,28 @@ public class SlowClientTests
     }
 
     [Fact]
+    public async Task Slow_body_after_the_head_went_upstream_gets_408_and_a_debug_line_not_an_error()
+    {
+        await using var gateway = await ProtectionGateway.StartAsync(d => d with
+        {
+            MinRequestBodyRate = new DataRateConfig { BytesPerSecond = 10_000, Grace = TimeSpan.FromSeconds(1.5) },
+        });
+        using var client = await gateway.ConnectAsync();
+        // The first body bytes take the head to the backend; then the body stalls.
+        await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc"u8.ToArray(), SocketFlags.None);
+
+        var response = await ProtectionGateway.ReadResponseAsync(client, 5000);
+        Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", response, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowBody, 1));
+        var line = Assert.Single(gateway.Logs.Named("ClientBadRequest"));
+        Assert.Equal(LogLevel.Debug, line.Level);
+        Assert.Contains("408", line.Message, StringComparison.Ordinal);
+        // Kestrel's "An unhandled exception was thrown by the application" (with a stack trace) is gone.
+        Assert.DoesNotContain(gateway.Logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    [Fact]
     public async Task Slow_read_is_closed_below_minResponseRate_and_counted()
     {
         await using var gateway = await ProtectionGateway.StartAsync(d => d with
@@ -53,6 +78,37 @@ public class SlowClientTests
 
         // The client never reads: once the socket buffers are full Kestrel's writes stall and the rate check fires.
         Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowRead, 1, timeoutMs: 8000));
+    }
+
+    [Theory]
+    [InlineData(16_384)]
+    [InlineData(0)]
+    public async Task SendBufferSize_caps_what_a_reader_that_stalls_leaves_queued_in_the_kernel(int sendBufferSize)
+    {
+        await using var gateway = await ProtectionGateway.StartAsync(d => d with { SendBufferSize = sendBufferSize, MinResponseRate = new DataRateConfig { BytesPerSecond = 0 } });
+        using var client = await gateway.ConnectAsync();
+        client.ReceiveBufferSize = 4096;
+        await client.SendAsync(Encoding.ASCII.GetBytes("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"), SocketFlags.None);
+
+        // The gateway's side of this connection in /proc/net/tcp: tx_queue is what sits in its send buffer.
+        var clientPort = ((IPEndPoint)client.LocalEndPoint!).Port;
+        long queued = 0;
+        for (var i = 0; i < 20 && queued < 256 * 1024; i++)
+        {
+            await Task.Delay(100);
+            queued = TcpTable.SendQueueBytes(localPort: gateway.Port, remotePort: clientPort);
+        }
+
+        if (sendBufferSize > 0)
+        {
+            // Linux doubles SO_SNDBUF for its bookkeeping: at most twice the setting is queued.
+            Assert.InRange(queued, 1, 2 * sendBufferSize);
+        }
+        else
+        {
+            // The control: autotuned, the kernel takes far more from a client that does not read.
+            Assert.True(queued >= 256 * 1024, $"only {queued} bytes queued without sendBufferSize");
+        }
     }
 
     [Fact]

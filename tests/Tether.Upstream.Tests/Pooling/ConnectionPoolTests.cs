@@ -245,6 +245,22 @@ public sealed class ConnectionPoolTests
     }
 
     [Fact]
+    public async Task A_connect_the_caller_cancelled_is_not_a_connect_failure()
+    {
+        // A client that goes away while its backend connection is being opened (hundreds at once under a
+        // slow-read attack) says nothing about the destination.
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        using var pool = CreatePool(new PoolOptions { MaxConnections = 1 }, fail: () => new OperationCanceledException(cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pool.AcquireAsync(false, cancelled.Token));
+        Assert.Equal(0, pool.Statistics.ConnectFailures);
+
+        // A cancellation the caller did not ask for (a timeout inside the connect) still counts.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pool.AcquireAsync(false, default));
+        Assert.Equal(1, pool.Statistics.ConnectFailures);
+    }
+
+    [Fact]
     public async Task Dispose_closes_idle_connections_and_those_returned_later()
     {
         var pool = CreatePool();
