@@ -272,6 +272,8 @@ proxy_forwards() {
     wait_http "http://127.0.0.1:${HTTP_PORT[$p]}/" 20 || { echo "no answer on 127.0.0.1:${HTTP_PORT[$p]}"; return 1; }
     got=$(curl -s --max-time 5 "http://127.0.0.1:${HTTP_PORT[$p]}/") || true
     [ "$got" = "$expect" ] || { echo "HTTP/1.1 answered '${got:0:60}' instead of the origin's body"; return 1; }
+    # Each listener is its own server, started in turn: the TLS one opens a moment after the plain one.
+    wait_http "https://127.0.0.1:${TLS_PORT[$p]}/" 20 -k || { echo "no answer on https://127.0.0.1:${TLS_PORT[$p]}"; return 1; }
     got=$(curl -sk --http2 --max-time 5 -o /dev/null -w '%{http_version} %{http_code}' "https://127.0.0.1:${TLS_PORT[$p]}/") || true
     [ "$got" = "2 200" ] || { echo "HTTP/2 over TLS answered '$got' (want '2 200')"; return 1; }
     wait_http "http://127.0.0.1:${NKA_PORT[$p]}/" 20 || { echo "no-keep-alive instance does not answer"; return 1; }

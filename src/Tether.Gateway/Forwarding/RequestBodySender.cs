@@ -11,6 +11,9 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
     /// <summary>Whether any body byte was taken from the client: from then on the request cannot be replayed.</summary>
     public bool AnyBodyConsumed { get; private set; }
 
+    /// <summary>Content-Length bodies up to this size are sent to the backend with the head in one go.</summary>
+    internal const long WholeBodyLimit = 64 * 1024;
+
     public async ValueTask SendAsync(Http1Connection connection)
     {
         // The head goes out with the first body bytes, not before: Kestrel validates the framing of what it
@@ -18,16 +21,32 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
         // reaches the backend at all. "Expect: 100-continue" still works: Kestrel sends the 100 on this read.
         var reader = context.Request.BodyReader;
         var output = connection.Output;
+        var unflushed = false;
+
+        // A small body of known length goes to the backend in one send with its head, as nginx buffers request
+        // bodies by default: Kestrel hands over what it has received in 4 KiB blocks, and a flush per block cost a
+        // send per block and a split request at the backend (POST 4 KiB: 2.9 sends per request, 1.9 for nginx).
+        // Larger and chunked bodies (which may be streams) go out before every wait for the client.
+        var holdUntilComplete = mode == RequestBodyMode.ContentLength && context.Request.ContentLength <= WholeBodyLimit;
         while (true)
         {
             System.IO.Pipelines.ReadResult result;
             try
             {
-                result = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+                if (!reader.TryRead(out result))
+                {
+                    if (unflushed && !holdUntilComplete)
+                    {
+                        await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
+                        unflushed = false;
+                    }
+
+                    result = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+                }
             }
 
-            // A malformed body (a bad chunk) is the client's fault, not an abort: let it reach Kestrel, which
-            // answers 400 and closes; the backend connection is dropped mid-request, so no complete request lands.
+            // A malformed body (a bad chunk) is the client's fault, not an abort: let it reach the forwarder, which
+            // answers 400 and drops the backend connection mid-request, so no complete request lands.
             catch (Exception ex) when (ex is not UpstreamException and not BadHttpRequestException)
             {
                 throw new UpstreamException(UpstreamPhase.SendBody, UpstreamErrorKind.ClientAborted, $"reading the client's body failed: {ex.Message}", ex);
@@ -37,6 +56,7 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
             if (!buffer.IsEmpty)
             {
                 AnyBodyConsumed = true;
+                unflushed = true;
                 if (mode == RequestBodyMode.Chunked)
                 {
                     Http1RequestWriter.WriteChunk(output, buffer);
@@ -50,6 +70,7 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
                 }
             }
 
+            // An empty read (Kestrel parsed only a chunk's size line) writes nothing: the head waits for data.
             reader.AdvanceTo(buffer.End);
             if (result.IsCompleted)
             {
@@ -60,12 +81,6 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
 
                 await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
                 return;
-            }
-
-            // An empty read (Kestrel parsed only a chunk's size line) sends nothing: the head waits for data.
-            if (!buffer.IsEmpty)
-            {
-                await connection.FlushAsync(UpstreamPhase.SendBody).ConfigureAwait(false);
             }
         }
     }

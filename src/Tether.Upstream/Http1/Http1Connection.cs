@@ -45,7 +45,7 @@ public sealed class Http1Connection : IPooledConnection
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: false);
-        Output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
+        Output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 16384, leaveOpen: true));
         Lifetime = lifetime;
     }
 
