@@ -214,8 +214,14 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         {
             connection.BeginRequest();
 
+            // A connection that will not be reused (no idle slots at all, or its last request by maxRequests or
+            // the backend's Keep-Alive: max) asks the backend to close it.
+            ConnectionCloseReason? lastRequest = destination.Pool.Options.MaxIdle == 0 ? ConnectionCloseReason.PoolFull
+                : connection.Lifetime.IsLastRequest ? ConnectionCloseReason.MaxRequests
+                : null;
+
             // 2. The request head, then 3. the body, if any.
-            RequestHeadWriter.Write(connection.Output, context, bodyMode, contentLength, upgrade, destination.HostHeader);
+            RequestHeadWriter.Write(connection.Output, context, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null);
             if (bodyMode == RequestBodyMode.None)
             {
                 await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
@@ -252,7 +258,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             // last bytes go to the client.
             var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
             await registration.DisposeAsync().ConfigureAwait(false);
-            var closeReason = !clean || head.ConnectionClose ? ConnectionCloseReason.ServerClose : connection.EndExchange();
+            var closeReason = !clean ? ConnectionCloseReason.ServerClose
+                : lastRequest ?? (head.ConnectionClose ? ConnectionCloseReason.ServerClose : connection.EndExchange());
             released = true;
             destination.Pool.Release(connection, closeReason);
 

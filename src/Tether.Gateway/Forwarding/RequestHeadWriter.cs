@@ -43,7 +43,7 @@ internal static class RequestHeadWriter
         return detection is { CanHaveBody: true } ? RequestBodyMode.Chunked : RequestBodyMode.None;
     }
 
-    public static void Write(IBufferWriter<byte> output, HttpContext context, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost)
+    public static void Write(IBufferWriter<byte> output, HttpContext context, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost, bool lastRequest = false)
     {
         var request = context.Request;
         Http1RequestWriter.WriteRequestLine(output, request.Method, RequestTarget(context));
@@ -99,6 +99,12 @@ internal static class RequestHeadWriter
         {
             Http1RequestWriter.WriteHeader(output, "Connection"u8, "upgrade");
             Http1RequestWriter.WriteHeader(output, "Upgrade"u8, headers.Upgrade.ToString());
+        }
+        else if (lastRequest)
+        {
+            // The connection will not carry another request: the backend closes first, so the TIME_WAIT lands on
+            // its side, not on Tether's (whose TIME_WAIT sockets hold ephemeral ports and slow every connect()).
+            Http1RequestWriter.WriteHeader(output, "Connection"u8, "close");
         }
 
         switch (bodyMode)

@@ -49,6 +49,10 @@ public sealed class ConnectionLifetime
 
     public void OnReturnedIdle() => IdleSinceTimestamp = _timeProvider.GetTimestamp();
 
+    /// <summary>After <see cref="OnRequestStarted"/>: whether this request is the connection's last (its
+    /// maxRequests, or the backend's Keep-Alive: max, is reached with it), so it can ask the backend to close.</summary>
+    public bool IsLastRequest => (MaxRequests > 0 && RequestCount >= MaxRequests) || ServerRemainingRequests is <= 0;
+
     /// <summary>
     /// Learns from the backend's "Keep-Alive: timeout=N, max=M". The backend closes after N seconds idle; we
     /// must give the connection up first, so the idle timeout becomes N minus a margin (a quarter of N, at most

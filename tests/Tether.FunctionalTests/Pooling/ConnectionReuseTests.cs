@@ -32,6 +32,35 @@ public sealed class ConnectionReuseTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task With_no_idle_slots_every_request_asks_the_backend_to_close()
+    {
+        // Keep-alive to the backend off (maxIdlePerDestination 0): the backend is asked to close, as nginx's
+        // default proxy_http_version 1.0 does, so it is the active closer and holds the TIME_WAIT.
+        await using var origin = RawOrigin.Serve(async (request, connection) =>
+        {
+            await connection.RespondAsync(200, "ok");
+            if (request.Head.Get("Connection") == "close")
+            {
+                connection.Close();
+            }
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { MaxIdlePerDestination = 0 } }, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(200, (await client.GetAsync()).Status);
+        }
+
+        Assert.Equal(3, origin.Accepted);
+        Assert.All(origin.Requests, r => Assert.Equal("close", r.Head.Get("Connection")));
+        var stats = gateway.PoolStatistics();
+        Assert.Equal(3, stats.Created);
+        Assert.Equal(0, stats.Reused);
+        Assert.Equal(3, stats.Closed(ConnectionCloseReason.PoolFull));
+    }
+
+    [Fact]
     public async Task Pool_maxRequestsPerConnection_5_spreads_20_requests_over_4_upstream_connections()
     {
         await using var origin = RawOrigin.Ok();
@@ -50,7 +79,15 @@ public sealed class ConnectionReuseTests(ITestOutputHelper output)
         Assert.Equal(16, stats.Reused);
         Assert.Equal(4, stats.Closed(ConnectionCloseReason.MaxRequests));
 
-        // Tether closed each connection itself (the origin never did): every one sees EOF from Tether.
+        // The 5th request on each connection asks the backend to close (so its TIME_WAIT is not on Tether's
+        // side); the first four do not.
+        foreach (var request in origin.Requests)
+        {
+            Assert.Equal(request.IndexOnConnection == 5 ? "close" : null, request.Head.Get("Connection"));
+        }
+
+        // This origin ignores the request (it never closes): Tether closes each connection itself after the
+        // response, so every one sees EOF from Tether.
         foreach (var connection in origin.Connections)
         {
             Assert.True(await connection.ClosedByTetherAsync(TimeSpan.FromSeconds(5)), $"connection {connection.Index} still open");

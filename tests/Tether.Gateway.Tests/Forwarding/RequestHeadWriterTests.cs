@@ -63,6 +63,17 @@ public sealed class RequestHeadWriterTests
         return context;
     }
 
+    [Fact]
+    public void The_last_request_on_a_connection_asks_the_backend_to_close_unless_it_upgrades()
+    {
+        var context = Request("GET", "/", ("Host", "example.com"));
+        var buffer = new ArrayBufferWriter<byte>();
+        RequestHeadWriter.Write(buffer, context, RequestBodyMode.None, -1, upgrade: false, "fallback:80", lastRequest: true);
+        Assert.Contains("\r\nConnection: close\r\n", Encoding.Latin1.GetString(buffer.WrittenSpan), StringComparison.Ordinal);
+
+        Assert.DoesNotContain("Connection:", Write(context, RequestBodyMode.None), StringComparison.Ordinal);
+    }
+
     private static string Write(HttpContext context, RequestBodyMode mode, long contentLength = -1)
     {
         var buffer = new ArrayBufferWriter<byte>();
