@@ -123,7 +123,9 @@ public sealed class ReloadTests : IAsyncLifetime
     [Fact]
     public async Task A_destination_added_at_runtime_gets_traffic_from_existing_keep_alive_clients_and_a_spread_fraction_is_recycled()
     {
-        var recycle = """, "recycle": { "window": "1s" }""";
+        // A connection is recycled on its first response after its moment within the window; one that sends
+        // nothing until the window is over is left alone. 2 s leaves a loaded machine room for several rounds.
+        var recycle = """, "recycle": { "window": "2s" }""";
         await using var gateway = await ReloadingGateway.StartAsync(ReloadingGateway.Config([_a.Address], extra: recycle));
         var clients = new HttpClient[20];
         for (var i = 0; i < clients.Length; i++)
@@ -140,14 +142,14 @@ public sealed class ReloadTests : IAsyncLifetime
         // Every client keeps sending over its keep-alive connection for the window and a little more.
         var closedBy = new bool[clients.Length];
         var servedByB = 0;
-        while (Stopwatch.GetElapsedTime(reloadedAt) < TimeSpan.FromSeconds(1.2))
+        while (Stopwatch.GetElapsedTime(reloadedAt) < TimeSpan.FromSeconds(2.2))
         {
             for (var i = 0; i < clients.Length; i++)
             {
                 using var response = await clients[i].GetAsync("/");
                 var body = await response.Content.ReadAsStringAsync();
                 Assert.True(response.IsSuccessStatusCode, body);
-                servedByB += body == "b" && Stopwatch.GetElapsedTime(reloadedAt) < TimeSpan.FromSeconds(1) ? 1 : 0;
+                servedByB += body == "b" && Stopwatch.GetElapsedTime(reloadedAt) < TimeSpan.FromSeconds(2) ? 1 : 0;
                 closedBy[i] |= response.Headers.ConnectionClose == true;
             }
 
@@ -158,7 +160,10 @@ public sealed class ReloadTests : IAsyncLifetime
         Assert.True(servedByB > 0, "the new destination got no traffic within recycle.window");
 
         // One destination added to one: half the connections that existed are recycled (binomial: 20 × ½).
-        Assert.InRange(recycled, 2, 18);
+        // (Seen once in CI: 0 recycled. The message says whether the clients were on new connections.)
+        Assert.True(recycled is >= 2 and <= 18,
+            $"{recycled} of 20 clients saw Connection: close; recycler counted {gateway.Gateway.Recycler.Recycled}; "
+            + $"{gateway.Gateway.Downstream.Accepted - accepted} connections accepted since the reload; {servedByB} served by b");
         Assert.Equal(recycled, gateway.Gateway.Recycler.Recycled);
         Assert.Equal(accepted + recycled, gateway.Gateway.Downstream.Accepted);
         foreach (var client in clients)
