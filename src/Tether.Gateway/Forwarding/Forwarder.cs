@@ -22,6 +22,12 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster)
     {
+        // A small body of known length is received whole first, before any destination is ranked or connected.
+        if (RequestBodySender.IsReceivedWhole(context.Request) && !await RequestBodySender.ReceiveWholeAsync(context, cluster, errors).ConfigureAwait(false))
+        {
+            return;
+        }
+
         // 0. Candidates, most preferred first: the first attempt plus one per retry, from one ranking, into a
         // pooled array (no per-request allocation). A request keeps the set it ranked even if DNS swaps it.
         var set = cluster.Set;

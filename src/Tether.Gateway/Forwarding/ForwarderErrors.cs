@@ -63,15 +63,22 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
 
     /// <summary>The client's request body was rejected by Kestrel mid-stream: its status (400, 408, 413) goes to the
     /// client if no response has started, and the backend connection has already been dropped.</summary>
-    public void ClientBadRequest(HttpContext context, ClusterState cluster, DestinationState destination, BadHttpRequestException error)
+    public void ClientBadRequest(HttpContext context, ClusterState cluster, DestinationState? destination, BadHttpRequestException error)
     {
         counters.OnClientAborted();
-        Log.ClientBadRequest(logger, error.StatusCode, cluster.Name, destination.Name, context.Request.Method, context.Request.Path, error.Message);
+        Log.ClientBadRequest(logger, error.StatusCode, cluster.Name, destination?.Name ?? "(none yet)", context.Request.Method, context.Request.Path, error.Message);
         if (!context.Response.HasStarted)
         {
             context.Response.StatusCode = error.StatusCode;
             context.Response.Headers.Connection = "close";
         }
+    }
+
+    /// <summary>The client went away while its body was being received, before any backend was involved.</summary>
+    public void ClientAbortedBeforeUpstream(HttpContext context, ClusterState cluster)
+    {
+        counters.OnClientAborted();
+        Log.ClientAborted(logger, cluster.Name, "(none yet)", UpstreamPhase.SendBody, context.Request.Method, context.Request.Path);
     }
 
     private static string ReasonPhrase(int status) =>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Tether.Upstream;
+using Tether.Upstream.Destinations;
 using Tether.Upstream.Http1;
 
 namespace Tether.Gateway.Forwarding;
@@ -11,8 +12,44 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
     /// <summary>Whether any body byte was taken from the client: from then on the request cannot be replayed.</summary>
     public bool AnyBodyConsumed { get; private set; }
 
-    /// <summary>Content-Length bodies up to this size are sent to the backend with the head in one go.</summary>
+    /// <summary>Content-Length bodies up to this size are received whole before a backend is chosen, and then
+    /// sent to it with the head in one go.</summary>
     internal const long WholeBodyLimit = 64 * 1024;
+
+    /// <summary>Whether the request's body is received whole before a backend is involved.</summary>
+    public static bool IsReceivedWhole(HttpRequest request) => request.ContentLength is > 0 and <= WholeBodyLimit;
+
+    /// <summary>
+    /// Waits until the whole (small, Content-Length) body has arrived, leaving it unconsumed in Kestrel's buffer
+    /// for <see cref="SendAsync"/>: as nginx buffers request bodies, a slow or broken upload costs no backend
+    /// connection and no least-connections slot. False if the client failed (answered here) or went away.
+    /// </summary>
+    public static async ValueTask<bool> ReceiveWholeAsync(HttpContext context, ClusterState cluster, ForwarderErrors errors)
+    {
+        var reader = context.Request.BodyReader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+                reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            errors.ClientBadRequest(context, cluster, destination: null, ex);
+            return false;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            errors.ClientAbortedBeforeUpstream(context, cluster);
+            return false;
+        }
+    }
 
     public async ValueTask SendAsync(Http1Connection connection)
     {
@@ -23,11 +60,11 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
         var output = connection.Output;
         var unflushed = false;
 
-        // A small body of known length goes to the backend in one send with its head, as nginx buffers request
-        // bodies by default: Kestrel hands over what it has received in 4 KiB blocks, and a flush per block cost a
-        // send per block and a split request at the backend (POST 4 KiB: 2.9 sends per request, 1.9 for nginx).
+        // A small body of known length was received whole (ReceiveWholeAsync) and goes to the backend in one send
+        // with its head: Kestrel hands over what it has received in 4 KiB blocks, and a flush per block cost a send
+        // per block and a split request at the backend (POST 4 KiB: 2.9 sends per request, 1.9 for nginx).
         // Larger and chunked bodies (which may be streams) go out before every wait for the client.
-        var holdUntilComplete = mode == RequestBodyMode.ContentLength && context.Request.ContentLength <= WholeBodyLimit;
+        var holdUntilComplete = mode == RequestBodyMode.ContentLength && IsReceivedWhole(context.Request);
         while (true)
         {
             System.IO.Pipelines.ReadResult result;

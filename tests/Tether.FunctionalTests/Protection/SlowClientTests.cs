@@ -44,6 +44,26 @@ public class SlowClientTests
     }
 
     [Fact]
+    public async Task A_slow_small_body_is_answered_408_without_ever_touching_a_backend()
+    {
+        // Up to 64 KiB with a Content-Length, the body is received whole before a destination is chosen (nginx's
+        // request buffering): a slow upload costs no backend connection.
+        await using var gateway = await ProtectionGateway.StartAsync(d => d with
+        {
+            MinRequestBodyRate = new DataRateConfig { BytesPerSecond = 1000, Grace = TimeSpan.FromSeconds(1.5) },
+        });
+        using var client = await gateway.ConnectAsync();
+        await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n\r\nabc"u8.ToArray(), SocketFlags.None);
+
+        var response = await ProtectionGateway.ReadResponseAsync(client, 5000);
+        Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
+        Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowBody, 1));
+        Assert.Equal(0, Volatile.Read(ref gateway.Origin.Connections));
+        var line = Assert.Single(gateway.Logs.Named("ClientBadRequest"));
+        Assert.Contains("destination=(none yet)", line.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Slow_body_after_the_head_went_upstream_gets_408_and_a_debug_line_not_an_error()
     {
         await using var gateway = await ProtectionGateway.StartAsync(d => d with
