@@ -99,7 +99,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         public static partial void ClientAborted(ILogger logger, string cluster, string destination, UpstreamPhase phase, string method, PathString path);
 
         [LoggerMessage(EventId = 1103, EventName = "ClientBadRequest", Level = LogLevel.Debug,
-            Message = "{Status} to the client: its request body was rejected mid-stream (backend connection dropped): cluster={Cluster} destination={Destination} for {Method} {Path}: {Reason}")]
+            Message = "{Status} to the client: its request body was rejected mid-stream (any backend connection dropped): cluster={Cluster} destination={Destination} for {Method} {Path}: {Reason}")]
         public static partial void ClientBadRequest(ILogger logger, int status, string cluster, string destination, string method, PathString path, string reason);
     }
 }
