@@ -53,6 +53,9 @@ public sealed class Http1Connection : IPooledConnection
 
     public ConnectionLifetime Lifetime { get; }
 
+    /// <inheritdoc />
+    public int HomeThreadId { get; private set; }
+
     /// <summary>Bytes to the backend: the forwarder writes the request head and body here.</summary>
     public PipeWriter Output { get; }
 
@@ -221,7 +224,18 @@ public sealed class Http1Connection : IPooledConnection
             int n;
             try
             {
-                n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _timeoutCts.Token).ConfigureAwait(false);
+                var receive = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _timeoutCts.Token);
+                if (receive.IsCompleted)
+                {
+                    n = receive.GetAwaiter().GetResult();
+                }
+                else
+                {
+                    n = await receive.ConfigureAwait(false);
+
+                    // Resumed by the socket's own completion: this is the thread its events run on.
+                    HomeThreadId = Environment.CurrentManagedThreadId;
+                }
             }
             catch (Exception ex)
             {

@@ -26,6 +26,9 @@ public sealed class ConnectionPool<TConnection> : IDisposable
 
     // Idle connections, oldest first; the end is the most recently returned. Invariant: Count <= MaxIdle,
     // and every entry is open and held by nobody.
+    // How many of the most recently returned idle connections PickIdle looks through for one on this thread.
+    private const int AffinityScan = 8;
+
     private readonly List<TConnection> _idle = [];
 
     // Requests waiting for capacity, first come first served. A result of null means "a slot is reserved for
@@ -99,8 +102,9 @@ public sealed class ConnectionPool<TConnection> : IDisposable
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 if (!requireNew && _idle.Count > 0)
                 {
-                    candidate = _idle[^1];
-                    _idle.RemoveAt(_idle.Count - 1);
+                    var index = PickIdle();
+                    candidate = _idle[index];
+                    _idle.RemoveAt(index);
                     _leased++;
                 }
                 else if (Options.MaxConnections <= 0 || _open < Options.MaxConnections)
@@ -129,6 +133,24 @@ public sealed class ConnectionPool<TConnection> : IDisposable
 
             Discard(candidate, reason.Value, wasLeased: true);
         }
+    }
+
+    // Called under _lock. The most recently returned connection (LIFO), unless one of the last few is homed on the
+    // calling thread: with inline socket completions, a request whose backend connection completes on the same
+    // socket-engine thread as its client connection runs start to end on one thread, with no hand-off.
+    private int PickIdle()
+    {
+        var last = _idle.Count - 1;
+        var self = Environment.CurrentManagedThreadId;
+        for (var i = last; i >= 0 && i > last - AffinityScan; i--)
+        {
+            if (_idle[i].HomeThreadId == self)
+            {
+                return i;
+            }
+        }
+
+        return last;
     }
 
     /// <summary>

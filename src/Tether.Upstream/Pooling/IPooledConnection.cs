@@ -12,6 +12,10 @@ public interface IPooledConnection
     /// </summary>
     ConnectionCloseReason? ProbeIdle();
 
+    /// <summary>The managed thread its socket's completions run on (its socket engine), or 0 if not known yet.
+    /// The pool hands a request a connection homed on the request's own thread when it has one.</summary>
+    int HomeThreadId => 0;
+
     /// <summary>Closes the connection. Idempotent; never throws.</summary>
     void Close(ConnectionCloseReason reason);
 }

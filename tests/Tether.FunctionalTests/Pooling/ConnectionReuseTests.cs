@@ -32,6 +32,26 @@ public sealed class ConnectionReuseTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_pooled_connection_knows_the_thread_its_completions_run_on()
+    {
+        // The origin answers after a pause, so the gateway's receive completes asynchronously, on the socket's
+        // own engine thread, which the connection records for the pool's same-thread preference.
+        await using var origin = RawOrigin.Serve(async (request, connection) =>
+        {
+            await Task.Delay(50);
+            await connection.RespondAsync(200, "ok");
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+        Assert.Equal(200, (await client.GetAsync()).Status);
+
+        var lease = await gateway.Pool().AcquireAsync(false, default);
+        Assert.True(lease.Reused);
+        Assert.NotEqual(0, lease.Connection.HomeThreadId);
+        gateway.Pool().Release(lease.Connection, null);
+    }
+
+    [Fact]
     public async Task With_no_idle_slots_every_request_asks_the_backend_to_close()
     {
         // Keep-alive to the backend off (maxIdlePerDestination 0): the backend is asked to close, as nginx's

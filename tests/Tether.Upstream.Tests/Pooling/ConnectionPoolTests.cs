@@ -16,6 +16,8 @@ public sealed class ConnectionPoolTests
 
         public ConnectionCloseReason? PeerState { get; set; }
 
+        public int HomeThreadId { get; set; }
+
         public ConnectionCloseReason? ClosedWith { get; private set; }
 
         public ConnectionCloseReason? ProbeIdle() => PeerState;
@@ -57,6 +59,30 @@ public sealed class ConnectionPoolTests
         Assert.Equal(1, pool.Statistics.Created);
         Assert.Equal(99, pool.Statistics.Reused);
         Assert.Equal(1, pool.IdleCount);
+    }
+
+    [Fact]
+    public async Task Reuse_prefers_a_recent_idle_connection_homed_on_the_calling_thread()
+    {
+        using var pool = CreatePool();
+        var leases = new PooledLease<TestConnection>[4];
+        for (var i = 0; i < leases.Length; i++)
+        {
+            leases[i] = await pool.AcquireAsync(false, default);
+        }
+
+        // Returned in order 0..3; only #1 completes on this thread. LIFO alone would give #3.
+        var self = Environment.CurrentManagedThreadId;
+        for (var i = 0; i < leases.Length; i++)
+        {
+            leases[i].Connection.HomeThreadId = i == 1 ? self : self + 1000;
+            pool.Release(leases[i].Connection, null);
+        }
+
+        Assert.Same(leases[1].Connection, (await pool.AcquireAsync(false, default)).Connection);
+
+        // None left on this thread: back to last in, first out.
+        Assert.Same(leases[3].Connection, (await pool.AcquireAsync(false, default)).Connection);
     }
 
     [Fact]
