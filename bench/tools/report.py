@@ -176,7 +176,7 @@ def markdown(res: Results, meta: dict, chart_path: str) -> str:
         lines += ["", "### Errors seen", ""] + [f"- {p}" for p in problems]
     if meta.get("tether_counters"):
         lines += ["", f"Tether's own `/status` pool counters at the end of the run (all scenarios, warm-up included; "
-                  f"the HTTP/2 scenario, with 160 requests in flight over a 64-connection idle cap, opens most of them): "
+                  f"the keep-alive-off scenario opens one per request): "
                   f"{meta['tether_counters']}."]
     lines += ["", "### How it was measured", ""]
     lines += [f"- Machine: {meta.get('machine', '?')}; everything (load generator, origin, proxies) shares these cores, "
@@ -186,8 +186,9 @@ def markdown(res: Results, meta: dict, chart_path: str) -> str:
               "The origin is one nginx worker; wrk and h2load use one thread.",
               f"- Versions: {meta.get('versions', '?')}.",
               "- Upstream pools: nginx `keepalive 64` (64 idle per worker), HAProxy `http-reuse safe` (its idle pool is not "
-              "capped by default), Tether `pool.maxIdlePerDestination: 64`. With 160 requests in flight (HTTP/2 scenario) "
-              "nginx and Tether close idle connections beyond the cap and open new ones; the upstream row shows it. "
+              "capped by default), Tether `pool.maxIdlePerDestination: 64` with its default `pool.excessIdleTimeout: 2s`. "
+              "With 160 requests in flight (HTTP/2 scenario) nginx closes idle connections beyond its cap at once and "
+              "opens new ones for the next burst; Tether keeps those above the cap for 2 s and reuses them. "
               "keep-alive off: nginx without `keepalive`, HAProxy `http-reuse never` + `option http-server-close`, "
               "Tether `maxIdlePerDestination: 0`.",
               "- No proxy caps requests per connection, on either side: nginx `keepalive_requests 10000000` (client "

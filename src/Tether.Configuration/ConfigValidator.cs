@@ -225,6 +225,7 @@ public static partial class ConfigValidator
     {
         NotNegative(errors, path + ".maxIdlePerDestination", pool.MaxIdlePerDestination, "64, or 0 to keep no idle connections");
         Positive(errors, path + ".idleTimeout", pool.IdleTimeout, "60s");
+        NotNegative(errors, path + ".excessIdleTimeout", pool.ExcessIdleTimeout, "2s");
         NotNegative(errors, path + ".maxRequestsPerConnection", pool.MaxRequestsPerConnection, "1000, or 0 for unlimited");
         if (pool.MaxLifetime is { } lifetime && lifetime < TimeSpan.Zero)
         {

@@ -121,6 +121,7 @@ public static class ConfigWriter
             {
                 ["maxIdlePerDestination"] = pool.MaxIdlePerDestination,
                 ["idleTimeout"] = Durations.Format(pool.IdleTimeout),
+                ["excessIdleTimeout"] = Durations.Format(pool.ExcessIdleTimeout),
                 ["maxRequestsPerConnection"] = pool.MaxRequestsPerConnection,
                 ["maxLifetime"] = Durations.Format(pool.MaxLifetime),
                 ["maxConnectionsPerDestination"] = pool.MaxConnectionsPerDestination,

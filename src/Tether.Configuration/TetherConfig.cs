@@ -224,6 +224,11 @@ public sealed record PoolConfig
     /// <summary>nginx upstream keepalive N; HAProxy pool-max-conn. Idle connections kept per destination.</summary>
     public int MaxIdlePerDestination { get; init; } = 64;
 
+    /// <summary>HAProxy pool-purge-delay. How long a connection returned above <see cref="MaxIdlePerDestination"/>
+    /// may stay idle before it is closed, so that bursts above the cap reuse connections instead of opening new
+    /// ones. Zero = closed on return, as nginx does.</summary>
+    public TimeSpan ExcessIdleTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>nginx upstream keepalive_timeout. An idle connection older than this is closed.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

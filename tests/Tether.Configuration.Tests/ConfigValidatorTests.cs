@@ -183,6 +183,14 @@ public class ConfigValidatorTests
             "clusters.api.pool." + key, "cannot be negative; use ");
     }
 
+    [Fact]
+    public void Excess_idle_timeout_cannot_be_negative()
+    {
+        var error = ConfigAssert.SingleError(
+            Config(_api with { Pool = _api.Pool with { ExcessIdleTimeout = TimeSpan.FromSeconds(-1) } }), "clusters.api.pool.excessIdleTimeout", "must not be negative");
+        Assert.Contains("\"2s\" or \"0s\"", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("\"pool\": { \"idleTimeout\": \"0s\" }", "pool.idleTimeout")]
     [InlineData("\"pool\": { \"connectTimeout\": \"0s\" }", "pool.connectTimeout")]
@@ -207,7 +215,7 @@ public class ConfigValidatorTests
     {
         var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""
             { "destinations": ["127.0.0.1:9001"],
-              "pool": { "maxIdlePerDestination": 0, "maxRequestsPerConnection": 0, "maxLifetime": "0s", "queueTimeout": "0s" } }
+              "pool": { "maxIdlePerDestination": 0, "excessIdleTimeout": "0s", "maxRequestsPerConnection": 0, "maxLifetime": "0s", "queueTimeout": "0s" } }
             """));
         Assert.Equal(TimeSpan.Zero, config.Clusters["api"].Pool.MaxLifetime);
     }

@@ -24,8 +24,9 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly object _lock = new();
 
-    // Idle connections, oldest first; the end is the most recently returned. Invariant: Count <= MaxIdle,
-    // and every entry is open and held by nobody.
+    // Idle connections, oldest first; the end is the most recently returned. Invariant: every entry is open and
+    // held by nobody. Count <= MaxIdle, except for connections returned above it while ExcessIdleTimeout is on:
+    // those are the oldest entries, and the sweep closes them once they have been idle that long.
     // How many of the most recently returned idle connections PickIdle looks through for one on this thread.
     private const int AffinityScan = 8;
 
@@ -155,7 +156,8 @@ public sealed class ConnectionPool<TConnection> : IDisposable
 
     /// <summary>
     /// Gives a connection back. With a <paramref name="closeReason"/> it is closed; otherwise it goes to a waiter,
-    /// or idle if there is room, or is closed as <see cref="ConnectionCloseReason.PoolFull"/>.
+    /// or idle if there is room (or while <see cref="PoolOptions.ExcessIdleTimeout"/> lets it wait above the cap),
+    /// or is closed as <see cref="ConnectionCloseReason.PoolFull"/>.
     /// </summary>
     public void Release(TConnection connection, ConnectionCloseReason? closeReason)
     {
@@ -178,7 +180,7 @@ public sealed class ConnectionPool<TConnection> : IDisposable
                         }
                     }
 
-                    if (_idle.Count < Options.MaxIdle)
+                    if (_idle.Count < Options.MaxIdle || (Options.MaxIdle > 0 && Options.ExcessIdleTimeout > TimeSpan.Zero))
                     {
                         _leased--;
                         _idle.Add(connection);
@@ -193,7 +195,10 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         Discard(connection, reason.Value, wasLeased: true);
     }
 
-    /// <summary>Closes idle connections that have expired. Returns how many. Called by a timer and by tests.</summary>
+    /// <summary>
+    /// Closes idle connections that have expired, and those above <see cref="PoolOptions.MaxIdle"/> that have been idle
+    /// for <see cref="PoolOptions.ExcessIdleTimeout"/> (oldest first). Returns how many. Called by a timer and by tests.
+    /// </summary>
     public int Sweep()
     {
         List<(TConnection Connection, ConnectionCloseReason Reason)>? expired = null;
@@ -214,6 +219,18 @@ public sealed class ConnectionPool<TConnection> : IDisposable
             }
 
             _idle.RemoveRange(kept, _idle.Count - kept);
+
+            // The list is in return order, so the excess to close is a prefix of it, up to the first connection
+            // returned less than ExcessIdleTimeout ago.
+            var trim = 0;
+            while (trim < _idle.Count - Options.MaxIdle
+                && _timeProvider.GetElapsedTime(_idle[trim].Lifetime.IdleSinceTimestamp) >= Options.ExcessIdleTimeout)
+            {
+                (expired ??= []).Add((_idle[trim], ConnectionCloseReason.PoolFull));
+                trim++;
+            }
+
+            _idle.RemoveRange(0, trim);
         }
 
         if (expired is null)

@@ -269,7 +269,7 @@ public sealed class ConnectionReuseTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Above_maxIdlePerDestination_a_returned_connection_is_closed_as_pool_full()
+    public async Task Above_maxIdlePerDestination_a_returned_connection_is_closed_as_pool_full_with_no_excess_timeout()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var origin = RawOrigin.Serve(async (request, connection) =>
@@ -281,7 +281,7 @@ public sealed class ConnectionReuseTests(ITestOutputHelper output)
 
             await connection.RespondAsync(200, "ok");
         });
-        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { MaxIdlePerDestination = 1 } }, output: output);
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { Pool = c.Pool with { MaxIdlePerDestination = 1, ExcessIdleTimeout = TimeSpan.Zero } }, output: output);
         await using var first = await gateway.ConnectAsync();
         await using var second = await gateway.ConnectAsync();
 
@@ -295,5 +295,60 @@ public sealed class ConnectionReuseTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => gateway.PoolStatistics().Closed(ConnectionCloseReason.PoolFull) == 1, "the second connection back should not fit");
         Assert.Equal(1, gateway.Pool().IdleCount);
         Assert.Equal(2, origin.Accepted);
+    }
+
+    [Fact]
+    public async Task Above_maxIdlePerDestination_connections_wait_the_excess_timeout_and_serve_the_next_burst()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holds = 0;
+        await using var origin = RawOrigin.Serve(async (request, connection) =>
+        {
+            if (request.Target == "/hold" && Interlocked.Increment(ref holds) <= 3)
+            {
+                await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            await connection.RespondAsync(200, "ok");
+        });
+        await using var gateway = await TestGateway.StartAsync(
+            origin.Address,
+            c => c with { Pool = c.Pool with { MaxIdlePerDestination = 1, ExcessIdleTimeout = TimeSpan.FromMilliseconds(1500) } },
+            sweepInterval: TimeSpan.FromMilliseconds(100),
+            output: output);
+        var clients = new List<RawClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            clients.Add(await gateway.ConnectAsync());
+        }
+
+        try
+        {
+            // A burst of three on a cap of one: three backend connections.
+            var burst = clients.Select(c => c.GetAsync("/hold")).ToList();
+            await Eventually.TrueAsync(() => origin.Requests.Count == 3, "the burst should reach the origin");
+            release.SetResult();
+            Assert.All(await Task.WhenAll(burst), r => Assert.Equal(200, r.Status));
+            await Eventually.TrueAsync(() => gateway.Pool().IdleCount == 3, "all three should go back to the pool");
+            Assert.Equal(0, gateway.PoolStatistics().Closed(ConnectionCloseReason.PoolFull));
+
+            // The next burst, well within the excess timeout, reuses all three: nothing new is opened.
+            Assert.All(await Task.WhenAll(clients.Select(c => c.GetAsync("/hold"))), r => Assert.Equal(200, r.Status));
+            Assert.Equal(3, origin.Accepted);
+
+            // Then the two above the cap close once they have been idle that long; the one within it stays.
+            await Eventually.TrueAsync(
+                () => gateway.PoolStatistics().Closed(ConnectionCloseReason.PoolFull) == 2, "the excess should be closed after 1.5 s", TimeSpan.FromSeconds(5));
+            Assert.Equal(1, gateway.Pool().IdleCount);
+            Assert.Equal("ok", (await clients[0].GetAsync()).BodyText);
+            Assert.Equal(3, origin.Accepted);
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                await c.DisposeAsync();
+            }
+        }
     }
 }

@@ -120,6 +120,75 @@ public sealed class ConnectionPoolTests
     }
 
     [Fact]
+    public async Task Connections_returned_above_the_cap_wait_the_excess_timeout_then_the_oldest_close()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxIdle = 2, ExcessIdleTimeout = TimeSpan.FromSeconds(2) });
+        var leases = new List<PooledLease<TestConnection>>();
+        for (var i = 0; i < 5; i++)
+        {
+            leases.Add(await pool.AcquireAsync(false, default));
+        }
+
+        // A burst of five above a cap of two: all five stay idle, none closed on return.
+        pool.Release(leases[0].Connection, null);
+        pool.Release(leases[1].Connection, null);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        pool.Release(leases[2].Connection, null);
+        pool.Release(leases[3].Connection, null);
+        pool.Release(leases[4].Connection, null);
+        Assert.Equal(5, pool.IdleCount);
+        Assert.Equal(0, pool.Statistics.Closed(ConnectionCloseReason.PoolFull));
+
+        // A tick before the first two have waited 2 s: nothing closes.
+        _time.Advance(TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
+        Assert.Equal(0, pool.Sweep());
+
+        // At 2 s the two returned first close; the three returned later are younger and wait.
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal(2, pool.Sweep());
+        Assert.Equal(ConnectionCloseReason.PoolFull, leases[0].Connection.ClosedWith);
+        Assert.Equal(ConnectionCloseReason.PoolFull, leases[1].Connection.ClosedWith);
+        Assert.Equal(3, pool.IdleCount);
+
+        // A second later the oldest of the rest goes, down to the cap and no further.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, pool.Sweep());
+        Assert.Equal(ConnectionCloseReason.PoolFull, leases[2].Connection.ClosedWith);
+        Assert.Equal(2, pool.IdleCount);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, pool.Sweep());
+        Assert.Null(leases[3].Connection.ClosedWith);
+        Assert.Null(leases[4].Connection.ClosedWith);
+        Assert.Equal(3, pool.Statistics.Closed(ConnectionCloseReason.PoolFull));
+    }
+
+    [Fact]
+    public async Task A_burst_above_the_cap_within_the_excess_timeout_reuses_instead_of_connecting()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxIdle = 1, ExcessIdleTimeout = TimeSpan.FromSeconds(2) });
+        var first = new[] { await pool.AcquireAsync(false, default), await pool.AcquireAsync(false, default), await pool.AcquireAsync(false, default) };
+        foreach (var lease in first)
+        {
+            pool.Release(lease.Connection, null);
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, pool.Sweep());
+        var second = new[] { await pool.AcquireAsync(false, default), await pool.AcquireAsync(false, default), await pool.AcquireAsync(false, default) };
+        Assert.All(second, lease => Assert.True(lease.Reused));
+        Assert.Equal(3, pool.Statistics.Created);
+    }
+
+    [Fact]
+    public async Task Max_idle_zero_means_no_keep_alive_even_with_an_excess_timeout()
+    {
+        using var pool = CreatePool(new PoolOptions { MaxIdle = 0, ExcessIdleTimeout = TimeSpan.FromSeconds(2) });
+        var a = await UseOnce(pool);
+        Assert.Equal(ConnectionCloseReason.PoolFull, a.ClosedWith);
+        Assert.Equal(0, pool.IdleCount);
+    }
+
+    [Fact]
     public async Task Max_idle_zero_means_no_keep_alive()
     {
         using var pool = CreatePool(new PoolOptions { MaxIdle = 0 });
