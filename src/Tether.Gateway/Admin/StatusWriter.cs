@@ -117,6 +117,7 @@ internal static class StatusWriter
         json.WriteNumber("gen0Collections", GC.CollectionCount(0));
         json.WriteNumber("gen1Collections", GC.CollectionCount(1));
         json.WriteNumber("gen2Collections", GC.CollectionCount(2));
+        json.WriteNumber("gcPauseMilliseconds", (long)GC.GetTotalPauseDuration().TotalMilliseconds);
         json.WriteNumber("cpuMilliseconds", (long)process.TotalProcessorTime.TotalMilliseconds);
         json.WriteNumber("threadPoolThreads", ThreadPool.ThreadCount);
         json.WriteBoolean("serverGC", System.Runtime.GCSettings.IsServerGC);

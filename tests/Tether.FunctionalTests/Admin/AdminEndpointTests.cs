@@ -42,6 +42,9 @@ public sealed class AdminEndpointTests(ITestOutputHelper output)
         Assert.Equal(1, pool.GetProperty("idle").GetInt64());
         Assert.Equal(0, pool.GetProperty("active").GetInt64());
         Assert.Equal(0, pool.GetProperty("closed").GetProperty("peerClosed").GetInt64());
+        var process = root.GetProperty("process");
+        Assert.True(process.GetProperty("allocatedBytes").GetInt64() > 0);
+        Assert.InRange(process.GetProperty("gcPauseMilliseconds").GetInt64(), 0, (long)(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds);
 
         var metrics = await http.GetStringAsync("/metrics");
         var labels = $"{{cluster=\"app\",destination=\"{origin.Address}\"}}";
