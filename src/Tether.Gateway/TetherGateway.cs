@@ -285,7 +285,12 @@ public sealed partial class TetherGateway : IAsyncDisposable
 
             // Order matters: the global cap before any byte is read; the PROXY header before TLS and before
             // anything uses the client address; the per-client cap once that address is known.
-            listen.Use(next => new ConnectionLimitMiddleware(next, limiter, downstream.Closed, protectionLog).OnConnectionAsync);
+            // Without a cap it is left out: each connection middleware holds a state machine per open connection.
+            if (limiter.MaxConnections > 0)
+            {
+                listen.Use(next => new ConnectionLimitMiddleware(next, limiter, downstream.Closed, protectionLog).OnConnectionAsync);
+            }
+
             if (listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
             {
                 var proxy = listener.ProxyProtocol;

@@ -12,16 +12,17 @@ namespace Tether.Gateway.Protection;
 internal sealed partial class ClientConnectionMiddleware(
     ConnectionDelegate next, ConnectionLimiter limiter, NetworkList trustedProxies, ConnectionCloseCounters closed, ILogger logger)
 {
-    public async Task OnConnectionAsync(ConnectionContext connection)
+    public Task OnConnectionAsync(ConnectionContext connection)
     {
         var client = connection.RemoteEndPoint is IPEndPoint endPoint ? ClientAddress.Normalize(endPoint.Address) : null;
         connection.Features.Set(new ClientConnectionFeature(client, trustedProxies.Contains(client)));
-        if (client is null || limiter.MaxConnectionsPerClient <= 0)
-        {
-            await next(connection).ConfigureAwait(false);
-            return;
-        }
 
+        // Without a cap, the rest of the pipeline's task is this one's: no state machine held per open connection.
+        return client is null || limiter.MaxConnectionsPerClient <= 0 ? next(connection) : OnCappedConnectionAsync(connection, client);
+    }
+
+    private async Task OnCappedConnectionAsync(ConnectionContext connection, IPAddress client)
+    {
         if (!limiter.TryAcquireClient(client))
         {
             closed.Increment(ProtectionCloseReason.PerClientLimit);
