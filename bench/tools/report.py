@@ -164,6 +164,7 @@ def markdown(res: Results, meta: dict, chart_path: str) -> str:
                    metric_rows(res, [
                        (f"User-space memory per idle client connection (KB, {int(idle_n):,} held)", "idle", "kb_per_conn", "kb"),
                        ("Upstream connections created per 100k requests (64 conns, 19 B)", "small", "upstream_per_100k", "count"),
+                       ("Upstream connections created per 100k requests (HTTP/2, ~160 in flight)", "h2tls", "upstream_per_100k", "count"),
                        ("Upstream connections created per 100k requests (keep-alive off)", "noka", "upstream_per_100k", "count"),
                        ("CPU time per request, µs (64 conns, 19 B)", "small", "cpu_us_per_req", "us"),
                        ("CPU time per request, µs (HTTP/2 over TLS)", "h2tls", "cpu_us_per_req", "us"),
