@@ -176,8 +176,8 @@ def markdown(res: Results, meta: dict, chart_path: str) -> str:
     if problems:
         lines += ["", "### Errors seen", ""] + [f"- {p}" for p in problems]
     if meta.get("tether_counters"):
-        lines += ["", f"Tether's own `/status` pool counters at the end of the run (all scenarios, warm-up included; "
-                  f"the keep-alive-off scenario opens one per request): "
+        lines += ["", f"Tether's own `/status` pool counters at the end of the run (the instance that serves every "
+                  f"scenario but keep-alive off, warm-up included): "
                   f"{meta['tether_counters']}."]
     lines += ["", "### How it was measured", ""]
     lines += [f"- Machine: {meta.get('machine', '?')}; everything (load generator, origin, proxies) shares these cores, "
