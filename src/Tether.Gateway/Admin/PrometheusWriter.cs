@@ -85,7 +85,36 @@ internal static class PrometheusWriter
             }
         }
 
+        Histogram(sb, gateway, "tether_upstream_idle_age_at_reuse_seconds",
+            "How long a pooled connection had been idle when a request reused it.", s => s.IdleAgeAtReuse);
+        Histogram(sb, gateway, "tether_upstream_idle_age_at_peer_close_seconds",
+            "How long a pooled connection had been idle when it was found closed by the backend (before reuse, or by the 1 s sweep).",
+            s => s.IdleAgeAtPeerClose);
         return sb.ToString();
+    }
+
+    private static void Histogram(StringBuilder sb, TetherGateway gateway, string name, string help, Func<PoolStatistics, DurationHistogram> pick)
+    {
+        Header(sb, name, "histogram", help);
+        var bounds = DurationHistogram.UpperBoundsSeconds;
+        foreach (var cluster in gateway.Model.Clusters.Values)
+        {
+            foreach (var destination in cluster.Destinations)
+            {
+                var h = pick(destination.Pool.Statistics);
+                var labels = $"cluster=\"{Escape(cluster.Name)}\",destination=\"{Escape(destination.Name)}\"";
+                long cumulative = 0;
+                for (var i = 0; i <= bounds.Count; i++)
+                {
+                    cumulative += h.BucketCount(i);
+                    var le = i < bounds.Count ? bounds[i].ToString(CultureInfo.InvariantCulture) : "+Inf";
+                    sb.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}\n");
+                }
+
+                sb.Append(CultureInfo.InvariantCulture, $"{name}_sum{{{labels}}} {h.Sum.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture)}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{name}_count{{{labels}}} {cumulative}\n");
+            }
+        }
     }
 
     private static void Gauge(StringBuilder sb, string name, string help, long value)

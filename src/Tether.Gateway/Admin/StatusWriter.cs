@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Tether.Upstream;
 using Tether.Upstream.Pooling;
@@ -90,6 +91,8 @@ internal static class StatusWriter
                 }
 
                 json.WriteEndObject();
+                WriteHistogram(json, "idleAgeAtReuse", s.IdleAgeAtReuse);
+                WriteHistogram(json, "idleAgeAtPeerClose", s.IdleAgeAtPeerClose);
                 json.WriteEndObject();
                 json.WriteEndObject();
             }
@@ -101,6 +104,32 @@ internal static class StatusWriter
         json.WriteEndObject();
         json.WriteEndObject();
         await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Reuse-race telemetry: { "count", "minSeconds" (null before the first), "buckets": { "<upper bound in
+    // seconds>": count in that bucket alone, ..., "+Inf": count above the last bound } }.
+    private static void WriteHistogram(Utf8JsonWriter json, string name, DurationHistogram histogram)
+    {
+        json.WriteStartObject(name);
+        json.WriteNumber("count", histogram.Count);
+        if (histogram.Min is { } min)
+        {
+            json.WriteNumber("minSeconds", Math.Round(min.TotalSeconds, 6));
+        }
+        else
+        {
+            json.WriteNull("minSeconds");
+        }
+
+        json.WriteStartObject("buckets");
+        var bounds = DurationHistogram.UpperBoundsSeconds;
+        for (var i = 0; i <= bounds.Count; i++)
+        {
+            json.WriteNumber(i < bounds.Count ? bounds[i].ToString(CultureInfo.InvariantCulture) : "+Inf", histogram.BucketCount(i));
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
     }
 
     // Process figures: what an operator checks first when memory or CPU looks wrong, and what the benchmarks

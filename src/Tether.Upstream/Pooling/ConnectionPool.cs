@@ -126,10 +126,17 @@ public sealed class ConnectionPool<TConnection> : IDisposable
 
             // Outside the lock: the probe is a syscall.
             var reason = candidate.Lifetime.CheckUsable() ?? candidate.ProbeIdle();
+            var idleAge = _timeProvider.GetElapsedTime(candidate.Lifetime.IdleSinceTimestamp);
             if (reason is null)
             {
                 Statistics.OnReused();
+                Statistics.IdleAgeAtReuse.Record(idleAge);
                 return ValueTask.FromResult(new PooledLease<TConnection>(candidate, Reused: true));
+            }
+
+            if (reason == ConnectionCloseReason.PeerClosed)
+            {
+                Statistics.IdleAgeAtPeerClose.Record(idleAge);
             }
 
             Discard(candidate, reason.Value, wasLeased: true);
@@ -196,7 +203,7 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     }
 
     /// <summary>
-    /// Closes idle connections that have expired, and those above <see cref="PoolOptions.MaxIdle"/> that have been idle
+    /// Closes idle connections that have expired or that the backend closed, and those above <see cref="PoolOptions.MaxIdle"/> that have been idle
     /// for <see cref="PoolOptions.ExcessIdleTimeout"/> (oldest first). Returns how many. Called by a timer and by tests.
     /// </summary>
     public int Sweep()
@@ -204,12 +211,19 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         List<(TConnection Connection, ConnectionCloseReason Reason)>? expired = null;
         lock (_lock)
         {
+            // Probed here too (a poll() each, under the lock: nothing else may touch an idle connection), so a
+            // connection the backend closed is let go within a sweep interval, not when a request next finds it.
             var kept = 0;
             for (var i = 0; i < _idle.Count; i++)
             {
                 var c = _idle[i];
-                if (c.Lifetime.CheckUsable() is { } reason)
+                if ((c.Lifetime.CheckUsable() ?? c.ProbeIdle()) is { } reason)
                 {
+                    if (reason == ConnectionCloseReason.PeerClosed)
+                    {
+                        Statistics.IdleAgeAtPeerClose.Record(_timeProvider.GetElapsedTime(c.Lifetime.IdleSinceTimestamp));
+                    }
+
                     (expired ??= []).Add((c, reason));
                 }
                 else

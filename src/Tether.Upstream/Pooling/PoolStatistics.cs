@@ -20,6 +20,15 @@ public sealed class PoolStatistics
 
     public long Closed(ConnectionCloseReason reason) => Volatile.Read(ref _closed[(int)reason]);
 
+    /// <summary>How long each reused connection had been idle when a request took it: how close reuse comes to
+    /// the backend's idle timeout.</summary>
+    public DurationHistogram IdleAgeAtReuse { get; } = new();
+
+    /// <summary>How long each connection found closed by the backend (FIN or RST while idle) had been idle when it
+    /// was found, by the probe before reuse or by the sweep (within its interval of the close): the backend's
+    /// real idle timeout shows as the smallest values.</summary>
+    public DurationHistogram IdleAgeAtPeerClose { get; } = new();
+
     public long ClosedTotal
     {
         get

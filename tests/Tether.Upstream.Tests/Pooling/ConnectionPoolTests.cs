@@ -189,6 +189,60 @@ public sealed class ConnectionPoolTests
     }
 
     [Fact]
+    public async Task Idle_age_at_reuse_is_recorded()
+    {
+        using var pool = CreatePool();
+        await UseOnce(pool);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        await UseOnce(pool);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await UseOnce(pool);
+
+        var reuse = pool.Statistics.IdleAgeAtReuse;
+        Assert.Equal(2, reuse.Count);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), reuse.Min);
+        Assert.Equal(TimeSpan.FromMilliseconds(3001), reuse.Sum);
+        Assert.Equal(1, reuse.BucketCount(0)); // <= 1 ms
+        Assert.Equal(1, reuse.BucketCount(6)); // 2 s < age <= 5 s
+        Assert.Equal(0, pool.Statistics.IdleAgeAtPeerClose.Count);
+    }
+
+    [Fact]
+    public async Task A_backend_close_found_before_reuse_records_the_idle_age()
+    {
+        using var pool = CreatePool();
+        var first = await UseOnce(pool);
+        _time.Advance(TimeSpan.FromSeconds(7));
+        first.PeerState = ConnectionCloseReason.PeerClosed;
+
+        var second = await UseOnce(pool);
+        Assert.NotSame(first, second);
+        Assert.Equal(ConnectionCloseReason.PeerClosed, first.ClosedWith);
+        Assert.Equal(1, pool.Statistics.IdleAgeAtPeerClose.Count);
+        Assert.Equal(TimeSpan.FromSeconds(7), pool.Statistics.IdleAgeAtPeerClose.Min);
+        Assert.Equal(0, pool.Statistics.IdleAgeAtReuse.Count);
+    }
+
+    [Fact]
+    public async Task The_sweep_lets_go_of_a_connection_the_backend_closed_and_records_its_idle_age()
+    {
+        using var pool = CreatePool();
+        var closed = await pool.AcquireAsync(false, default);
+        var alive = await pool.AcquireAsync(false, default);
+        pool.Release(closed.Connection, null);
+        pool.Release(alive.Connection, null);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        closed.Connection.PeerState = ConnectionCloseReason.PeerClosed;
+
+        Assert.Equal(1, pool.Sweep());
+        Assert.Equal(ConnectionCloseReason.PeerClosed, closed.Connection.ClosedWith);
+        Assert.Null(alive.Connection.ClosedWith);
+        Assert.Equal(1, pool.IdleCount);
+        Assert.Equal(TimeSpan.FromSeconds(2), pool.Statistics.IdleAgeAtPeerClose.Min);
+        Assert.Equal(1, pool.Statistics.Closed(ConnectionCloseReason.PeerClosed));
+    }
+
+    [Fact]
     public async Task Max_idle_zero_means_no_keep_alive()
     {
         using var pool = CreatePool(new PoolOptions { MaxIdle = 0 });
