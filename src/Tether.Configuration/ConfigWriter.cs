@@ -122,6 +122,7 @@ public static class ConfigWriter
                 ["maxIdlePerDestination"] = pool.MaxIdlePerDestination,
                 ["idleTimeout"] = Durations.Format(pool.IdleTimeout),
                 ["excessIdleTimeout"] = Durations.Format(pool.ExcessIdleTimeout),
+                ["learnIdleTimeout"] = pool.LearnIdleTimeout,
                 ["maxRequestsPerConnection"] = pool.MaxRequestsPerConnection,
                 ["maxLifetime"] = Durations.Format(pool.MaxLifetime),
                 ["maxConnectionsPerDestination"] = pool.MaxConnectionsPerDestination,

@@ -229,6 +229,10 @@ public sealed record PoolConfig
     /// ones. Zero = closed on return, as nginx does.</summary>
     public TimeSpan ExcessIdleTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>No peer has it. Learn each destination's real idle timeout from the idle connections it closes
+    /// (oldest first, while younger ones stay open) and give connections up before it.</summary>
+    public bool LearnIdleTimeout { get; init; } = true;
+
     /// <summary>nginx upstream keepalive_timeout. An idle connection older than this is closed.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

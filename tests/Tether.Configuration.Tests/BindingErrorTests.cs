@@ -36,6 +36,7 @@ public class BindingErrorTests
     [InlineData("""{ "downstream": { "maxRequestsPerConnection": "100" } }""", "downstream.maxRequestsPerConnection", "write 100 without quotes", "\"100\"")]
     [InlineData("""{ "downstream": { "maxRequestsPerConnection": 1.5 } }""", "downstream.maxRequestsPerConnection", "whole number", "1.5")]
     [InlineData("""{ "downstream": { "advertiseKeepAlive": "yes" } }""", "downstream.advertiseKeepAlive", "expected true or false", "\"yes\"")]
+    [InlineData("""{ "clusters": { "a": { "destinations": ["a:1"], "pool": { "learnIdleTimeout": "on" } } } }""", "clusters.a.pool.learnIdleTimeout", "expected true or false", "\"on\"")]
     [InlineData("""{ "downstream": 5 }""", "downstream", "expected an object", "5")]
     [InlineData("""{ "listeners": {} }""", "listeners", "expected an array", "{}")]
     [InlineData("""{ "listeners": [{ "address": 8080 }] }""", "listeners[0].address", "expected a string", "8080")]

@@ -215,9 +215,12 @@ public class ConfigValidatorTests
     {
         var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""
             { "destinations": ["127.0.0.1:9001"],
-              "pool": { "maxIdlePerDestination": 0, "excessIdleTimeout": "0s", "maxRequestsPerConnection": 0, "maxLifetime": "0s", "queueTimeout": "0s" } }
+              "pool": { "maxIdlePerDestination": 0, "excessIdleTimeout": "0s", "learnIdleTimeout": false, "maxRequestsPerConnection": 0, "maxLifetime": "0s", "queueTimeout": "0s" } }
             """));
         Assert.Equal(TimeSpan.Zero, config.Clusters["api"].Pool.MaxLifetime);
+        Assert.Equal(TimeSpan.Zero, config.Clusters["api"].Pool.ExcessIdleTimeout);
+        Assert.False(config.Clusters["api"].Pool.LearnIdleTimeout);
+        Assert.True(new PoolConfig().LearnIdleTimeout);
     }
 
     [Fact]

@@ -204,6 +204,7 @@ internal static partial class ConfigBinder
             MaxIdlePerDestination = reader.Read("maxIdlePerDestination", defaults.MaxIdlePerDestination, ValueParsers.Int),
             IdleTimeout = reader.Read("idleTimeout", defaults.IdleTimeout, ValueParsers.Duration),
             ExcessIdleTimeout = reader.Read("excessIdleTimeout", defaults.ExcessIdleTimeout, ValueParsers.Duration),
+            LearnIdleTimeout = reader.Read("learnIdleTimeout", defaults.LearnIdleTimeout, ValueParsers.Bool),
             MaxRequestsPerConnection = reader.Read("maxRequestsPerConnection", defaults.MaxRequestsPerConnection, ValueParsers.Int),
             MaxLifetime = reader.Read("maxLifetime", defaults.MaxLifetime, ValueParsers.OptionalDuration),
             MaxConnectionsPerDestination = reader.Read("maxConnectionsPerDestination", defaults.MaxConnectionsPerDestination, ValueParsers.Int),

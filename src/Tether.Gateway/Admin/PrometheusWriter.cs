@@ -53,6 +53,8 @@ internal static class PrometheusWriter
             ("tether_upstream_connections_created_total", "counter", "Upstream connections opened.", x => x.Pool.Statistics.Created),
             ("tether_upstream_connections_reused_total", "counter", "Requests that reused a pooled connection.", x => x.Pool.Statistics.Reused),
             ("tether_upstream_connect_failures_total", "counter", "Failed connection attempts.", x => x.Pool.Statistics.ConnectFailures),
+            ("tether_upstream_learned_idle_timeout_milliseconds", "gauge", "The idle timeout learned from the backend's closes (pool.learnIdleTimeout); 0 until one is learned.",
+                x => (long)(x.Pool.LearnedIdleTimeout?.TotalMilliseconds ?? 0)),
         };
         foreach (var (name, type, help, value) in series)
         {

@@ -91,6 +91,15 @@ internal static class StatusWriter
                 }
 
                 json.WriteEndObject();
+                if (pool.LearnedIdleTimeout is { } learned)
+                {
+                    json.WriteNumber("learnedIdleTimeoutSeconds", Math.Round(learned.TotalSeconds, 3));
+                }
+                else
+                {
+                    json.WriteNull("learnedIdleTimeoutSeconds");
+                }
+
                 WriteHistogram(json, "idleAgeAtReuse", s.IdleAgeAtReuse);
                 WriteHistogram(json, "idleAgeAtPeerClose", s.IdleAgeAtPeerClose);
                 json.WriteEndObject();

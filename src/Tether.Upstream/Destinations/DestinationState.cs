@@ -43,6 +43,7 @@ public sealed class DestinationState : IDisposable
             // A connection that starts with a PROXY header speaks for one client: never pooled for another.
             MaxIdle = sendsProxyHeader ? 0 : pool.MaxIdlePerDestination,
             ExcessIdleTimeout = pool.ExcessIdleTimeout,
+            LearnIdleTimeout = pool.LearnIdleTimeout,
             MaxConnections = pool.MaxConnectionsPerDestination,
             MaxQueue = pool.MaxQueuePerDestination,
             QueueTimeout = pool.QueueTimeout,

@@ -77,6 +77,16 @@ public sealed class ConnectionLifetime
         }
     }
 
+    /// <summary>Lowers the idle timeout to <paramref name="limit"/> if that is shorter (what the pool learned from
+    /// watching the backend close idle connections).</summary>
+    public void LowerIdleTimeout(TimeSpan limit)
+    {
+        if (limit < IdleTimeout)
+        {
+            IdleTimeout = limit;
+        }
+    }
+
     /// <summary>Null if the connection may carry another request now; otherwise why not.</summary>
     public ConnectionCloseReason? CheckUsable()
     {

@@ -44,6 +44,14 @@ public sealed class ConnectionPool<TConnection> : IDisposable
 
     private bool _disposed;
 
+    // Idle-timeout learning (PoolOptions.LearnIdleTimeout). Guarded by _lock, except the learned value, which
+    // Release reads without it.
+    private const int SelectiveClosesToLearn = 3;
+    private long _lastSweepTimestamp;
+    private int _selectiveCloses;
+    private TimeSpan _smallestSelectiveCloseAge = TimeSpan.MaxValue;
+    private long _learnedIdleTimeoutTicks;
+
     public ConnectionPool(PoolOptions options, Func<CancellationToken, ValueTask<TConnection>> connect, TimeProvider? timeProvider = null)
     {
         Options = options;
@@ -54,6 +62,16 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     public PoolOptions Options { get; }
 
     public PoolStatistics Statistics { get; } = new();
+
+    /// <summary>
+    /// The idle timeout learned from the backend, or null. A sweep that finds the oldest idle connections closed
+    /// by the backend while younger ones are still open has seen an idle timeout at work (a restart or a crash
+    /// closes them all, whatever their age, and teaches nothing). After <c>3</c> such sweeps, idle connections are
+    /// given up at the smallest idle age at which one was found closed, minus the time between sweeps (it was
+    /// found up to a sweep after the close) and a margin of a quarter of that age, at most a second. It only
+    /// ever decreases, until the pool is rebuilt (a reload that changes the cluster, or a restart).
+    /// </summary>
+    public TimeSpan? LearnedIdleTimeout => Volatile.Read(ref _learnedIdleTimeoutTicks) is > 0 and var t ? TimeSpan.FromTicks(t) : null;
 
     public int IdleCount
     {
@@ -168,6 +186,11 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     /// </summary>
     public void Release(TConnection connection, ConnectionCloseReason? closeReason)
     {
+        if (LearnedIdleTimeout is { } learned)
+        {
+            connection.Lifetime.LowerIdleTimeout(learned);
+        }
+
         var reason = closeReason ?? connection.Lifetime.CheckUsable();
         if (reason is null)
         {
@@ -213,23 +236,34 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         {
             // Probed here too (a poll() each, under the lock: nothing else may touch an idle connection), so a
             // connection the backend closed is let go within a sweep interval, not when a request next finds it.
+            var now = _timeProvider.GetTimestamp();
+            var youngestClosed = TimeSpan.MaxValue;
+            var oldestOpen = TimeSpan.MinValue;
             var kept = 0;
             for (var i = 0; i < _idle.Count; i++)
             {
                 var c = _idle[i];
+                var age = _timeProvider.GetElapsedTime(c.Lifetime.IdleSinceTimestamp, now);
                 if ((c.Lifetime.CheckUsable() ?? c.ProbeIdle()) is { } reason)
                 {
                     if (reason == ConnectionCloseReason.PeerClosed)
                     {
-                        Statistics.IdleAgeAtPeerClose.Record(_timeProvider.GetElapsedTime(c.Lifetime.IdleSinceTimestamp));
+                        Statistics.IdleAgeAtPeerClose.Record(age);
+                        youngestClosed = age < youngestClosed ? age : youngestClosed;
                     }
 
                     (expired ??= []).Add((c, reason));
                 }
                 else
                 {
+                    oldestOpen = age > oldestOpen ? age : oldestOpen;
                     _idle[kept++] = c;
                 }
+            }
+
+            if (Options.LearnIdleTimeout)
+            {
+                Learn(youngestClosed, oldestOpen, now);
             }
 
             _idle.RemoveRange(kept, _idle.Count - kept);
@@ -258,6 +292,36 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         }
 
         return expired.Count;
+    }
+
+    // Called under _lock by Sweep. Closes were selective when every connection found closed by the backend was older
+    // than every one still open (and some were still open); see LearnedIdleTimeout.
+    private void Learn(TimeSpan youngestClosed, TimeSpan oldestOpen, long now)
+    {
+        var sinceLastSweep = _lastSweepTimestamp == 0 ? TimeSpan.Zero : _timeProvider.GetElapsedTime(_lastSweepTimestamp, now);
+        _lastSweepTimestamp = now;
+        if (youngestClosed == TimeSpan.MaxValue || oldestOpen == TimeSpan.MinValue || oldestOpen >= youngestClosed || sinceLastSweep == TimeSpan.Zero)
+        {
+            return;
+        }
+
+        _selectiveCloses++;
+        if (youngestClosed < _smallestSelectiveCloseAge)
+        {
+            _smallestSelectiveCloseAge = youngestClosed;
+        }
+
+        var margin = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _smallestSelectiveCloseAge.Ticks / 4));
+        var learned = _smallestSelectiveCloseAge - sinceLastSweep - margin;
+        if (_selectiveCloses >= SelectiveClosesToLearn && learned > TimeSpan.Zero
+            && (LearnedIdleTimeout is not { } current || learned < current))
+        {
+            Volatile.Write(ref _learnedIdleTimeoutTicks, learned.Ticks);
+            foreach (var c in _idle)
+            {
+                c.Lifetime.LowerIdleTimeout(learned);
+            }
+        }
     }
 
     /// <summary>Closes every idle connection and refuses new acquisitions; held connections close on return.</summary>

@@ -11,6 +11,10 @@ public sealed record PoolOptions
     /// (HAProxy pool-purge-delay). Zero = closed on return.</summary>
     public TimeSpan ExcessIdleTimeout { get; init; }
 
+    /// <summary>Learn the backend's idle timeout from the idle connections it closes (see
+    /// <see cref="ConnectionPool{TConnection}.LearnedIdleTimeout"/>) and give connections up before it.</summary>
+    public bool LearnIdleTimeout { get; init; }
+
     /// <summary>Open connections (idle + in use + connecting); 0 = unlimited (nginx max_conns).</summary>
     public int MaxConnections { get; init; }
 

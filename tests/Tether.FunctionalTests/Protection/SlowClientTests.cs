@@ -22,8 +22,9 @@ public class SlowClientTests
 
         var response = await ProtectionGateway.ReadResponseAsync(client, 5000);
         Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
-        // Never before requestHeadersTimeout, at most a second after it.
-        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(3.2));
+        // Never before requestHeadersTimeout; Kestrel checks it on its 1 s heartbeat, so up to a second after it, plus
+        // scheduling slack when the whole suite runs in parallel on two cores (one run took longer than 3.2 s).
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(4));
         Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowHeaders, 1));
         Assert.Empty(gateway.Origin.Requests);
     }

@@ -242,6 +242,150 @@ public sealed class ConnectionPoolTests
         Assert.Equal(1, pool.Statistics.Closed(ConnectionCloseReason.PeerClosed));
     }
 
+    // Three idle connections returned 1 s apart; each sweep, the backend has closed the oldest one still open.
+    private async Task<List<TestConnection>> StaggeredIdle(ConnectionPool<TestConnection> pool, int count)
+    {
+        var leases = new List<PooledLease<TestConnection>>();
+        for (var i = 0; i < count; i++)
+        {
+            leases.Add(await pool.AcquireAsync(false, default));
+        }
+
+        foreach (var lease in leases)
+        {
+            pool.Release(lease.Connection, null);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        return [.. leases.Select(l => l.Connection)];
+    }
+
+    [Fact]
+    public async Task A_close_found_long_after_the_sweep_before_cannot_be_bounded_and_teaches_nothing()
+    {
+        using var pool = CreatePool(new PoolOptions { LearnIdleTimeout = true });
+        pool.Sweep(); // the first sweep only marks the time
+        var learnedAfter = new List<TimeSpan?>();
+        for (var round = 0; round < 3; round++)
+        {
+            // Idle ages 6 s, 5 s, 4 s at the sweep; the backend (idle timeout 5.5 s) has closed the 6 s one.
+            var connections = await StaggeredIdle(pool, 3);
+            _time.Advance(TimeSpan.FromSeconds(3));
+            connections[0].PeerState = ConnectionCloseReason.PeerClosed;
+            Assert.Equal(1, pool.Sweep());
+            learnedAfter.Add(pool.LearnedIdleTimeout);
+            foreach (var c in connections.Skip(1))
+            {
+                c.PeerState = ConnectionCloseReason.PeerClosed; // clear the pool for the next round
+            }
+
+            pool.Sweep();
+        }
+
+        // Three selective closes, each found 6 s idle but 6 s after the sweep before: the backend may have closed it
+        // at any idle age from 0 to 6 s, so there is no positive timeout to learn.
+        Assert.Null(learnedAfter[0]);
+        Assert.Null(learnedAfter[1]);
+        Assert.Null(learnedAfter[2]);
+    }
+
+    [Fact]
+    public async Task Selective_closes_seen_by_frequent_sweeps_teach_an_idle_timeout_below_the_backends()
+    {
+        using var pool = CreatePool(new PoolOptions { LearnIdleTimeout = true });
+        var learned = new List<TimeSpan?>();
+        for (var round = 0; round < 3; round++)
+        {
+            var connections = await StaggeredIdle(pool, 3); // ages now 3 s, 2 s, 1 s
+            pool.Sweep();
+            _time.Advance(TimeSpan.FromSeconds(3) - TimeSpan.FromMilliseconds(500));
+            pool.Sweep();
+            _time.Advance(TimeSpan.FromMilliseconds(500)); // ages 6 s, 5 s, 4 s; the sweep before was 0.5 s ago
+            connections[0].PeerState = ConnectionCloseReason.PeerClosed;
+            Assert.Equal(1, pool.Sweep());
+            learned.Add(pool.LearnedIdleTimeout);
+            foreach (var c in connections.Skip(1))
+            {
+                c.PeerState = ConnectionCloseReason.PeerClosed;
+            }
+
+            pool.Sweep();
+        }
+
+        Assert.Null(learned[0]);
+        Assert.Null(learned[1]);
+
+        // 6 s found closed - 0.5 s since the sweep before - 1 s margin.
+        Assert.Equal(TimeSpan.FromSeconds(4.5), learned[2]);
+
+        // Applied: a connection idle 4.5 s is given up (as an idle timeout) before the backend's close.
+        var next = await UseOnce(pool);
+        _time.Advance(TimeSpan.FromSeconds(4.5) - TimeSpan.FromTicks(1));
+        Assert.Same(next, await UseOnce(pool));
+        _time.Advance(TimeSpan.FromSeconds(4.5));
+        Assert.Equal(1, pool.Sweep());
+        Assert.Equal(ConnectionCloseReason.IdleTimeout, next.ClosedWith);
+    }
+
+    [Fact]
+    public async Task A_backend_closing_every_idle_connection_at_once_teaches_nothing()
+    {
+        using var pool = CreatePool(new PoolOptions { LearnIdleTimeout = true });
+        for (var round = 0; round < 5; round++)
+        {
+            var connections = await StaggeredIdle(pool, 3);
+            pool.Sweep();
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            foreach (var c in connections)
+            {
+                c.PeerState = ConnectionCloseReason.PeerClosed; // a restart: all of them, whatever their age
+            }
+
+            Assert.Equal(3, pool.Sweep());
+        }
+
+        Assert.Null(pool.LearnedIdleTimeout);
+        Assert.Equal(15, pool.Statistics.IdleAgeAtPeerClose.Count);
+    }
+
+    [Fact]
+    public async Task Younger_connections_closed_while_older_ones_stay_open_teach_nothing()
+    {
+        using var pool = CreatePool(new PoolOptions { LearnIdleTimeout = true });
+        for (var round = 0; round < 5; round++)
+        {
+            var connections = await StaggeredIdle(pool, 3);
+            pool.Sweep();
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            connections[2].PeerState = ConnectionCloseReason.PeerClosed; // the youngest: not an idle timeout
+            Assert.Equal(1, pool.Sweep());
+            connections[0].PeerState = ConnectionCloseReason.PeerClosed;
+            connections[1].PeerState = ConnectionCloseReason.PeerClosed;
+            pool.Sweep();
+        }
+
+        Assert.Null(pool.LearnedIdleTimeout);
+    }
+
+    [Fact]
+    public async Task Without_learning_selective_closes_change_nothing()
+    {
+        using var pool = CreatePool(new PoolOptions { LearnIdleTimeout = false });
+        for (var round = 0; round < 5; round++)
+        {
+            var connections = await StaggeredIdle(pool, 3);
+            pool.Sweep();
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            connections[0].PeerState = ConnectionCloseReason.PeerClosed;
+            Assert.Equal(1, pool.Sweep());
+            connections[1].PeerState = ConnectionCloseReason.PeerClosed;
+            connections[2].PeerState = ConnectionCloseReason.PeerClosed;
+            pool.Sweep();
+        }
+
+        Assert.Null(pool.LearnedIdleTimeout);
+    }
+
     [Fact]
     public async Task Max_idle_zero_means_no_keep_alive()
     {

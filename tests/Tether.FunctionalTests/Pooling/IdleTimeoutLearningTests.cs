@@ -1,0 +1,72 @@
+using System.Globalization;
+using Tether.FunctionalTests.Infrastructure;
+using Tether.Upstream.Pooling;
+using Xunit.Abstractions;
+
+namespace Tether.FunctionalTests.Pooling;
+
+/// <summary>
+/// pool.learnIdleTimeout on real sockets: a backend that closes idle connections after a fixed time and never
+/// says so. Three client requests held for different times leave three pooled connections of staggered idle
+/// ages; the backend closes the oldest while the younger ones are open, which the sweep sees. Then Tether gives
+/// connections up itself, before the backend would.
+/// </summary>
+public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task The_backends_unannounced_idle_timeout_is_learned_and_connections_are_given_up_before_it()
+    {
+        var backendIdle = TimeSpan.FromMilliseconds(500);
+        await using var origin = RawOrigin.Serve(
+            async (request, connection) =>
+            {
+                if (request.Target.StartsWith("/hold/", StringComparison.Ordinal))
+                {
+                    await Task.Delay(int.Parse(request.Target["/hold/".Length..], CultureInfo.InvariantCulture));
+                }
+
+                await connection.RespondAsync(200, "ok");
+            },
+            idleTimeout: backendIdle);
+        await using var gateway = await TestGateway.StartAsync(origin.Address, sweepInterval: TimeSpan.FromMilliseconds(50), output: output);
+        var clients = new List<RawClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            clients.Add(await gateway.ConnectAsync());
+        }
+
+        try
+        {
+            var pool = gateway.Pool();
+            for (var round = 0; round < 4 && pool.LearnedIdleTimeout is null; round++)
+            {
+                // Three connections, returned 200 ms apart; each is closed by the backend 500 ms after its response.
+                var responses = await Task.WhenAll(clients.Select((c, i) => c.GetAsync($"/hold/{100 + (i * 200)}")));
+                Assert.All(responses, r => Assert.Equal(200, r.Status));
+                await Eventually.TrueAsync(() => pool.IdleCount == 0, "the backend should close all three", TimeSpan.FromSeconds(5));
+            }
+
+            var learned = pool.LearnedIdleTimeout;
+            var closedAt = gateway.PoolStatistics().IdleAgeAtPeerClose.Min;
+            output.WriteLine($"backend closes after {backendIdle.TotalMilliseconds} ms idle; smallest idle age found closed {closedAt?.TotalMilliseconds:F0} ms; learned {learned?.TotalMilliseconds:F0} ms");
+            Assert.NotNull(learned);
+            Assert.True(learned < closedAt, $"learned {learned} is not below {closedAt}");
+            Assert.True(learned > TimeSpan.Zero);
+
+            // Now a connection left idle is given up by Tether (an idle timeout), not found closed by the backend.
+            var peerClosed = gateway.PoolStatistics().Closed(ConnectionCloseReason.PeerClosed);
+            var idleTimeouts = gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout);
+            Assert.Equal(200, (await clients[0].GetAsync("/")).Status);
+            await Eventually.TrueAsync(() => pool.IdleCount == 0, "the idle connection should be closed", TimeSpan.FromSeconds(5));
+            Assert.Equal(idleTimeouts + 1, gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout));
+            Assert.Equal(peerClosed, gateway.PoolStatistics().Closed(ConnectionCloseReason.PeerClosed));
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+}
