@@ -202,6 +202,7 @@ public static partial class ConfigValidator
         }
 
         Positive(errors, path + ".responseTimeout", cluster.ResponseTimeout, "60s");
+        OptionalPositive(errors, path + ".tunnelIdleTimeout", cluster.TunnelIdleTimeout, "1h");
         ValidateBalancing(cluster, path, errors);
     }
 

@@ -132,6 +132,7 @@ public static class ConfigWriter
             },
             ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
             ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),
+            ["tunnelIdleTimeout"] = Durations.Format(cluster.TunnelIdleTimeout),
             ["proxyProtocol"] = EnumName(cluster.ProxyProtocol),
             ["healthCheck"] = HealthCheck(cluster.HealthCheck),
             ["retries"] = new JsonObject

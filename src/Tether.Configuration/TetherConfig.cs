@@ -187,6 +187,10 @@ public sealed record ClusterConfig
     /// <summary>nginx proxy_read_timeout: from the end of the request to the response headers, and between body reads.</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>HAProxy timeout tunnel: a tunnel (WebSocket or other upgrade) in which no byte has crossed either way
+    /// for this long is closed. Null = never.</summary>
+    public TimeSpan? TunnelIdleTimeout { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>HAProxy server … send-proxy / send-proxy-v2: a PROXY header naming the client on each backend connection.</summary>
     public ProxyProtocolVersion ProxyProtocol { get; init; } = ProxyProtocolVersion.Off;
 

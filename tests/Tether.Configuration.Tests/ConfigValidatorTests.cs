@@ -184,6 +184,18 @@ public class ConfigValidatorTests
     }
 
     [Fact]
+    public void Tunnel_idle_timeout_is_a_duration_or_off_but_not_zero()
+    {
+        var off = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tunnelIdleTimeout": "off" }"""));
+        Assert.Null(off.Clusters["api"].TunnelIdleTimeout);
+        var set = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tunnelIdleTimeout": "10m" }"""));
+        Assert.Equal(TimeSpan.FromMinutes(10), set.Clusters["api"].TunnelIdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(1), new ClusterConfig().TunnelIdleTimeout);
+        ConfigAssert.SingleError(
+            ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tunnelIdleTimeout": "0s" }"""), "clusters.api.tunnelIdleTimeout", "or \"off\"");
+    }
+
+    [Fact]
     public void Excess_idle_timeout_cannot_be_negative()
     {
         var error = ConfigAssert.SingleError(

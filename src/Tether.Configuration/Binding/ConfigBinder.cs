@@ -150,6 +150,7 @@ internal static partial class ConfigBinder
             Pool = BindPool(reader.Object("pool")),
             TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
             ResponseTimeout = reader.Read("responseTimeout", defaults.ResponseTimeout, ValueParsers.Duration),
+            TunnelIdleTimeout = reader.Read("tunnelIdleTimeout", defaults.TunnelIdleTimeout, ValueParsers.OptionalDuration),
             ProxyProtocol = reader.Read("proxyProtocol", defaults.ProxyProtocol, ValueParsers.ProxyProtocolVersion),
             HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
             Retries = BindRetries(reader.Object("retries")),

@@ -253,7 +253,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             {
                 await registration.DisposeAsync().ConfigureAwait(false);
                 released = true;
-                await TunnelAsync(context, upgradeFeature, destination, connection, head).ConfigureAwait(false);
+                await TunnelAsync(context, cluster, upgradeFeature, destination, connection, head).ConfigureAwait(false);
                 return default;
             }
 
@@ -327,7 +327,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         }
     }
 
-    private static async Task TunnelAsync(HttpContext context, IHttpUpgradeFeature? upgradeFeature, DestinationState destination, Http1Connection connection, Http1ResponseHead head)
+    private async Task TunnelAsync(
+        HttpContext context, ClusterState cluster, IHttpUpgradeFeature? upgradeFeature, DestinationState destination, Http1Connection connection, Http1ResponseHead head)
     {
         try
         {
@@ -339,7 +340,11 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
 
             ResponseHeadCopier.Copy(head, context.Response);
             var client = await upgradeFeature.UpgradeAsync().ConfigureAwait(false);
-            await connection.TunnelAsync(client, context.RequestAborted).ConfigureAwait(false);
+            var idleTimeout = cluster.Config.TunnelIdleTimeout;
+            if (await connection.TunnelAsync(client, idleTimeout, context.RequestAborted).ConfigureAwait(false))
+            {
+                Log.TunnelIdle(logger, cluster.Name, destination.Name, idleTimeout!.Value.TotalSeconds);
+            }
         }
         finally
         {
@@ -360,6 +365,10 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         [LoggerMessage(EventId = 2020, EventName = "UpstreamRetry", Level = LogLevel.Information,
             Message = "cluster={Cluster} destination={Destination} phase={Phase} cause={Kind} ({Detail}, reused connection: {Reused}); retrying on {Next}, attempt {Attempt}")]
         public static partial void Retrying(ILogger logger, string cluster, string destination, UpstreamPhase phase, UpstreamErrorKind kind, string detail, string next, int attempt, bool reused);
+
+        [LoggerMessage(EventId = 2022, EventName = "TunnelIdle", Level = LogLevel.Information,
+            Message = "cluster={Cluster} destination={Destination}: tunnel closed, no byte crossed it either way for {Seconds}s (tunnelIdleTimeout)")]
+        public static partial void TunnelIdle(ILogger logger, string cluster, string destination, double seconds);
 
         [LoggerMessage(EventId = 2021, EventName = "NoHealthyDestination", Level = LogLevel.Warning,
             Message = "cluster={Cluster}: none of its {Count} destination(s) is available (ejected, failing probes or draining)")]

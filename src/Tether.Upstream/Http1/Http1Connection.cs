@@ -378,16 +378,21 @@ public sealed class Http1Connection : IPooledConnection
     }
 
     /// <summary>
-    /// After a 101: relays bytes both ways until either side closes, then closes both. The connection is never
-    /// pooled again.
+    /// After a 101: relays bytes both ways until either side closes, or until no byte has crossed either way for
+    /// <paramref name="idleTimeout"/> (null: no limit), then closes both. True if it ended for idleness. The
+    /// connection is never pooled again.
     /// </summary>
-    public async Task TunnelAsync(Stream client, CancellationToken cancellationToken)
+    public async Task<bool> TunnelAsync(Stream client, TimeSpan? idleTimeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         using var registration = cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), this);
+        using var stopWatching = new CancellationTokenSource();
+        _tunnelActivity = Environment.TickCount64;
         var toClient = RelayAsync(_socket, client, leftover: true);
         var toBackend = RelayAsync(client, _socket);
-        var first = await Task.WhenAny(toClient, toBackend).ConfigureAwait(false);
+        var idle = idleTimeout is { } timeout ? WatchIdleAsync(timeout, stopWatching.Token) : Task.Delay(Timeout.Infinite, stopWatching.Token);
+        var first = await Task.WhenAny(toClient, toBackend, idle).ConfigureAwait(false);
+        await stopWatching.CancelAsync().ConfigureAwait(false);
         Abort();
         try
         {
@@ -404,6 +409,27 @@ public sealed class Http1Connection : IPooledConnection
         if (first == toBackend)
         {
             await toClient.ConfigureAwait(false);
+        }
+
+        return first == idle;
+    }
+
+    // Environment.TickCount64 of the last bytes relayed either way (HAProxy timeout tunnel counts both directions).
+    private long _tunnelActivity;
+
+    // Completes once no byte has crossed the tunnel in either direction for idleTimeout.
+    private async Task WatchIdleAsync(TimeSpan idleTimeout, CancellationToken cancellationToken)
+    {
+        var limit = (long)idleTimeout.TotalMilliseconds;
+        while (true)
+        {
+            var quiet = Environment.TickCount64 - Volatile.Read(ref _tunnelActivity);
+            if (quiet >= limit)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(limit - quiet), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -429,6 +455,8 @@ public sealed class Http1Connection : IPooledConnection
                     {
                         return;
                     }
+
+                    Volatile.Write(ref _tunnelActivity, Environment.TickCount64);
 
                     await to.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
                     await to.FlushAsync().ConfigureAwait(false);
@@ -457,6 +485,8 @@ public sealed class Http1Connection : IPooledConnection
                     to.Shutdown(SocketShutdown.Send);
                     return;
                 }
+
+                Volatile.Write(ref _tunnelActivity, Environment.TickCount64);
 
                 await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None).ConfigureAwait(false);
             }

@@ -120,6 +120,68 @@ public sealed class UpgradeTests(ITestOutputHelper output)
         Assert.Equal(1, origin.Accepted);
     }
 
+    [Fact]
+    public async Task A_tunnel_silent_both_ways_for_tunnelIdleTimeout_is_closed_and_logged()
+    {
+        var originSawClose = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            await connection.ReadRequestAsync();
+            await connection.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+            await connection.WaitForPeerCloseAsync(TimeSpan.FromSeconds(10));
+            originSawClose.TrySetResult();
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { TunnelIdleTimeout = TimeSpan.FromSeconds(1) }, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        await client.SendAsync(RawClient.Request("GET", "/chat", "tether.test", "Connection: Upgrade", "Upgrade: websocket"));
+        Assert.Equal(101, (await client.ReadResponseAsync()).Status);
+        var silent = System.Diagnostics.Stopwatch.StartNew();
+
+        Assert.True(await client.WaitForCloseAsync(TimeSpan.FromSeconds(5)), "the idle tunnel was not closed");
+        Assert.InRange(silent.Elapsed, TimeSpan.FromMilliseconds(950), TimeSpan.FromSeconds(4));
+        await originSawClose.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await Eventually.TrueAsync(() => gateway.Logs.Named("TunnelIdle").Count == 1, "the idle close was not logged");
+        var log = Assert.Single(gateway.Logs.Named("TunnelIdle"));
+        Assert.Contains($"destination={origin.Address}", log.Message, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => gateway.PoolStatistics().Closed(ConnectionCloseReason.Upgraded) == 1, "the tunnel's connection was not closed as upgraded");
+    }
+
+    [Fact]
+    public async Task Bytes_in_either_direction_keep_a_tunnel_open_past_tunnelIdleTimeout()
+    {
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            await connection.ReadRequestAsync();
+            await connection.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+
+            // Speaks every 500 ms for 3 s, then listens; the client speaks after that. (The idle timeout is 2 s, not
+            // closer to the spacing: in a fresh test process the thread pool can stall for 0.5-0.9 s.)
+            for (var i = 0; i < 6; i++)
+            {
+                await Task.Delay(500);
+                await connection.WriteAsync("s");
+            }
+
+            await connection.WaitForPeerCloseAsync(TimeSpan.FromSeconds(10));
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { TunnelIdleTimeout = TimeSpan.FromSeconds(2) }, output: output);
+        await using var client = await gateway.ConnectAsync();
+        await client.SendAsync(RawClient.Request("GET", "/chat", "tether.test", "Connection: Upgrade", "Upgrade: websocket"));
+        Assert.Equal(101, (await client.ReadResponseAsync()).Status);
+
+        Assert.Equal("ssssss", await ReadAsync(client, 6)); // backend to client only: 3 s, open throughout
+        for (var i = 0; i < 5; i++)
+        {
+            await Task.Delay(500);
+            await client.SendAsync("c"); // client to backend only: another 2.5 s
+        }
+
+        Assert.Empty(gateway.Logs.Named("TunnelIdle"));
+        Assert.True(await client.WaitForCloseAsync(TimeSpan.FromSeconds(5)), "the tunnel was not closed once silent");
+        await Eventually.TrueAsync(() => gateway.Logs.Named("TunnelIdle").Count == 1, "the idle close was not logged");
+    }
+
     private static async Task<string> ReadAsync(RawClient client, int length)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
