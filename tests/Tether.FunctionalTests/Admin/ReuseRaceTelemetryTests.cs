@@ -35,7 +35,9 @@ public sealed class ReuseRaceTelemetryTests(ITestOutputHelper output)
         Assert.True(statistics.IdleAgeAtReuse.Min < backendIdle, $"reused after {statistics.IdleAgeAtReuse.Min}");
         var closedAt = statistics.IdleAgeAtPeerClose.Min!.Value;
         output.WriteLine($"backend closes idle connections after {backendIdle.TotalMilliseconds} ms or later; found closed at {closedAt.TotalMilliseconds:F1} ms idle");
-        Assert.True(closedAt >= backendIdle, $"found closed at {closedAt} idle, before the backend's {backendIdle}");
+        // The backend's clock starts when it has written the response, Tether's when it has read it and returned the
+        // connection to the pool, a little later: the age found can fall short of the backend's timeout by that gap.
+        Assert.True(closedAt >= backendIdle - TimeSpan.FromMilliseconds(100), $"found closed at {closedAt} idle, well before the backend's {backendIdle}");
         Assert.Equal(1, origin.Connections.Count(c => c.IdledOut));
 
         using var http = new HttpClient { BaseAddress = gateway.AdminUrl };

@@ -155,8 +155,7 @@ public sealed class UpgradeTests(ITestOutputHelper output)
             await connection.ReadRequestAsync();
             await connection.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
 
-            // Speaks every 500 ms for 3 s, then listens; the client speaks after that. (The idle timeout is 2 s, not
-            // closer to the spacing: in a fresh test process the thread pool can stall for 0.5-0.9 s.)
+            // Speaks every 500 ms for 3 s, then listens; the client speaks after that.
             for (var i = 0; i < 6; i++)
             {
                 await Task.Delay(500);
