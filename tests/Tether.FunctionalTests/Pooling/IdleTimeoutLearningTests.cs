@@ -16,7 +16,7 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
     [Fact]
     public async Task The_backends_unannounced_idle_timeout_is_learned_and_connections_are_given_up_before_it()
     {
-        var backendIdle = TimeSpan.FromMilliseconds(500);
+        var backendIdle = TimeSpan.FromSeconds(1);
         await using var origin = RawOrigin.Serve(
             async (request, connection) =>
             {
@@ -40,8 +40,8 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
             var pool = gateway.Pool();
             for (var round = 0; round < 4 && pool.LearnedIdleTimeout is null; round++)
             {
-                // Three connections, returned 200 ms apart; each is closed by the backend 500 ms after its response.
-                var responses = await Task.WhenAll(clients.Select((c, i) => c.GetAsync($"/hold/{100 + (i * 200)}")));
+                // Three connections, returned 300 ms apart; each is closed by the backend 1 s after its response.
+                var responses = await Task.WhenAll(clients.Select((c, i) => c.GetAsync($"/hold/{100 + (i * 300)}")));
                 Assert.All(responses, r => Assert.Equal(200, r.Status));
                 await Eventually.TrueAsync(() => pool.IdleCount == 0, "the backend should close all three", TimeSpan.FromSeconds(5));
             }
@@ -53,7 +53,8 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
             Assert.True(learned < closedAt, $"learned {learned} is not below {closedAt}");
             Assert.True(learned > TimeSpan.Zero);
 
-            // Now a connection left idle is given up by Tether (an idle timeout), not found closed by the backend.
+            // Now a connection left idle is given up by Tether (an idle timeout), not found closed by the backend: the
+            // learned timeout is ~0.7 s, so a sweep (every 50 ms) has ~0.3 s to spare even on a loaded machine.
             var peerClosed = gateway.PoolStatistics().Closed(ConnectionCloseReason.PeerClosed);
             var idleTimeouts = gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout);
             Assert.Equal(200, (await clients[0].GetAsync("/")).Status);
