@@ -26,4 +26,7 @@ internal sealed class RecyclingObserver(IClusterObserver inner, Recycler recycle
 
     public void ResolveFailed(string cluster, string host, string error) =>
         inner.ResolveFailed(cluster, host, error);
+
+    public void IdleTimeoutLearned(string cluster, string destination, TimeSpan learned, TimeSpan? smallestClose) =>
+        inner.IdleTimeoutLearned(cluster, destination, learned, smallestClose);
 }

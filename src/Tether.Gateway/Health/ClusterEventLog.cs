@@ -3,7 +3,7 @@ using Tether.Upstream.Destinations;
 
 namespace Tether.Gateway.Health;
 
-/// <summary>Log lines for what clusters report about their destinations: ejections, probe verdicts, DNS changes.</summary>
+/// <summary>Log lines for what clusters report about their destinations: ejections, probe verdicts, DNS changes, learned idle timeouts.</summary>
 internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) : IClusterObserver
 {
     public void Ejected(string cluster, string destination, int failures, TimeSpan duration, int ejections) =>
@@ -27,6 +27,9 @@ internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) :
     public void ResolveFailed(string cluster, string host, string error) =>
         Log.ResolveFailed(logger, cluster, host, error);
 
+    public void IdleTimeoutLearned(string cluster, string destination, TimeSpan learned, TimeSpan? smallestClose) =>
+        Log.IdleTimeoutLearned(logger, cluster, destination, Math.Round(smallestClose?.TotalSeconds ?? 0, 3), Math.Round(learned.TotalSeconds, 3));
+
     private static partial class Log
     {
         [LoggerMessage(EventId = 2000, EventName = "DestinationEjected", Level = LogLevel.Warning,
@@ -44,6 +47,10 @@ internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) :
         [LoggerMessage(EventId = 2010, EventName = "DestinationsResolved", Level = LogLevel.Information,
             Message = "cluster={Cluster} host={Host}: {Added} address(es) added, {Drained} draining; {Total} in use")]
         public static partial void DestinationsChanged(ILogger logger, string cluster, string host, int added, int drained, int total);
+
+        [LoggerMessage(EventId = 2012, EventName = "IdleTimeoutLearned", Level = LogLevel.Information,
+            Message = "cluster={Cluster} destination={Destination}: closes idle connections without announcing it (oldest first, the earliest found at {Observed}s idle); Tether now gives them up after {Learned}s (pool.learnIdleTimeout)")]
+        public static partial void IdleTimeoutLearned(ILogger logger, string cluster, string destination, double observed, double learned);
 
         [LoggerMessage(EventId = 2011, EventName = "ResolveFailed", Level = LogLevel.Warning,
             Message = "cluster={Cluster} host={Host}: could not resolve ({Error}); keeping the previous addresses")]

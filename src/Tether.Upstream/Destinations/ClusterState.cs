@@ -222,7 +222,12 @@ public sealed class ClusterState : IDisposable
     {
         foreach (var d in _set.Items)
         {
+            var learned = d.Pool.LearnedIdleTimeout;
             d.Pool.Sweep();
+            if (d.Pool.LearnedIdleTimeout is { } now && now != learned)
+            {
+                Observer.IdleTimeoutLearned(Name, d.Name, now, d.Pool.Statistics.IdleAgeAtPeerClose.Min);
+            }
         }
 
         lock (_lock)

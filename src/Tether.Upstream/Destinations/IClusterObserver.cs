@@ -17,6 +17,10 @@ public interface IClusterObserver
 
     /// <summary>A host name did not resolve; the previous addresses stay in use.</summary>
     void ResolveFailed(string cluster, string host, string error);
+
+    /// <summary>A destination's pool learned (or lowered) the idle timeout it applies, from the backend's closes
+    /// (pool.learnIdleTimeout); <paramref name="smallestClose"/> is the smallest idle age found closed.</summary>
+    void IdleTimeoutLearned(string cluster, string destination, TimeSpan learned, TimeSpan? smallestClose);
 }
 
 internal sealed class NullClusterObserver : IClusterObserver
@@ -36,6 +40,10 @@ internal sealed class NullClusterObserver : IClusterObserver
     }
 
     public void ResolveFailed(string cluster, string host, string error)
+    {
+    }
+
+    public void IdleTimeoutLearned(string cluster, string destination, TimeSpan learned, TimeSpan? smallestClose)
     {
     }
 }

@@ -52,6 +52,9 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
             Assert.NotNull(learned);
             Assert.True(learned < closedAt, $"learned {learned} is not below {closedAt}");
             Assert.True(learned > TimeSpan.Zero);
+            var logged = Assert.Single(gateway.Logs.Named("IdleTimeoutLearned"));
+            Assert.Contains($"destination={origin.Address}", logged.Message, StringComparison.Ordinal);
+            Assert.Contains($"after {Math.Round(learned!.Value.TotalSeconds, 3).ToString(CultureInfo.CurrentCulture)}s", logged.Message, StringComparison.Ordinal);
 
             // Now a connection left idle is given up by Tether (an idle timeout), not found closed by the backend: the
             // learned timeout is ~0.7 s, so a sweep (every 50 ms) has ~0.3 s to spare even on a loaded machine.
