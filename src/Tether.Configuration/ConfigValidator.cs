@@ -203,6 +203,7 @@ public static partial class ConfigValidator
 
         Positive(errors, path + ".responseTimeout", cluster.ResponseTimeout, "60s");
         OptionalPositive(errors, path + ".tunnelIdleTimeout", cluster.TunnelIdleTimeout, "1h");
+        OptionalPositive(errors, path + ".webSocketPingInterval", cluster.WebSocketPingInterval, "30s");
         ValidateBalancing(cluster, path, errors);
     }
 

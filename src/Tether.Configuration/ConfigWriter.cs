@@ -133,6 +133,7 @@ public static class ConfigWriter
             ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
             ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),
             ["tunnelIdleTimeout"] = Durations.Format(cluster.TunnelIdleTimeout),
+            ["webSocketPingInterval"] = Durations.Format(cluster.WebSocketPingInterval),
             ["proxyProtocol"] = EnumName(cluster.ProxyProtocol),
             ["healthCheck"] = HealthCheck(cluster.HealthCheck),
             ["retries"] = new JsonObject

@@ -191,6 +191,10 @@ public sealed record ClusterConfig
     /// for this long is closed. Null = never.</summary>
     public TimeSpan? TunnelIdleTimeout { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>No peer has it. For WebSocket tunnels: a side silent this long gets a Ping from Tether, and one that
+    /// stays silent as long again is taken for dead and the tunnel is closed. Null = off.</summary>
+    public TimeSpan? WebSocketPingInterval { get; init; }
+
     /// <summary>HAProxy server … send-proxy / send-proxy-v2: a PROXY header naming the client on each backend connection.</summary>
     public ProxyProtocolVersion ProxyProtocol { get; init; } = ProxyProtocolVersion.Off;
 

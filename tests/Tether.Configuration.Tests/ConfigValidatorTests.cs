@@ -196,6 +196,16 @@ public class ConfigValidatorTests
     }
 
     [Fact]
+    public void WebSocket_ping_interval_is_off_by_default_and_a_duration_when_set()
+    {
+        Assert.Null(new ClusterConfig().WebSocketPingInterval);
+        var set = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "webSocketPingInterval": "30s" }"""));
+        Assert.Equal(TimeSpan.FromSeconds(30), set.Clusters["api"].WebSocketPingInterval);
+        ConfigAssert.SingleError(
+            ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "webSocketPingInterval": "0s" }"""), "clusters.api.webSocketPingInterval", "such as \"30s\", or \"off\"");
+    }
+
+    [Fact]
     public void Excess_idle_timeout_cannot_be_negative()
     {
         var error = ConfigAssert.SingleError(

@@ -151,6 +151,7 @@ internal static partial class ConfigBinder
             TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
             ResponseTimeout = reader.Read("responseTimeout", defaults.ResponseTimeout, ValueParsers.Duration),
             TunnelIdleTimeout = reader.Read("tunnelIdleTimeout", defaults.TunnelIdleTimeout, ValueParsers.OptionalDuration),
+            WebSocketPingInterval = reader.Read("webSocketPingInterval", defaults.WebSocketPingInterval, ValueParsers.OptionalDuration),
             ProxyProtocol = reader.Read("proxyProtocol", defaults.ProxyProtocol, ValueParsers.ProxyProtocolVersion),
             HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
             Retries = BindRetries(reader.Object("retries")),

@@ -10,6 +10,7 @@ using Tether.Upstream.Destinations;
 using Tether.Upstream.Http1;
 using Tether.Upstream.Pooling;
 using Tether.Upstream.Retries;
+using Tether.Upstream.Tunnels;
 
 namespace Tether.Gateway.Forwarding;
 
@@ -340,10 +341,20 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
 
             ResponseHeadCopier.Copy(head, context.Response);
             var client = await upgradeFeature.UpgradeAsync().ConfigureAwait(false);
-            var idleTimeout = cluster.Config.TunnelIdleTimeout;
-            if (await connection.TunnelAsync(client, idleTimeout, context.RequestAborted).ConfigureAwait(false))
+            var config = cluster.Config;
+            var webSocket = string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase);
+            var options = new TunnelOptions(config.TunnelIdleTimeout, webSocket ? config.WebSocketPingInterval : null);
+            switch (await connection.TunnelAsync(client, options, context.RequestAborted).ConfigureAwait(false))
             {
-                Log.TunnelIdle(logger, cluster.Name, destination.Name, idleTimeout!.Value.TotalSeconds);
+                case TunnelEnd.Idle:
+                    Log.TunnelIdle(logger, cluster.Name, destination.Name, config.TunnelIdleTimeout!.Value.TotalSeconds);
+                    break;
+                case TunnelEnd.ClientUnresponsive:
+                    Log.TunnelPeerUnresponsive(logger, cluster.Name, destination.Name, "client", config.WebSocketPingInterval!.Value.TotalSeconds);
+                    break;
+                case TunnelEnd.BackendUnresponsive:
+                    Log.TunnelPeerUnresponsive(logger, cluster.Name, destination.Name, "backend", config.WebSocketPingInterval!.Value.TotalSeconds);
+                    break;
             }
         }
         finally
@@ -369,6 +380,10 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         [LoggerMessage(EventId = 2022, EventName = "TunnelIdle", Level = LogLevel.Information,
             Message = "cluster={Cluster} destination={Destination}: tunnel closed, no byte crossed it either way for {Seconds}s (tunnelIdleTimeout)")]
         public static partial void TunnelIdle(ILogger logger, string cluster, string destination, double seconds);
+
+        [LoggerMessage(EventId = 2023, EventName = "TunnelPeerUnresponsive", Level = LogLevel.Information,
+            Message = "cluster={Cluster} destination={Destination}: WebSocket tunnel closed, the {Side} sent nothing for {Seconds}s after Tether pinged it (webSocketPingInterval)")]
+        public static partial void TunnelPeerUnresponsive(ILogger logger, string cluster, string destination, string side, double seconds);
 
         [LoggerMessage(EventId = 2021, EventName = "NoHealthyDestination", Level = LogLevel.Warning,
             Message = "cluster={Cluster}: none of its {Count} destination(s) is available (ejected, failing probes or draining)")]

@@ -6,6 +6,8 @@ using System.Runtime.CompilerServices;
 using Tether.Configuration;
 using Tether.Upstream.Pooling;
 
+using Tether.Upstream.Tunnels;
+
 namespace Tether.Upstream.Http1;
 
 /// <summary>
@@ -378,126 +380,19 @@ public sealed class Http1Connection : IPooledConnection
     }
 
     /// <summary>
-    /// After a 101: relays bytes both ways until either side closes, or until no byte has crossed either way for
-    /// <paramref name="idleTimeout"/> (null: no limit), then closes both. True if it ended for idleness. The
-    /// connection is never pooled again.
+    /// After a 101: relays bytes both ways (<see cref="Tunnel"/>) until either side closes or the tunnel's watch ends
+    /// it, then closes both. The connection is never pooled again.
     /// </summary>
-    public async Task<bool> TunnelAsync(Stream client, TimeSpan? idleTimeout, CancellationToken cancellationToken)
+    public async Task<TunnelEnd> TunnelAsync(Stream client, TunnelOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         using var registration = cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), this);
-        using var stopWatching = new CancellationTokenSource();
-        _tunnelActivity = Environment.TickCount64;
-        var toClient = RelayAsync(_socket, client, leftover: true);
-        var toBackend = RelayAsync(client, _socket);
-        var idle = idleTimeout is { } timeout ? WatchIdleAsync(timeout, stopWatching.Token) : Task.Delay(Timeout.Infinite, stopWatching.Token);
-        var first = await Task.WhenAny(toClient, toBackend, idle).ConfigureAwait(false);
-        await stopWatching.CancelAsync().ConfigureAwait(false);
-        Abort();
-        try
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (IOException)
-        {
-        }
 
-        // The backend ended the tunnel: the client's connection must end too, and Kestrel closes an upgraded
-        // connection only once the request delegate returns. Waiting for the client-to-backend relay here would
-        // deadlock: it is parked in a read on the client's stream that disposing the stream does not wake. It
-        // ends when Kestrel closes the connection after we return, and swallows that error.
-        if (first == toBackend)
-        {
-            await toClient.ConfigureAwait(false);
-        }
-
-        return first == idle;
-    }
-
-    // Environment.TickCount64 of the last bytes relayed either way (HAProxy timeout tunnel counts both directions).
-    private long _tunnelActivity;
-
-    // Completes once no byte has crossed the tunnel in either direction for idleTimeout.
-    private async Task WatchIdleAsync(TimeSpan idleTimeout, CancellationToken cancellationToken)
-    {
-        var limit = (long)idleTimeout.TotalMilliseconds;
-        while (true)
-        {
-            var quiet = Environment.TickCount64 - Volatile.Read(ref _tunnelActivity);
-            if (quiet >= limit)
-            {
-                return;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(limit - quiet), cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task RelayAsync(Socket from, Stream to, bool leftover)
-    {
-        try
-        {
-            if (leftover && BufferedCount > 0)
-            {
-                // Bytes the backend sent right after its 101 arrived with the head.
-                await to.WriteAsync(_buffer.AsMemory(_start, BufferedCount)).ConfigureAwait(false);
-                await to.FlushAsync().ConfigureAwait(false);
-                Consume(BufferedCount);
-            }
-
-            var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
-            try
-            {
-                while (true)
-                {
-                    var n = await from.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        return;
-                    }
-
-                    Volatile.Write(ref _tunnelActivity, Environment.TickCount64);
-
-                    await to.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
-                    await to.FlushAsync().ConfigureAwait(false);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-        }
-    }
-
-    private async Task RelayAsync(Stream from, Socket to)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
-        try
-        {
-            while (true)
-            {
-                var n = await from.ReadAsync(buffer).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    to.Shutdown(SocketShutdown.Send);
-                    return;
-                }
-
-                Volatile.Write(ref _tunnelActivity, Environment.TickCount64);
-
-                await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        // Bytes the backend sent right after its 101 arrived with the head.
+        var leftover = BufferedCount > 0 ? _buffer.AsMemory(_start, BufferedCount).ToArray() : default(ReadOnlyMemory<byte>);
+        Consume(BufferedCount);
+        var tunnel = new Tunnel(_socket, client, options, ReadBufferBytes);
+        return await tunnel.RunAsync(leftover, Abort).ConfigureAwait(false);
     }
 
     /// <summary>After an exchange that ended cleanly: whether leftover bytes make the connection unusable.</summary>
