@@ -261,12 +261,11 @@ public sealed class ConnectionPool<TConnection> : IDisposable
                 }
             }
 
+            _idle.RemoveRange(kept, _idle.Count - kept);
             if (Options.LearnIdleTimeout)
             {
                 Learn(youngestClosed, oldestOpen, now);
             }
-
-            _idle.RemoveRange(kept, _idle.Count - kept);
 
             // The list is in return order, so the excess to close is a prefix of it, up to the first connection
             // returned less than ExcessIdleTimeout ago.
