@@ -211,14 +211,14 @@ public sealed class Tunnel
                     return TunnelEnd.BackendUnresponsive;
                 }
 
-                if (_pingedClient == 0 && now - fromClient >= ping)
+                if (_pingedClient == 0 && now - fromClient >= ping && TryStartPing(toClient: true))
                 {
-                    _pingedClient = await TryPingAsync(_toClientLock, toClient: true, now).ConfigureAwait(false);
+                    _pingedClient = now;
                 }
 
-                if (_pingedBackend == 0 && now - fromBackend >= ping)
+                if (_pingedBackend == 0 && now - fromBackend >= ping && TryStartPing(toClient: false))
                 {
-                    _pingedBackend = await TryPingAsync(_toBackendLock, toClient: false, now).ConfigureAwait(false);
+                    _pingedBackend = now;
                 }
             }
         }
@@ -245,29 +245,39 @@ public sealed class Tunnel
         return now - pinged >= interval;
     }
 
-    // Writes a Ping if that side's stream is between frames; returns when it was sent, or 0 (try again next tick).
-    private async Task<long> TryPingAsync(SemaphoreSlim writeLock, bool toClient, long now)
+    // Starts writing a Ping if that side's stream is free and between frames; false: try again next tick. The write
+    // runs on its own and is not awaited here, so a side that stopped reading cannot stall the watch: its silence
+    // still ends the tunnel.
+    private bool TryStartPing(bool toClient)
     {
-        await writeLock.WaitAsync().ConfigureAwait(false);
+        var writeLock = toClient ? _toClientLock : _toBackendLock;
+        if (!writeLock.Wait(0))
+        {
+            return false; // a relay write is in progress
+        }
+
+        var atBoundary = toClient ? _toClientFrames.AtBoundary : _toBackendFrames.AtBoundary;
+        if (!atBoundary)
+        {
+            writeLock.Release();
+            return false;
+        }
+
+        _ = WritePingAsync(writeLock, toClient);
+        return true;
+    }
+
+    private async Task WritePingAsync(SemaphoreSlim writeLock, bool toClient)
+    {
         try
         {
             if (toClient)
             {
-                if (!_toClientFrames.AtBoundary)
-                {
-                    return 0;
-                }
-
                 await _client.WriteAsync(s_pingToClient).ConfigureAwait(false);
                 await _client.FlushAsync().ConfigureAwait(false);
             }
             else
             {
-                if (!_toBackendFrames.AtBoundary)
-                {
-                    return 0;
-                }
-
                 // A client's frames are masked (RFC 6455 5.3); an empty payload makes the key's value immaterial.
                 var ping = new byte[6];
                 ping[0] = 0x89;
@@ -275,8 +285,10 @@ public sealed class Tunnel
                 System.Security.Cryptography.RandomNumberGenerator.Fill(ping.AsSpan(2));
                 await _backend.SendAsync(ping, SocketFlags.None).ConfigureAwait(false);
             }
-
-            return now;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The tunnel is ending; the relays see it too.
         }
         finally
         {

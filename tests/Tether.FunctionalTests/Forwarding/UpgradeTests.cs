@@ -147,6 +147,49 @@ public sealed class UpgradeTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => gateway.PoolStatistics().Closed(ConnectionCloseReason.Upgraded) == 1, "the tunnel's connection was not closed as upgraded");
     }
 
+    /// <summary>
+    /// A client that stops reading while the backend keeps sending: once the buffers are full nothing crosses, and
+    /// the idle timeout must still end the tunnel (the relay stuck in a write must not stall the watch), and so
+    /// must the WebSocket pings when they are on (a ping must not wait behind the stuck write).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_tunnel_stuck_on_a_client_that_stopped_reading_is_closed(bool pings)
+    {
+        var originSawEnd = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            await connection.ReadRequestAsync();
+            await connection.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+            var chunk = new byte[16 * 1024];
+            try
+            {
+                while (true)
+                {
+                    await connection.Socket.SendAsync(chunk).WaitAsync(TimeSpan.FromSeconds(20));
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                originSawEnd.TrySetResult();
+            }
+        });
+        await using var gateway = await TestGateway.StartAsync(
+            origin.Address,
+            c => c with { TunnelIdleTimeout = TimeSpan.FromSeconds(1), WebSocketPingInterval = pings ? TimeSpan.FromMilliseconds(300) : null },
+            output: output);
+        await using var client = await gateway.ConnectAsync();
+        client.Socket.ReceiveBufferSize = 4096;
+        await client.SendAsync(RawClient.Request("GET", "/chat", "tether.test", "Connection: Upgrade", "Upgrade: websocket"));
+        Assert.Equal(101, (await client.ReadResponseAsync()).Status);
+
+        // The client reads nothing more; the backend's writes fail once Tether has closed the tunnel.
+        await originSawEnd.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(
+            () => gateway.Logs.Named("TunnelIdle").Count + gateway.Logs.Named("TunnelPeerUnresponsive").Count == 1, "the stuck tunnel's end was not logged");
+    }
+
     [Fact]
     public async Task Bytes_in_either_direction_keep_a_tunnel_open_past_tunnelIdleTimeout()
     {
