@@ -87,7 +87,8 @@ public sealed partial class TetherGateway : IAsyncDisposable
         services.AddSingleton<ForwarderErrors>();
         services.AddSingleton<Forwarder>();
         _services = services.BuildServiceProvider();
-        _proxy = new ProxyHandler(_services.GetRequiredService<Forwarder>(), () => _model, Downstream, Counters, Drainer, Recycler);
+        _proxy = new ProxyHandler(
+            _services.GetRequiredService<Forwarder>(), () => _model, Downstream, Counters, Drainer, Recycler, loggers.CreateLogger<ProxyHandler>());
         var d = config.Downstream;
         _limiter = new ConnectionLimiter(d.MaxConnections, d.MaxConnectionsPerClient);
         _trustedProxies = new NetworkList(d.TrustedProxies);

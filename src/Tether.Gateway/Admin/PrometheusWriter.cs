@@ -18,6 +18,7 @@ internal static class PrometheusWriter
         Counter(sb, "tether_connections_accepted_total", "Client connections accepted.", d.Accepted);
         Counter(sb, "tether_connections_handled_total", "Client connections handled.", d.Handled);
         Counter(sb, "tether_requests_total", "Requests received.", d.Requests);
+        Counter(sb, "tether_requests_rejected_total", "Requests refused as malformed (or CONNECT) before any backend.", gateway.Counters.Rejected);
         OperationsStatus.WritePrometheus(sb, gateway);
         Header(sb, "tether_connections_closed_total", "counter", "Client connections closed by a protection, by reason.");
         foreach (var reason in Protection.ConnectionCloseCounters.Reasons)

@@ -35,6 +35,7 @@ internal static class StatusWriter
         json.WriteNumber("total", d.Requests);
         json.WriteNumber("inFlight", d.Writing);
         json.WriteNumber("notFound", gateway.Counters.NotFound);
+        json.WriteNumber("rejected", gateway.Counters.Rejected);
         json.WriteNumber("clientAborted", gateway.Counters.ClientAbortedCount);
         json.WriteStartObject("upstreamErrors");
         foreach (var phase in Enum.GetValues<UpstreamPhase>())

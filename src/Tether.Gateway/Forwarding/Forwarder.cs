@@ -21,7 +21,8 @@ namespace Tether.Gateway.Forwarding;
 internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarder> logger)
 {
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster)
+    /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>).</param>
+    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target)
     {
         // A small body of known length is received whole first, before any destination is ranked or connected.
         if (RequestBodySender.IsReceivedWhole(context.Request) && !await RequestBodySender.ReceiveWholeAsync(context, cluster, errors).ConfigureAwait(false))
@@ -53,7 +54,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
 
             set.Items[ranked[0]].OnPicked();
             cluster.RetryBudget.OnRequest();
-            await ForwardAcrossAsync(context, cluster, set, ranked, count).ConfigureAwait(false);
+            await ForwardAcrossAsync(context, cluster, target, set, ranked, count).ConfigureAwait(false);
         }
         finally
         {
@@ -65,14 +66,16 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     // bounded by retries.maxAttempts, retries.timeout and the cluster's retry budget; the foundation's retry
     // of a stale pooled connection is free, once (nginx: it "does not use up a try").
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, DestinationSet set, int[] ranked, int count)
+    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, string target, DestinationSet set, int[] ranked, int count)
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
         var bodyMode = RequestHeadWriter.DecideBodyMode(request, out var contentLength);
         var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
+        // "Content-Length: 0" has nothing to stream: its head is the whole request, sent like a bodiless one.
         var exchange = new Exchange(
-            requestWasHead, bodyMode, contentLength, upgradeFeature, bodyMode == RequestBodyMode.None ? null : new RequestBodySender(context, bodyMode));
+            target, requestWasHead, bodyMode, contentLength, upgradeFeature,
+            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode));
         if (cluster.Config.ProxyProtocol != Configuration.ProxyProtocolVersion.Off)
         {
             ConnectPreamble.Current = BackendProxyHeader.For(context, cluster.Config.ProxyProtocol);
@@ -187,7 +190,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
     {
-        var (requestWasHead, bodyMode, contentLength, upgradeFeature, body) = exchange;
+        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, body) = exchange;
         var upgrade = upgradeFeature is { IsUpgradableRequest: true };
 
         // 1. A connection: idle and probed, new, or after a wait at the destination's cap.
@@ -228,8 +231,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
                 : null;
 
             // 2. The request head, then 3. the body, if any.
-            RequestHeadWriter.Write(connection.Output, context, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null);
-            if (bodyMode == RequestBodyMode.None)
+            RequestHeadWriter.Write(connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null);
+            if (body is null)
             {
                 await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
             }
@@ -366,7 +369,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     /// <summary>What every attempt of one request shares: how to frame it, and the body sender (null without a
     /// body), which remembers whether a body byte has left the client (then nothing is retried).</summary>
     private readonly record struct Exchange(
-        bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender? Body);
+        string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender? Body);
 
     /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.</summary>
     private readonly record struct Attempt(UpstreamException? Error, bool Reused);

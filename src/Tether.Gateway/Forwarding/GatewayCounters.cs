@@ -10,10 +10,14 @@ public sealed class GatewayCounters
     private readonly long[] _errors = new long[s_phases * s_kinds];
     private long _clientAborted;
     private long _notFound;
+    private long _rejected;
 
     public long ClientAbortedCount => Volatile.Read(ref _clientAborted);
 
     public long NotFound => Volatile.Read(ref _notFound);
+
+    /// <summary>Requests refused by <see cref="RequestValidator"/> before any backend was involved.</summary>
+    public long Rejected => Volatile.Read(ref _rejected);
 
     public long Errors(UpstreamPhase phase, UpstreamErrorKind kind) => Volatile.Read(ref _errors[((int)phase * s_kinds) + (int)kind]);
 
@@ -22,4 +26,6 @@ public sealed class GatewayCounters
     internal void OnClientAborted() => Interlocked.Increment(ref _clientAborted);
 
     internal void OnNotFound() => Interlocked.Increment(ref _notFound);
+
+    internal void OnRejected() => Interlocked.Increment(ref _rejected);
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Tether.Gateway.Draining;
 using Tether.Gateway.Listeners;
@@ -7,8 +8,9 @@ using Tether.Gateway.Listeners;
 namespace Tether.Gateway.Forwarding;
 
 /// <summary>The request delegate of the proxy listeners: downstream keep-alive policy, route, forward.</summary>
-internal sealed class ProxyHandler(
-    Forwarder forwarder, Func<GatewayModel> model, DownstreamStatistics statistics, GatewayCounters counters, Drainer drainer, Recycler recycler)
+internal sealed partial class ProxyHandler(
+    Forwarder forwarder, Func<GatewayModel> model, DownstreamStatistics statistics, GatewayCounters counters, Drainer drainer, Recycler recycler,
+    ILogger<ProxyHandler> logger)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -21,11 +23,22 @@ internal sealed class ProxyHandler(
                 return;
             }
 
+            // Everything written upstream is checked once, here, before any route or backend is involved.
+            var rejection = RequestValidator.Validate(context, out var target, out var reason);
+            if (rejection != RequestRejection.None)
+            {
+                counters.OnRejected();
+                Log.Rejected(logger, context.Request.Protocol, context.Connection.RemoteIpAddress, reason!);
+                await RequestValidator.RejectAsync(context, rejection, reason!).ConfigureAwait(false);
+                return;
+            }
+
             // Read once: the whole request runs on this model even if a reload swaps it meanwhile.
             var current = model();
             ApplyConnectionPolicy(context, current.Connections);
-            var request = context.Request;
-            var cluster = current.Routes.Match(request.Host.Value, request.Path.Value ?? "/");
+
+            // Routed on the very path that is forwarded (normalised), never on a different reading of the target.
+            var cluster = current.Routes.Match(context.Request.Host.Value, target.RoutePath);
             if (cluster is null)
             {
                 counters.OnNotFound();
@@ -35,7 +48,7 @@ internal sealed class ProxyHandler(
                 return;
             }
 
-            await forwarder.ForwardAsync(context, cluster).ConfigureAwait(false);
+            await forwarder.ForwardAsync(context, cluster, target.Target).ConfigureAwait(false);
         }
         finally
         {
@@ -81,5 +94,12 @@ internal sealed class ProxyHandler(
         {
             context.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2030, EventName = "RequestRejected", Level = LogLevel.Debug,
+            Message = "refused a {Protocol} request from {Client} before any backend: {Reason}")]
+        public static partial void Rejected(ILogger logger, string protocol, System.Net.IPAddress? client, string reason);
     }
 }

@@ -43,10 +43,13 @@ internal static class RequestHeadWriter
         return detection is { CanHaveBody: true } ? RequestBodyMode.Chunked : RequestBodyMode.None;
     }
 
-    public static void Write(IBufferWriter<byte> output, HttpContext context, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost, bool lastRequest = false)
+    /// <param name="target">The request target, validated and normalised by <see cref="RequestValidator"/>, as are
+    /// the method and every header name and value written here.</param>
+    public static void Write(
+        IBufferWriter<byte> output, HttpContext context, string target, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost, bool lastRequest = false)
     {
         var request = context.Request;
-        Http1RequestWriter.WriteRequestLine(output, request.Method, RequestTarget(context));
+        Http1RequestWriter.WriteRequestLine(output, request.Method, target);
 
         // An h2c upgrade is never honoured: a backend that accepted it would speak HTTP/2 through a tunnel
         // that Tether's routing and limits no longer see (h2c smuggling). It goes on as a plain request.
@@ -146,20 +149,6 @@ internal static class RequestHeadWriter
         }
 
         return connection.ClientAddress ??= context.Connection.RemoteIpAddress?.ToString();
-    }
-
-    // Origin-form target exactly as the client sent it; absolute-form is reduced to path and query.
-    private static string RequestTarget(HttpContext context)
-    {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        if (!string.IsNullOrEmpty(raw) && (raw[0] == '/' || raw == "*"))
-        {
-            return raw;
-        }
-
-        var request = context.Request;
-        var path = (request.PathBase + request.Path).ToUriComponent();
-        return (path.Length == 0 ? "/" : path) + request.QueryString.ToUriComponent();
     }
 
     private static bool IsDropped(string name, StringValues nominated)

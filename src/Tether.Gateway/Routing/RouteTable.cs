@@ -31,8 +31,8 @@ internal sealed class RouteTable
 
     /// <summary>The cluster for a request, or null (404).</summary>
     /// <param name="host">The Host header value (may carry a port).</param>
-    /// <param name="path">The decoded request path.</param>
-    public ClusterState? Match(string? host, string path)
+    /// <param name="path">The decoded path of the target that is forwarded (<see cref="Forwarding.UpstreamTarget.RoutePath"/>).</param>
+    public ClusterState? Match(string? host, ReadOnlySpan<char> path)
     {
         foreach (var route in _routes)
         {
@@ -69,7 +69,7 @@ internal sealed class RouteTable
         return host.Equals(pattern, StringComparison.OrdinalIgnoreCase);
     }
 
-    internal static bool PathMatches(string prefix, string path)
+    internal static bool PathMatches(string prefix, ReadOnlySpan<char> path)
     {
         if (!path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         {

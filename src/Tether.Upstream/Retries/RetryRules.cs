@@ -21,7 +21,11 @@ public static class RetryRules
 
     /// <summary>
     /// Whether a failed attempt may be sent again. Never once a body byte left the client or a response byte
-    /// arrived: replaying a POST whose body went out could apply it twice.
+    /// arrived. A non-idempotent request (POST, PATCH, …) is never resent once its head has been written, body or
+    /// not: a backend that read it and then closed or reset without answering may have acted on it, and from here
+    /// that looks exactly like a keep-alive race. Its only retries are a failed connect and a head whose write
+    /// failed (the backend cannot hold the whole request), as nginx's <c>proxy_next_upstream</c> without
+    /// <c>non_idempotent</c> and Envoy's <c>reset-before-request</c>.
     /// </summary>
     public static RetryDecision Classify(UpstreamException error, bool reused, bool bodyConsumed, bool idempotent)
     {
@@ -36,15 +40,23 @@ public static class RetryRules
             return RetryDecision.NextDestination; // nothing was sent
         }
 
-        if (error.Phase is UpstreamPhase.SendRequest or UpstreamPhase.ReadHeaders
-            && error.Kind is UpstreamErrorKind.Closed or UpstreamErrorKind.Reset)
+        if (error.Kind is not (UpstreamErrorKind.Closed or UpstreamErrorKind.Reset))
         {
-            // On a reused connection this is the backend closing it at its idle timeout as we wrote: it never
-            // read the request. On a fresh one the backend may have acted on it: only idempotent methods.
-            return reused ? RetryDecision.StaleConnection : idempotent ? RetryDecision.NextDestination : RetryDecision.None;
+            return RetryDecision.None;
         }
 
-        return RetryDecision.None;
+        return error.Phase switch
+        {
+            // Writing the head failed: on a reused connection the backend had closed it at its idle timeout; the
+            // request never arrived whole, whatever the method.
+            UpstreamPhase.SendRequest => reused ? RetryDecision.StaleConnection : idempotent ? RetryDecision.NextDestination : RetryDecision.None,
+
+            // The whole head left and the backend closed or reset without a response byte. On a reused connection
+            // this is usually the backend's idle close crossing our write, but it may have read and acted on the
+            // request: only a method that is safe to repeat goes again.
+            UpstreamPhase.ReadHeaders when idempotent => reused ? RetryDecision.StaleConnection : RetryDecision.NextDestination,
+            _ => RetryDecision.None,
+        };
     }
 
     /// <summary>

@@ -166,23 +166,7 @@ public sealed class BackendIdleCloseTests(ITestOutputHelper output)
     [InlineData(true)]
     public async Task A_POST_whose_body_went_out_on_a_reused_connection_is_not_replayed(bool reset)
     {
-        await using var origin = RawOrigin.Start(async connection =>
-        {
-            while (await connection.ReadRequestAsync() is { } request)
-            {
-                if (request.Method == "POST")
-                {
-                    if (reset)
-                    {
-                        connection.Reset();
-                    }
-
-                    return;
-                }
-
-                await connection.RespondAsync(200, "ok");
-            }
-        });
+        await using var origin = OriginThatDropsPosts(reset);
         await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
         await using var client = await gateway.ConnectAsync();
 
@@ -201,4 +185,94 @@ public sealed class BackendIdleCloseTests(ITestOutputHelper output)
         Assert.Contains("reused connection: True", failed.Message, StringComparison.Ordinal);
         Assert.Equal(1, gateway.Gateway.Counters.Errors(UpstreamPhase.ReadHeaders, reset ? UpstreamErrorKind.Reset : UpstreamErrorKind.Closed));
     }
+
+    /// <summary>
+    /// Issue 11: a POST with no body (Content-Length: 0, or none at all) is its head alone. Sent on a reused
+    /// connection to a backend that reads it and then closes or resets without answering, it was treated as a
+    /// stale connection and sent again (the backend processed it twice, the client got 200). Once its head has
+    /// left, a non-idempotent request is never resent: 502, and the backend saw it once.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "Content-Length: 0")]
+    [InlineData(true, "Content-Length: 0")]
+    [InlineData(false, null)]
+    [InlineData(true, null)]
+    public async Task A_bodiless_POST_the_backend_read_on_a_reused_connection_is_not_replayed(bool reset, string? contentLength)
+    {
+        await using var origin = OriginThatDropsPosts(reset);
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal(200, (await client.GetAsync()).Status);
+        await client.SendAsync(RawClient.Request("POST", "/charge", "tether.test", contentLength is null ? [] : [contentLength]));
+        var response = await client.ReadResponseAsync();
+
+        Assert.Equal(502, response.Status);
+        Assert.Single(origin.Requests, r => r.Method == "POST");
+        Assert.Equal(1, origin.Accepted);
+        Assert.Empty(gateway.Logs.Named("UpstreamRetry"));
+        var failed = Assert.Single(gateway.Logs.Named("UpstreamFailed"));
+        Assert.Contains("phase=ReadHeaders", failed.Message, StringComparison.Ordinal);
+        Assert.Contains("reused connection: True", failed.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The issue's 2,000-request run, shortened: 300 bodiless POSTs, each with its own id, on one client
+    /// connection, against a backend that answers two requests per connection and reads the third and resets.
+    /// Every POST reaches the backend exactly once, whatever the client was answered.
+    /// </summary>
+    [Fact]
+    public async Task Bodiless_POSTs_against_a_backend_that_reads_and_resets_each_arrive_exactly_once()
+    {
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            while (await connection.ReadRequestAsync() is { } request)
+            {
+                if (request.IndexOnConnection == 3)
+                {
+                    connection.Reset();
+                    return;
+                }
+
+                await connection.RespondAsync(200, "ok");
+            }
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        var answered = new Dictionary<int, int>();
+        for (var i = 0; i < 300; i++)
+        {
+            await client.SendAsync(RawClient.Request("POST", "/charge", "tether.test", "Content-Length: 0", $"X-Charge: {i}"));
+            var status = (await client.ReadResponseAsync()).Status;
+            answered[status] = answered.GetValueOrDefault(status) + 1;
+        }
+
+        output.WriteLine(string.Join(", ", answered.Select(a => $"{a.Key}: {a.Value}")));
+        var charges = origin.Requests.Select(r => r.Head.Get("X-Charge")).ToList();
+        Assert.Equal(300, charges.Count);
+        Assert.Equal(300, charges.Distinct().Count());
+        Assert.Equal(200, answered[200]);
+        Assert.Equal(100, answered[502]);
+        Assert.Empty(gateway.Logs.Named("UpstreamRetry"));
+    }
+
+    /// <summary>Answers GETs 200; reads a POST whole, then closes (or, with <paramref name="reset"/>, resets) without answering.</summary>
+    private static RawOrigin OriginThatDropsPosts(bool reset) => RawOrigin.Start(async connection =>
+    {
+        while (await connection.ReadRequestAsync() is { } request)
+        {
+            if (request.Method == "POST")
+            {
+                if (reset)
+                {
+                    connection.Reset();
+                }
+
+                return;
+            }
+
+            await connection.RespondAsync(200, "ok");
+        }
+    });
 }

@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Tether.Configuration;
+using Tether.FunctionalTests.Infrastructure;
 using Tether.Gateway.Protection;
 
 namespace Tether.FunctionalTests.Protection;
@@ -54,21 +53,9 @@ public sealed class TlsHandshakeTests : IDisposable
 
     private Task<ProtectionGateway> StartAsync(TimeSpan handshakeTimeout)
     {
-        var (certificate, key) = WriteSelfSignedCertificate();
+        var (certificate, key) = TestCertificates.WriteSelfSigned(_dir);
         return ProtectionGateway.StartAsync(
             d => d with { TlsHandshakeTimeout = handshakeTimeout },
             l => l with { Tls = new TlsConfig { Certificate = certificate, Key = key } });
-    }
-
-    private (string Certificate, string Key) WriteSelfSignedCertificate()
-    {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        var certificatePath = Path.Combine(_dir, "cert.pem");
-        var keyPath = Path.Combine(_dir, "key.pem");
-        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
-        File.WriteAllText(keyPath, rsa.ExportPkcs8PrivateKeyPem());
-        return (certificatePath, keyPath);
     }
 }

@@ -68,7 +68,7 @@ public sealed class RequestHeadWriterTests
     {
         var context = Request("GET", "/", ("Host", "example.com"));
         var buffer = new ArrayBufferWriter<byte>();
-        RequestHeadWriter.Write(buffer, context, RequestBodyMode.None, -1, upgrade: false, "fallback:80", lastRequest: true);
+        RequestHeadWriter.Write(buffer, context, "/", RequestBodyMode.None, -1, upgrade: false, "fallback:80", lastRequest: true);
         Assert.Contains("\r\nConnection: close\r\n", Encoding.Latin1.GetString(buffer.WrittenSpan), StringComparison.Ordinal);
 
         Assert.DoesNotContain("Connection:", Write(context, RequestBodyMode.None), StringComparison.Ordinal);
@@ -77,7 +77,7 @@ public sealed class RequestHeadWriterTests
     private static string Write(HttpContext context, RequestBodyMode mode, long contentLength = -1)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        RequestHeadWriter.Write(buffer, context, mode, contentLength, upgrade: false, "fallback:80");
+        RequestHeadWriter.Write(buffer, context, context.Request.Path + context.Request.QueryString, mode, contentLength, upgrade: false, "fallback:80");
         return Encoding.Latin1.GetString(buffer.WrittenSpan);
     }
 }

@@ -48,13 +48,22 @@ public sealed class RetryBudgetTests
     [InlineData(UpstreamPhase.Connect, UpstreamErrorKind.Refused, false, false, false, RetryDecision.NextDestination)]
     [InlineData(UpstreamPhase.Connect, UpstreamErrorKind.Timeout, false, false, false, RetryDecision.NextDestination)]
     [InlineData(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, false, false, false, RetryDecision.NextDestination)]
-    [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Closed, true, false, false, RetryDecision.StaleConnection)]
+    [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Closed, true, false, true, RetryDecision.StaleConnection)]
+
+    // Issue 11: a bodiless POST whose head left on a reused connection is never replayed, closed or reset.
+    [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Closed, true, false, false, RetryDecision.None)]
+    [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Reset, true, false, false, RetryDecision.None)]
+
+    // A head whose write failed never arrived whole: free on a reused connection, whatever the method.
+    [InlineData(UpstreamPhase.SendRequest, UpstreamErrorKind.Reset, true, false, false, RetryDecision.StaleConnection)]
+    [InlineData(UpstreamPhase.SendRequest, UpstreamErrorKind.Reset, false, false, false, RetryDecision.None)]
+    [InlineData(UpstreamPhase.SendRequest, UpstreamErrorKind.Reset, false, false, true, RetryDecision.NextDestination)]
     [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Reset, false, false, true, RetryDecision.NextDestination)]
     [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Reset, false, false, false, RetryDecision.None)]
     [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Closed, true, true, true, RetryDecision.None)]
     [InlineData(UpstreamPhase.SendBody, UpstreamErrorKind.Reset, true, true, false, RetryDecision.None)]
     [InlineData(UpstreamPhase.ReadHeaders, UpstreamErrorKind.Timeout, false, false, true, RetryDecision.None)]
-    public void Only_requests_the_backend_never_acted_on_are_retried(
+    public void Only_requests_the_backend_never_acted_on_or_safe_to_repeat_are_retried(
         UpstreamPhase phase, UpstreamErrorKind kind, bool reused, bool bodyConsumed, bool idempotent, RetryDecision expected)
     {
         var error = new UpstreamException(phase, kind, "test");
