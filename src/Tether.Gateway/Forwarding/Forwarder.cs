@@ -20,8 +20,8 @@ namespace Tether.Gateway.Forwarding;
 /// </summary>
 internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarder> logger)
 {
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>).</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target)
     {
         // A small body of known length is received whole first, before any destination is ranked or connected.

@@ -17,18 +17,12 @@ internal sealed partial class ProxyHandler(
         statistics.OnRequestStarted();
         try
         {
-            if (Protection.RequestFraming.IsAmbiguous(context.Request))
-            {
-                await Protection.RequestFraming.RejectAsync(context).ConfigureAwait(false);
-                return;
-            }
-
             // Everything written upstream is checked once, here, before any route or backend is involved.
             var rejection = RequestValidator.Validate(context, out var target, out var reason);
             if (rejection != RequestRejection.None)
             {
                 counters.OnRejected();
-                Log.Rejected(logger, context.Request.Protocol, context.Connection.RemoteIpAddress, reason!);
+                Log.Rejected(logger, context.Request.Protocol, RequestHeadWriter.ClientAddress(context), reason!);
                 await RequestValidator.RejectAsync(context, rejection, reason!).ConfigureAwait(false);
                 return;
             }
@@ -100,6 +94,6 @@ internal sealed partial class ProxyHandler(
     {
         [LoggerMessage(EventId = 2030, EventName = "RequestRejected", Level = LogLevel.Debug,
             Message = "refused a {Protocol} request from {Client} before any backend: {Reason}")]
-        public static partial void Rejected(ILogger logger, string protocol, System.Net.IPAddress? client, string reason);
+        public static partial void Rejected(ILogger logger, string protocol, string? client, string reason);
     }
 }

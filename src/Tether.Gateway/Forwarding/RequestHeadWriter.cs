@@ -140,7 +140,8 @@ internal static class RequestHeadWriter
         Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, peer);
     }
 
-    private static string? ClientAddress(HttpContext context)
+    /// <summary>The client's address as Tether saw it: after the PROXY protocol, else the peer's.</summary>
+    internal static string? ClientAddress(HttpContext context)
     {
         var connection = context.Features.Get<DownstreamConnection>();
         if (connection is null)

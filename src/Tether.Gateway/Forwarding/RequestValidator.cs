@@ -93,6 +93,12 @@ internal static class RequestValidator
             return RequestRejection.MethodNotAllowed;
         }
 
+        if (Protection.RequestFraming.IsAmbiguous(request))
+        {
+            reason = "both Content-Length and Transfer-Encoding";
+            return RequestRejection.Malformed;
+        }
+
         reason = ValidateHeaders(request.Headers) ?? ValidateTarget(context, out target);
         return reason is null ? RequestRejection.None : RequestRejection.Malformed;
     }

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Net.Http.Headers;
 
 namespace Tether.Gateway.Protection;
 
@@ -8,7 +7,8 @@ namespace Tether.Gateway.Protection;
 /// repeated Transfer-Encoding, bad chunks — it rejects with 400 itself; tests/…/Protection/FramingTests
 /// prove each): a request with both Content-Length and Transfer-Encoding. RFC 9112 §6.3 lets a server
 /// read it as chunked, and Kestrel does (renaming Content-Length to X-Content-Length and closing after the
-/// response), but it is the classic smuggling vector, so Tether refuses it outright, as HAProxy does.
+/// response), but it is the classic smuggling vector, so Tether refuses it outright, as HAProxy does
+/// (<see cref="Forwarding.RequestValidator"/> answers it).
 /// </summary>
 internal static class RequestFraming
 {
@@ -21,15 +21,5 @@ internal static class RequestFraming
         }
 
         return request.ContentLength is not null || headers.ContainsKey("X-Content-Length");
-    }
-
-    /// <summary>Answers 400 and closes the connection (its next bytes cannot be trusted to start a request).</summary>
-    public static Task RejectAsync(HttpContext context)
-    {
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status400BadRequest;
-        response.Headers[HeaderNames.Connection] = "close";
-        response.ContentType = "text/plain; charset=utf-8";
-        return response.WriteAsync("400 Bad Request: both Content-Length and Transfer-Encoding\n");
     }
 }
