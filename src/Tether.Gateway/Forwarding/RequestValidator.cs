@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Tether.Upstream.Http1;
 
 namespace Tether.Gateway.Forwarding;
 
@@ -54,10 +55,6 @@ internal enum RequestRejection
 /// </summary>
 internal static class RequestValidator
 {
-    // RFC 9110 §5.6.2 tchar.
-    private static readonly SearchValues<char> s_tchar = SearchValues.Create(
-        "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
-
     // RFC 9110 §5.5 field-value: VCHAR, obs-text, SP, HTAB (a value is a Latin-1 string: Kestrel decodes them so).
     private static readonly SearchValues<char> s_fieldValue = SearchValues.Create(FieldValueChars());
 
@@ -81,7 +78,7 @@ internal static class RequestValidator
         var request = context.Request;
         target = default;
         var method = request.Method;
-        if (!IsToken(method))
+        if (!HttpTokens.IsToken(method))
         {
             reason = "the method is not a token";
             return RequestRejection.Malformed;
@@ -111,25 +108,23 @@ internal static class RequestValidator
 
             // Pseudo-header fields are Kestrel's to interpret and never forwarded; still, only as tokens.
             var token = name.Length > 1 && name[0] == ':' ? name.AsSpan(1) : name.AsSpan();
-            if (!IsToken(token))
+            if (!HttpTokens.IsToken(token))
             {
                 return "a header name is not a token (RFC 9110 §5.1)";
             }
 
+            var host = name.Length == 4 && string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase);
             foreach (var value in header.Value)
             {
                 if (!IsFieldValue(value))
                 {
                     return "a header value holds a control character (RFC 9110 §5.5)";
                 }
-            }
-        }
 
-        foreach (var host in headers.Host)
-        {
-            if (host is not null && host.AsSpan().ContainsAnyExcept(s_authority))
-            {
-                return "the Host is not a valid authority (RFC 9110 §7.2)";
+                if (host && value is not null && value.AsSpan().ContainsAnyExcept(s_authority))
+                {
+                    return "the Host is not a valid authority (RFC 9110 §7.2)";
+                }
             }
         }
 
@@ -299,7 +294,7 @@ internal static class RequestValidator
 
     // The path as routes see it: every escape decoded (as UTF-8) except %2F, which stays "%2F" so that an encoded
     // slash never becomes a segment boundary for matching that it is not for the backend.
-    private static string? DecodeForRouting(string path)
+    private static string DecodeForRouting(string path)
     {
         if (!path.Contains('%'))
         {
@@ -333,8 +328,6 @@ internal static class RequestValidator
     }
 
     private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-
-    private static bool IsToken(ReadOnlySpan<char> text) => text.Length > 0 && !text.ContainsAnyExcept(s_tchar);
 
     private static bool IsFieldValue(string? value) => value is null || !value.AsSpan().ContainsAnyExcept(s_fieldValue);
 

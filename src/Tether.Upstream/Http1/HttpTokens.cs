@@ -20,10 +20,14 @@ internal enum HopByHop
 public static class HttpTokens
 {
     // RFC 9110 tchar: "!#$%&'*+-.^_`|~" / DIGIT / ALPHA
-    private static readonly SearchValues<byte> s_tchar = SearchValues.Create(
-        "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"u8);
+    private const string TChars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    private static readonly SearchValues<byte> s_tchar = SearchValues.Create(Encoding.ASCII.GetBytes(TChars));
+    private static readonly SearchValues<char> s_tcharChars = SearchValues.Create(TChars);
 
     public static bool IsToken(ReadOnlySpan<byte> name) => name.Length > 0 && !name.ContainsAnyExcept(s_tchar);
+
+    /// <summary>The same rule for names and methods held as strings (a request as Kestrel parsed it).</summary>
+    public static bool IsToken(ReadOnlySpan<char> name) => name.Length > 0 && !name.ContainsAnyExcept(s_tcharChars);
 
     /// <summary>
     /// Headers that describe one hop and never cross a proxy (RFC 9110 §7.6.1), plus Content-Length, which
