@@ -208,6 +208,74 @@ public sealed record ClusterConfig
     public TimeSpan? ResolveInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     public ConsistentHashConfig ConsistentHash { get; init; } = new();
+
+    /// <summary>How requests are spoken to the destinations (HAProxy server … proto h2 / alpn; nginx grpc_pass).</summary>
+    public UpstreamProtocol Protocol { get; init; } = UpstreamProtocol.Http1;
+
+    /// <summary>TLS to the destinations written as "https://…" (nginx proxy_ssl_*; HAProxy server … ssl verify ca-file sni crt).</summary>
+    public UpstreamTlsConfig Tls { get; init; } = new();
+
+    /// <summary>HTTP/2 connections to the destinations (protocol "http2", or "auto" when ALPN picks h2).</summary>
+    public Http2UpstreamConfig Http2 { get; init; } = new();
+}
+
+/// <summary>clusters.&lt;name&gt;.protocol.</summary>
+public enum UpstreamProtocol
+{
+    /// <summary>"http1": HTTP/1.1, over TLS for https:// destinations (ALPN http/1.1).</summary>
+    Http1,
+
+    /// <summary>"http2": h2c with prior knowledge on http://, ALPN h2 on https://.</summary>
+    Http2,
+
+    /// <summary>"auto": TLS only; ALPN offers h2 then http/1.1 and the backend picks.</summary>
+    Auto,
+}
+
+/// <summary>The lowest TLS version offered to a backend (clusters.&lt;name&gt;.tls.minVersion: "1.2" or "1.3").</summary>
+public enum TlsMinimumVersion
+{
+    Tls12,
+    Tls13,
+}
+
+/// <summary>clusters.&lt;name&gt;.tls: how https:// destinations are verified and what Tether presents.</summary>
+public sealed record UpstreamTlsConfig
+{
+    /// <summary>nginx proxy_ssl_trusted_certificate; HAProxy ca-file. PEM bundle of the CAs trusted for the
+    /// backends' certificates. Null = the system store.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>nginx proxy_ssl_name (+ proxy_ssl_server_name on); HAProxy sni / verifyhost. The name sent as
+    /// SNI and verified in the certificate. Null = the destination's host.</summary>
+    public string? ServerName { get; init; }
+
+    /// <summary>nginx proxy_ssl_verify; HAProxy verify required|none. False skips every check (a warning at start).</summary>
+    public bool Verify { get; init; } = true;
+
+    /// <summary>nginx proxy_ssl_certificate; HAProxy crt. PEM client certificate (chain) for mTLS; needs <see cref="Key"/>.</summary>
+    public string? Certificate { get; init; }
+
+    /// <summary>nginx proxy_ssl_certificate_key. PEM private key of <see cref="Certificate"/>.</summary>
+    public string? Key { get; init; }
+
+    /// <summary>nginx proxy_ssl_session_reuse; HAProxy no-ssl-reuse (inverted). Resume TLS sessions on new connections.</summary>
+    public bool SessionReuse { get; init; } = true;
+
+    /// <summary>nginx proxy_ssl_protocols; HAProxy ssl-min-ver.</summary>
+    public TlsMinimumVersion MinVersion { get; init; } = TlsMinimumVersion.Tls12;
+}
+
+/// <summary>clusters.&lt;name&gt;.http2: liveness of HTTP/2 backend connections.</summary>
+public sealed record Http2UpstreamConfig
+{
+    /// <summary>Envoy connection_keepalive.interval. While streams are open on a connection, a PING is sent
+    /// after this long without a frame from the backend. Null = no PINGs.</summary>
+    public TimeSpan? PingInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Envoy connection_keepalive.timeout. A PING not acknowledged within this closes the connection
+    /// and fails its streams (502), rather than leaving them hanging.</summary>
+    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(20);
 }
 
 /// <summary>One backend. Written as "127.0.0.1:9001", "http://host:port" or an object.</summary>
@@ -222,6 +290,9 @@ public sealed record DestinationConfig
     public int Port { get; init; } = 80;
 
     public int Weight { get; init; } = 1;
+
+    /// <summary>Written as "https://…": spoken to over TLS (clusters.&lt;name&gt;.tls).</summary>
+    public bool UseTls { get; init; }
 
     /// <summary>"host:port" as used in logs and metrics labels.</summary>
     public string Name => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
@@ -261,6 +332,11 @@ public sealed record PoolConfig
 
     /// <summary>nginx proxy_connect_timeout; HAProxy timeout connect.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>HTTP/2 backends: streams Tether opens at once on one connection, below the backend's own
+    /// SETTINGS_MAX_CONCURRENT_STREAMS (HAProxy max-reuse per stream count; Envoy max_concurrent_streams).
+    /// More requests open another connection (up to <see cref="MaxConnectionsPerDestination"/>). 0 = the backend's limit.</summary>
+    public int MaxConcurrentStreams { get; init; } = 100;
 }
 
 public sealed record AdminConfig
