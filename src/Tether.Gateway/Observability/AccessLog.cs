@@ -18,17 +18,22 @@ internal sealed partial class AccessLog : IAsyncDisposable
     private const int StdoutBatchBytes = 4096;
     private const int FileBatchBytes = 64 * 1024;
 
+    // The writer drains the queue, then lets lines gather this long before it looks again: waking it per line
+    // (a thread-pool dispatch and a write per request) cost more than formatting the line.
+    private static readonly TimeSpan s_gatherTime = TimeSpan.FromMilliseconds(100);
+
     private readonly Channel<AccessLogEntry> _queue;
     private readonly ILogger _log;
     private readonly Func<Stream> _openStdout;
     private readonly Lock _sinkLock = new();
-    private readonly Task _writer;
+    private readonly Thread _writer;
     private volatile AccessLogConfig _config;
     private Stream? _sink;
     private long _written;
     private long _dropped;
     private long _failed;
     private long _lastErrorLogged = long.MinValue;
+    private volatile bool _closing;
 
     public AccessLog(AccessLogConfig config, ILogger log, Func<Stream>? openStdout = null)
     {
@@ -39,7 +44,9 @@ internal sealed partial class AccessLog : IAsyncDisposable
         _queue = Channel.CreateBounded<AccessLogEntry>(
             new BoundedChannelOptions(config.QueueSize) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true },
             _ => Interlocked.Increment(ref _dropped));
-        _writer = Task.Run(WriteLoopAsync);
+        // Its own thread: a sink that blocks (a full pipe, a stalled disk) holds this thread, not one of the pool's.
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "tether-access-log" };
+        _writer.Start();
     }
 
     /// <summary>False while accessLog.path is "off": no entry is made.</summary>
@@ -100,21 +107,27 @@ internal sealed partial class AccessLog : IAsyncDisposable
     /// <summary>Writes what is queued, then closes the sink.</summary>
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         _queue.Writer.TryComplete();
-        await _writer.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.Run(() => _writer.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         lock (_sinkLock)
         {
             CloseSink();
         }
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var reader = _queue.Reader;
         var buffer = new ArrayBufferWriter<byte>(FileBatchBytes + 8192);
         var formatter = new AccessLogFormatter();
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (Wait(reader))
         {
+            if (!_closing)
+            {
+                Thread.Sleep(s_gatherTime);
+            }
+
             var config = _config;
             var batchBytes = config.IsStdout ? StdoutBatchBytes : FileBatchBytes;
             var lines = 0;
@@ -148,6 +161,12 @@ internal sealed partial class AccessLog : IAsyncDisposable
                 buffer.ResetWrittenCount();
             }
         }
+    }
+
+    private static bool Wait(ChannelReader<AccessLogEntry> reader)
+    {
+        var wait = reader.WaitToReadAsync();
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     private void Flush(ArrayBufferWriter<byte> buffer, int length, int lines, AccessLogConfig config)

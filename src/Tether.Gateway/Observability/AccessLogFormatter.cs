@@ -1,25 +1,45 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Tether.Configuration;
 using Tether.Gateway.Admin;
+using Tether.Upstream;
 
 namespace Tether.Gateway.Observability;
 
 /// <summary>
 /// Turns <see cref="AccessLogEntry"/> into one line of UTF-8 text, in nginx's combined format (plus the request
-/// time and the upstream address) or as a JSON object. One instance per writer thread: it reuses its JSON writer.
+/// time and the upstream address) or as a JSON object. One instance per writer thread. Runs on the writer, off the
+/// request path; still kept cheap (it is most of the log's cost): ASCII copied in one pass, the time formatted
+/// once a second, numbers formatted in place.
 /// </summary>
 internal sealed class AccessLogFormatter
 {
-    private static readonly JsonWriterOptions s_jsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
-    private static readonly string[] s_months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-    private Utf8JsonWriter? _json;
+    // What nginx writes as it is: printable ASCII but '"' and '\'.
+    private static readonly SearchValues<char> s_plain = SearchValues.Create(
+        " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
+    private static readonly byte[][] s_phases = [.. Enum.GetValues<UpstreamPhase>().Select(p => Encoding.ASCII.GetBytes($"\"{Names.Camel(p)}\""))];
+    private static readonly byte[][] s_kinds = [.. Enum.GetValues<UpstreamErrorKind>().Select(k => Encoding.ASCII.GetBytes($"\"{Names.Camel(k)}\""))];
+
+    private readonly byte[] _jsonSecond = new byte[20];
+    private readonly byte[] _combinedSecond = new byte[20];
+    private long _second = -1;
 
     public void Write(IBufferWriter<byte> output, AccessLogEntry entry, AccessLogFormat format)
     {
+        // Lines come in time order, many a second: the date and time down to the second are formatted once a second.
+        var second = entry.Time.Ticks / TimeSpan.TicksPerSecond;
+        if (second != _second)
+        {
+            _second = second;
+            entry.Time.TryFormat(_jsonSecond, out _, "yyyy-MM-ddTHH:mm:ss.", CultureInfo.InvariantCulture);
+            entry.Time.TryFormat(_combinedSecond, out _, "dd/MMM/yyyy:HH:mm:ss", CultureInfo.InvariantCulture);
+        }
+
         if (format == AccessLogFormat.Json)
         {
             WriteJson(output, entry);
@@ -34,22 +54,11 @@ internal sealed class AccessLogFormatter
 
     // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
     // then $request_time (seconds, ms resolution) and $upstream_addr, "-" for what is unknown.
-    private static void WriteCombined(IBufferWriter<byte> output, AccessLogEntry entry)
+    private void WriteCombined(IBufferWriter<byte> output, AccessLogEntry entry)
     {
         Escaped(output, entry.Client ?? "-");
         output.Write(" - - ["u8);
-        var t = entry.Time;
-        Number(output, t.Day, "00");
-        output.Write("/"u8);
-        Ascii(output, s_months[t.Month - 1]);
-        output.Write("/"u8);
-        Number(output, t.Year, "0000");
-        output.Write(":"u8);
-        Number(output, t.Hour, "00");
-        output.Write(":"u8);
-        Number(output, t.Minute, "00");
-        output.Write(":"u8);
-        Number(output, t.Second, "00");
+        output.Write(_combinedSecond);
         output.Write(" +0000] \""u8);
         Escaped(output, entry.Method);
         output.Write(" "u8);
@@ -57,109 +66,174 @@ internal sealed class AccessLogFormatter
         output.Write(" "u8);
         Escaped(output, entry.Protocol);
         output.Write("\" "u8);
-        Number(output, entry.Status, "0");
+        Number(output, entry.Status);
         output.Write(" "u8);
-        Number(output, entry.BytesOut, "0");
+        Number(output, entry.BytesOut);
         output.Write(" \""u8);
         Escaped(output, entry.Referer ?? "-");
         output.Write("\" \""u8);
         Escaped(output, entry.UserAgent ?? "-");
         output.Write("\" "u8);
-        Number(output, entry.DurationSeconds, "0.000");
+        var span = output.GetSpan(32);
+        output.Advance(Fixed(span, (long)Math.Round(entry.DurationSeconds * 1_000), 3));
         output.Write(" "u8);
         Escaped(output, entry.Destination ?? "-");
     }
 
+    // Written by hand, field by field: twice as fast as a Utf8JsonWriter for a line this shape. Strings are
+    // escaped as System.Text.Json's relaxed encoder does (only when they hold something to escape).
     private void WriteJson(IBufferWriter<byte> output, AccessLogEntry entry)
     {
-        var json = _json ??= new Utf8JsonWriter(output, s_jsonOptions);
-        json.Reset(output);
-        json.WriteStartObject();
-        json.WriteString("time", entry.Time.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
-        json.WriteString("client", entry.Client);
-        json.WriteString("method", entry.Method);
-        json.WriteString("host", entry.Host);
-        json.WriteString("path", entry.Target);
-        json.WriteString("protocol", entry.Protocol);
-        json.WriteNumber("status", entry.Status);
-        json.WriteNumber("bytesIn", entry.BytesIn);
-        json.WriteNumber("bytesOut", entry.BytesOut);
-        json.WriteNumber("duration", Math.Round(entry.DurationSeconds, 6));
-        json.WriteString("cluster", entry.Cluster);
-        json.WriteString("upstream", entry.Destination);
-        json.WriteString("upstreamConnection", entry.Reused switch { true => "reused", false => "new", null => null });
-        json.WriteNumber("retries", entry.Retries);
-        json.WriteString("errorPhase", entry.ErrorPhase is { } phase ? Names.Camel(phase) : null);
-        json.WriteString("errorCause", entry.ErrorKind is { } kind ? Names.Camel(kind) : null);
+        output.Write("{\"time\":\""u8);
+        var time = output.GetSpan(24);
+        _jsonSecond.CopyTo(time);
+        var milliseconds = entry.Time.Millisecond;
+        time[20] = (byte)('0' + (milliseconds / 100));
+        time[21] = (byte)('0' + (milliseconds / 10 % 10));
+        time[22] = (byte)('0' + (milliseconds % 10));
+        time[23] = (byte)'Z';
+        output.Advance(24);
+        output.Write("\",\"client\":"u8);
+        JsonString(output, entry.Client);
+        output.Write(",\"method\":"u8);
+        JsonString(output, entry.Method);
+        output.Write(",\"host\":"u8);
+        JsonString(output, entry.Host);
+        output.Write(",\"path\":"u8);
+        JsonString(output, entry.Target);
+        output.Write(",\"protocol\":"u8);
+        JsonString(output, entry.Protocol);
+        output.Write(",\"status\":"u8);
+        Number(output, entry.Status);
+        output.Write(",\"bytesIn\":"u8);
+        Number(output, entry.BytesIn);
+        output.Write(",\"bytesOut\":"u8);
+        Number(output, entry.BytesOut);
+        output.Write(",\"duration\":"u8);
+        var span = output.GetSpan(32);
+        output.Advance(Fixed(span, (long)Math.Round(entry.DurationSeconds * 1_000_000), 6));
+        output.Write(",\"cluster\":"u8);
+        JsonString(output, entry.Cluster);
+        output.Write(",\"upstream\":"u8);
+        JsonString(output, entry.Destination);
+        output.Write(entry.Reused switch
+        {
+            true => ",\"upstreamConnection\":\"reused\",\"retries\":"u8,
+            false => ",\"upstreamConnection\":\"new\",\"retries\":"u8,
+            null => ",\"upstreamConnection\":null,\"retries\":"u8,
+        });
+        Number(output, entry.Retries);
+        output.Write(",\"errorPhase\":"u8);
+        output.Write(entry.ErrorPhase is { } phase ? s_phases[(int)phase] : "null"u8);
+        output.Write(",\"errorCause\":"u8);
+        output.Write(entry.ErrorKind is { } kind ? s_kinds[(int)kind] : "null"u8);
+        output.Write(",\"traceId\":"u8);
         var traceId = AccessLogEntry.TraceId(entry.TraceParent);
         if (traceId.IsEmpty)
         {
-            json.WriteNull("traceId");
+            output.Write("null"u8);
         }
         else
         {
-            json.WriteString("traceId", traceId);
+            output.Write("\""u8);
+            var id = output.GetSpan(traceId.Length);
+            Ascii.FromUtf16(traceId, id, out var written);
+            output.Advance(written);
+            output.Write("\""u8);
         }
 
-        json.WriteString("userAgent", entry.UserAgent);
-        json.WriteEndObject();
-        json.Flush();
+        output.Write(",\"userAgent\":"u8);
+        JsonString(output, entry.UserAgent);
+        output.Write("}"u8);
     }
 
-    private static void Number<T>(IBufferWriter<byte> output, T value, string format)
-        where T : IUtf8SpanFormattable
+    private static void JsonString(IBufferWriter<byte> output, string? text)
     {
-        var span = output.GetSpan(32);
-        if (!value.TryFormat(span, out var written, format, CultureInfo.InvariantCulture))
+        if (text is null)
         {
-            written = 0;
+            output.Write("null"u8);
+            return;
         }
 
+        output.Write("\""u8);
+        if (text.AsSpan().IndexOfAnyExcept(s_plain) < 0)
+        {
+            var span = output.GetSpan(text.Length);
+            Ascii.FromUtf16(text, span, out var written);
+            output.Advance(written);
+        }
+        else
+        {
+            output.Write(JsonEncodedText.Encode(text, JavaScriptEncoder.UnsafeRelaxedJsonEscaping).EncodedUtf8Bytes);
+        }
+
+        output.Write("\""u8);
+    }
+
+    private static void Number(IBufferWriter<byte> output, long value)
+    {
+        var span = output.GetSpan(24);
+        value.TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
         output.Advance(written);
     }
 
-    private static void Ascii(IBufferWriter<byte> output, string text)
+    // units / 10^decimals with all its decimals ("0.000345" for 345 and 6): what a double's "F6" gives, faster.
+    private static int Fixed(Span<byte> span, long units, int decimals)
     {
-        var span = output.GetSpan(text.Length);
-        for (var i = 0; i < text.Length; i++)
+        var scale = 1L;
+        for (var i = 0; i < decimals; i++)
         {
-            span[i] = (byte)text[i];
+            scale *= 10;
         }
 
-        output.Advance(text.Length);
+        units = Math.Max(0, units);
+        (units / scale).TryFormat(span, out var n, default, CultureInfo.InvariantCulture);
+        span[n++] = (byte)'.';
+        var fraction = units % scale;
+        for (var i = decimals - 1; i >= 0; i--)
+        {
+            span[n + i] = (byte)('0' + (fraction % 10));
+            fraction /= 10;
+        }
+
+        return n + decimals;
     }
 
     // nginx's escaping of logged variables: '"', '\' and bytes outside printable ASCII as \xHH. Header values are
     // decoded as Latin-1, one character a byte; a character above U+00FF (never from Kestrel) is logged as '?'.
     private static void Escaped(IBufferWriter<byte> output, string text)
     {
-        var span = output.GetSpan(text.Length * 4);
+        var plain = text.AsSpan().IndexOfAnyExcept(s_plain);
+        if (plain < 0)
+        {
+            // The usual case: ASCII as it is, converted in one vectorised pass.
+            var span = output.GetSpan(text.Length);
+            Ascii.FromUtf16(text, span, out var written);
+            output.Advance(written);
+            return;
+        }
+
+        var escaped = output.GetSpan(text.Length * 4);
         var n = 0;
         foreach (var c in text)
         {
-            if (c is >= ' ' and <= '~' and not '"' and not '\\')
+            if (s_plain.Contains(c))
             {
-                span[n++] = (byte)c;
+                escaped[n++] = (byte)c;
             }
             else if (c > 0xFF)
             {
-                span[n++] = (byte)'?';
+                escaped[n++] = (byte)'?';
             }
             else
             {
-                n += Hex(span[n..], (byte)c);
+                escaped[n++] = (byte)'\\';
+                escaped[n++] = (byte)'x';
+                escaped[n++] = (byte)"0123456789ABCDEF"[c >> 4];
+                escaped[n++] = (byte)"0123456789ABCDEF"[c & 0xF];
             }
         }
 
         output.Advance(n);
-    }
-
-    private static int Hex(Span<byte> span, byte b)
-    {
-        span[0] = (byte)'\\';
-        span[1] = (byte)'x';
-        span[2] = (byte)"0123456789ABCDEF"[b >> 4];
-        span[3] = (byte)"0123456789ABCDEF"[b & 0xF];
-        return 4;
     }
 }
