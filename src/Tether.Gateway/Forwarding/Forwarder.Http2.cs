@@ -79,7 +79,7 @@ internal sealed partial class Forwarder
 
             var clientResponse = context.Response;
             CopyResponseHead(response, clientResponse);
-            var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request));
+            var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request), response);
 
             // 5. The body, each read bounded by responseTimeout, each piece flushed to the client as it comes.
             phase = UpstreamPhase.ReadBody;

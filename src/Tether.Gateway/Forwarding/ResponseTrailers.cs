@@ -52,8 +52,9 @@ internal static class ResponseTrailers
         return declared;
     }
 
-    /// <summary>For an HTTP/2 backend response: whether its trailers go on to this client.</summary>
-    public static bool Declare(HttpContext context, bool grpc)
+    /// <summary>For an HTTP/2 backend response: whether its trailers go on to this client (an HTTP/1.1 client is told
+    /// the names the backend's Trailer header announces, and for gRPC the grpc-* ones).</summary>
+    public static bool Declare(HttpContext context, bool grpc, System.Net.Http.HttpResponseMessage response)
     {
         if (!context.Response.SupportsTrailers())
         {
@@ -65,17 +66,38 @@ internal static class ResponseTrailers
             return true;
         }
 
-        if (!grpc || !ClientAccepts(context.Request))
+        if (!ClientAccepts(context.Request))
         {
             return false;
         }
 
-        foreach (var name in s_grpcTrailers)
+        var declared = false;
+        if (response.Headers.NonValidated.TryGetValues("Trailer", out var announced))
         {
-            context.Response.DeclareTrailer(name);
+            foreach (var value in announced)
+            {
+                foreach (var name in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (HttpTokens.IsToken(name))
+                    {
+                        context.Response.DeclareTrailer(name);
+                        declared = true;
+                    }
+                }
+            }
         }
 
-        return true;
+        if (grpc)
+        {
+            foreach (var name in s_grpcTrailers)
+            {
+                context.Response.DeclareTrailer(name);
+            }
+
+            declared = true;
+        }
+
+        return declared;
     }
 
     public static void Append(HttpResponse response, IEnumerable<KeyValuePair<string, string>> trailers)

@@ -142,6 +142,6 @@ public sealed class Http2Pool : IDisposable
         }
 
         Interlocked.Increment(ref _created);
-        return new Http2ConnectionStream(transport.Stream, transport, MaxConcurrentStreams, () => Interlocked.Increment(ref _closed));
+        return new Http2ConnectionStream(transport.Stream, transport, MaxConcurrentStreams, () => Interlocked.Increment(ref _closed), httpsScheme: transport.Tls is not null);
     }
 }
