@@ -179,6 +179,8 @@ public sealed class GrpcThroughTetherTests(ITestOutputHelper output)
         using var http = setup.CreateHttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/tether.tests.Tester/Echo")
         {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = new ByteArrayContent([0, 0, 0, 0, 0]) { Headers = { ContentType = new MediaTypeHeaderValue("application/grpc") } },
         };
         request.Headers.TE.ParseAdd("trailers");

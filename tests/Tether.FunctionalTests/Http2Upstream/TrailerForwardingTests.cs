@@ -36,7 +36,7 @@ public sealed class TrailerForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task HTTP_2_backend_trailers_reach_an_HTTP_2_client_and_TE_trailers_reaches_the_backend()
+    public async Task HTTP_2_backend_trailers_reach_an_HTTP_2_client_and_its_TE_trailers_reaches_the_backend()
     {
         var te = new ConcurrentQueue<string>();
         await using var backend = await StartTrailerBackendAsync(te);
@@ -45,7 +45,9 @@ public sealed class TrailerForwardingTests(ITestOutputHelper output)
         await using var gateway = await TestGateway.StartAsync(config, output: output);
         using var http = Http2Client(gateway);
 
-        using var response = await http.GetAsync("/h2", HttpCompletionOption.ResponseHeadersRead);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/h2") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        request.Headers.TE.ParseAdd("trailers");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var body = await response.Content.ReadAsStringAsync();
 
         Assert.Equal("hello", body);

@@ -156,7 +156,7 @@ public sealed class NginxTlsBackendTests(ITestOutputHelper output) : IAsyncLifet
 
         var log = nginx.AccessLog();
         Assert.Equal(2, log.Length);
-        Assert.Contains("dn=\"\" 400", log[0], StringComparison.Ordinal);
+        Assert.Contains("dn=\"-\" 400", log[0], StringComparison.Ordinal);
         Assert.Contains("dn=\"CN=tether-client\" 200", log[1], StringComparison.Ordinal);
     }
 
