@@ -194,14 +194,21 @@ public sealed class GrpcThroughTetherTests(ITestOutputHelper output)
     }
 
     /// <summary>pool.maxConcurrentStreams 2: six calls held open together need three backend connections, and no
-    /// connection carries more than two of them.</summary>
+    /// connection carries more than two of them. Cold: the six are the first calls (the cap must hold before the
+    /// backend's first SETTINGS is read, too); warm: one call opened a connection before.</summary>
     [Theory]
-    [InlineData(BackendKind.H2c)]
-    [InlineData(BackendKind.TlsHttp2)]
-    public async Task Calls_above_maxConcurrentStreams_open_another_backend_connection(BackendKind backend)
+    [InlineData(BackendKind.H2c, false)]
+    [InlineData(BackendKind.H2c, true)]
+    [InlineData(BackendKind.TlsHttp2, false)]
+    [InlineData(BackendKind.TlsHttp2, true)]
+    public async Task Calls_above_maxConcurrentStreams_open_another_backend_connection(BackendKind backend, bool warm)
     {
         await using var setup = await GrpcSetup.StartAsync(ListenerKind.H2c, backend, output,
             cluster => cluster with { Pool = cluster.Pool with { MaxConcurrentStreams = 2 } });
+        if (warm)
+        {
+            Assert.Equal("warm", (await setup.Client.EchoAsync(new EchoRequest { Text = "warm" })).Text);
+        }
 
         var calls = Enumerable.Range(0, 6).Select(_ => setup.Client.EchoAsync(new EchoRequest { Text = TesterService.Gather + "6" }).ResponseAsync);
         var replies = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(20));
