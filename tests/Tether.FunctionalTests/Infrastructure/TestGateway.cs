@@ -80,16 +80,7 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public static DestinationConfig Destination(string address)
     {
-        // Until the config binding of issue 12 accepts "https://", an https destination is the http one with UseTls.
-        // TODO(issue 12): remove this branch once AddressParser parses "https://host:port" itself.
-        if (!AddressParser.TryParseDestination(address, 1, out var destination, out var error)
-            && address.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
-            && AddressParser.TryParseDestination("http://" + address["https://".Length..], 1, out var plain, out _))
-        {
-            return plain with { Address = address, UseTls = true };
-        }
-
-        Assert.True(error is null, error);
+        Assert.True(AddressParser.TryParseDestination(address, 1, out var destination, out var error), error);
         return destination;
     }
 
