@@ -86,7 +86,8 @@ internal static class RequestValidator
             return RequestRejection.Malformed;
         }
 
-        if (method.Length == 7 && string.Equals(method, HttpMethods.Connect, StringComparison.Ordinal))
+        // Tether is no forward proxy; the one CONNECT it takes is HTTP/2's WebSocket bootstrap (RFC 8441).
+        if (method.Length == 7 && string.Equals(method, HttpMethods.Connect, StringComparison.Ordinal) && !IsWebSocketOverHttp2(context))
         {
             reason = "CONNECT is not proxied";
             return RequestRejection.MethodNotAllowed;
@@ -101,6 +102,11 @@ internal static class RequestValidator
         reason = ValidateHeaders(request.Headers, underscores) ?? ValidateTarget(context, out target);
         return reason is null ? RequestRejection.None : RequestRejection.Malformed;
     }
+
+    /// <summary>An HTTP/2 extended CONNECT with :protocol websocket (RFC 8441), which Kestrel advertises.</summary>
+    internal static bool IsWebSocketOverHttp2(HttpContext context) =>
+        context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } extended
+        && string.Equals(extended.Protocol, "websocket", StringComparison.OrdinalIgnoreCase);
 
     private static string? ValidateHeaders(IHeaderDictionary headers, UnderscoreHeaders underscores)
     {
