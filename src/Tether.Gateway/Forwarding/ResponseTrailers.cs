@@ -6,9 +6,10 @@ namespace Tether.Gateway.Forwarding;
 
 /// <summary>
 /// Response trailers on their way to the client. An HTTP/2 client takes them as a trailing HEADERS frame. An
-/// HTTP/1.1 client gets them in its chunked body only if it said "TE: trailers" and the fields were named before
-/// the body (Kestrel writes declared trailers only): the backend's own Trailer header names them, or, for gRPC,
-/// grpc-status and grpc-message.
+/// HTTP/1.1 client would get them in its chunked body if it said "TE: trailers" and the fields were named before
+/// the body (the backend's own Trailer header, or for gRPC grpc-status and grpc-message); Kestrel 10's HTTP/1.1
+/// responses do not support trailers at all (SupportsTrailers() is false), so today they are dropped there, and
+/// this takes effect with Tether's own HTTP/1.1 front path (issue 15).
 /// </summary>
 internal static class ResponseTrailers
 {
