@@ -10,7 +10,9 @@
 #   --rounds N        [BENCH_ROUNDS=3]        rounds; the report shows medians
 #   --duration S      [BENCH_DURATION=4]      seconds per scenario, proxy and round
 #   --warmup S        [BENCH_WARMUP=1]        unrecorded seconds per scenario and proxy before round 1
-#   --scenarios LIST  [BENCH_SCENARIOS]       subset of: small 16k 1m post4k latency h2tls noka idle
+#   --scenarios LIST  [BENCH_SCENARIOS]       subset of: small 16k 1m post4k latency h2tls noka idle (the
+#                                             default), and, opt-in, issue 12's backends over TLS and HTTP/2:
+#                                             grpc httpsbackend httpsbackend-nokeepalive; "all" = every one
 #   --proxies LIST    [BENCH_PROXIES]         subset of: tether nginx haproxy
 #   --idle-conns N    [BENCH_IDLE_CONNS=5000] idle client connections for the memory measure
 #   --workers N       [BENCH_WORKERS=nproc]   nginx worker_processes / HAProxy nbthread
@@ -34,6 +36,8 @@ source "$BENCH_DIR/lib/common.sh"
 source "$BENCH_DIR/lib/servers.sh"
 # shellcheck source=bench/lib/scenarios.sh
 source "$BENCH_DIR/lib/scenarios.sh"
+# shellcheck source=bench/lib/backends.sh
+source "$BENCH_DIR/lib/backends.sh"
 
 ALL_SCENARIOS="small 16k 1m post4k latency h2tls noka idle"
 SMOKE=0
@@ -104,10 +108,13 @@ SERVER_MAX_SECONDS=$((600 + ROUNDS * 30 * DURATION + 30 * WARMUP + SERVE))
 
 declare -a LOAD_SCENARIOS=()
 RUN_IDLE=0
+[ "$SCENARIOS" = all ] && SCENARIOS="$ALL_SCENARIOS $BACKEND_SCENARIOS"
 for s in $SCENARIOS; do
-    [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' (known: $ALL_SCENARIOS)"
+    [[ " $ALL_SCENARIOS $BACKEND_SCENARIOS " == *" $s "* ]] ||
+        die "unknown scenario '$s' (known: $ALL_SCENARIOS $BACKEND_SCENARIOS, or all)"
     if [ "$s" = idle ]; then RUN_IDLE=1; else LOAD_SCENARIOS+=("$s"); fi
 done
+backends_selected "${LOAD_SCENARIOS[@]}"
 declare -a ACTIVE_PROXIES=()
 TETHER_STATUS="not selected (--proxies)"
 TETHER_COMMIT=""
@@ -133,7 +140,9 @@ main() {
     rm -rf "$RUN_DIR"
     mkdir -p "$RUN_DIR/out" "$OUT_DIR"
     assign_ports
+    assign_backend_ports
     make_fixtures
+    make_backend_fixtures
 
     if [[ " $PROXIES " == *" tether "* ]]; then
         TETHER_STATUS=ok
@@ -145,6 +154,7 @@ main() {
     fi
 
     start_origin
+    start_backends
     local p why
     for p in nginx haproxy tether; do
         [[ " $PROXIES " == *" $p "* ]] || continue
@@ -157,6 +167,7 @@ main() {
         if why=$(proxy_forwards "$p"); then
             ACTIVE_PROXIES+=("$p")
             log "$p forwards to the origin"
+            start_backend_instances "$p"
         elif [ "$p" = tether ]; then
             TETHER_STATUS="it does not forward yet: $why"
             log "Tether left out: $TETHER_STATUS"
@@ -200,7 +211,13 @@ serve() {
     local p
     for p in "${ACTIVE_PROXIES[@]}"; do
         log "$p: http://127.0.0.1:${HTTP_PORT[$p]}/  https://127.0.0.1:${TLS_PORT[$p]}/ (h2)  no upstream keep-alive: http://127.0.0.1:${NKA_PORT[$p]}/"
+        local v
+        for v in $(backend_variants); do
+            [ -n "${SERVER_WRAPPER[$p-$v]:-}" ] && log "$p $(variant_scenario "$v"): $(backend_url "$p" "$v")"
+        done
     done
+    [ "$NEED_GRPC" = 1 ] && log "gRPC origin: h2c 127.0.0.1:$GRPC_ORIGIN_PORT ($GRPC_PATH), counters http://127.0.0.1:$GRPC_COUNT_PORT/count"
+    [ "$NEED_TLS_ORIGIN" = 1 ] && log "TLS origin: https://127.0.0.1:$ORIGIN_TLS_PORT/ (name $BACKEND_TLS_NAME, CA $RUN_DIR/backend-tls/ca.pem)"
     log "serving for $SERVE s"
     sleep "$SERVE" &
     CLIENT_PID=$!
