@@ -6,6 +6,9 @@ public enum UpstreamPhase
     /// <summary>Waiting for a free connection at the destination's cap.</summary>
     Queue,
     Connect,
+
+    /// <summary>The TLS handshake with an https:// destination (verification included).</summary>
+    Tls,
     SendRequest,
     SendBody,
     ReadHeaders,
@@ -27,6 +30,9 @@ public enum UpstreamErrorKind
 
     /// <summary>connectTimeout or responseTimeout elapsed.</summary>
     Timeout,
+
+    /// <summary>The backend's TLS certificate failed verification (expired, name mismatch, unknown issuer).</summary>
+    BadCertificate,
 
     /// <summary>The response broke HTTP/1.1: bad status line, bad header, ambiguous or broken framing, too large.</summary>
     InvalidResponse,

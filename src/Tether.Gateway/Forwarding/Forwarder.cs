@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Tether.Configuration;
 using Tether.Gateway.ProxyProtocol;
 using Tether.Upstream;
+using Tether.Upstream.Connecting;
 using Tether.Upstream.Destinations;
 using Tether.Upstream.Http1;
 using Tether.Upstream.Pooling;
@@ -73,13 +74,13 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         var bodyMode = RequestHeadWriter.DecideBodyMode(request, out var contentLength);
         var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
         // "Content-Length: 0" has nothing to stream: its head is the whole request, sent like a bodiless one.
+        // A PROXY header names this client on the connections opened for it (never pooled for another).
+        var connectData = cluster.Config.ProxyProtocol == Configuration.ProxyProtocolVersion.Off
+            ? default
+            : new ConnectData(BackendProxyHeader.For(context, cluster.Config.ProxyProtocol));
         var exchange = new Exchange(
             target, requestWasHead, bodyMode, contentLength, upgradeFeature,
-            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode));
-        if (cluster.Config.ProxyProtocol != Configuration.ProxyProtocolVersion.Off)
-        {
-            ConnectPreamble.Current = BackendProxyHeader.For(context, cluster.Config.ProxyProtocol);
-        }
+            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData);
 
         var retries = cluster.Config.Retries;
         var idempotent = RetryRules.IsIdempotent(request.Method);
@@ -119,7 +120,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
                 cluster.ReportFailure(destination);
             }
 
-            var decision = RetryRules.Classify(error, attempt.Reused, exchange.Body is { AnyBodyConsumed: true }, idempotent);
+            var decision = RetryRules.Classify(error, attempt.Reused, attempt.BodyConsumed || exchange.Body is { AnyBodyConsumed: true }, idempotent);
             var free = decision == RetryDecision.StaleConnection && !staleRetried;
             if (decision == RetryDecision.None || context.RequestAborted.IsCancellationRequested
                 || (!free && !MayRetry(cluster, retries, attempts, started)))
@@ -190,14 +191,37 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
     {
-        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, body) = exchange;
+        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, body, connectData) = exchange;
         var upgrade = upgradeFeature is { IsUpgradableRequest: true };
+
+        // HTTP/2 destinations take every request but upgrades (a tunnel starts as an HTTP/1.1 connection).
+        if (destination.Http2 is { } http2 && !upgrade)
+        {
+            bool usesHttp2;
+            try
+            {
+                usesHttp2 = await destination.UsesHttp2Async(context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (UpstreamException ex)
+            {
+                return new Attempt(ex, Reused: false);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return default;
+            }
+
+            if (usesHttp2)
+            {
+                return await Http2AttemptAsync(context, cluster, destination, http2, exchange).ConfigureAwait(false);
+            }
+        }
 
         // 1. A connection: idle and probed, new, or after a wait at the destination's cap.
         PooledLease<Http1Connection> lease;
         try
         {
-            lease = await destination.Pool.AcquireAsync(requireNew, context.RequestAborted).ConfigureAwait(false);
+            lease = await destination.Pool.AcquireAsync(requireNew, connectData, context.RequestAborted).ConfigureAwait(false);
         }
         catch (PoolExhaustedException ex)
         {
@@ -263,15 +287,21 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
 
             var response = context.Response;
             ResponseHeadCopier.Copy(head, response);
+            var forwardsTrailers = ResponseTrailers.Declare(context, head);
 
             // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
             // last bytes go to the client.
             var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
             await registration.DisposeAsync().ConfigureAwait(false);
+            var trailers = forwardsTrailers && clean ? connection.TakeTrailers() : null;
             var closeReason = !clean ? ConnectionCloseReason.ServerClose
                 : lastRequest ?? (head.ConnectionClose ? ConnectionCloseReason.ServerClose : connection.EndExchange());
             released = true;
             destination.Pool.Release(connection, closeReason);
+            if (trailers is not null)
+            {
+                ResponseTrailers.Append(response, trailers);
+            }
 
             // Flushed here, not left to Kestrel: Kestrel 10 does not send bytes written after an earlier flush of a
             // Content-Length response when the request ends (they wait for the connection's next flush), so a
@@ -369,10 +399,12 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     /// <summary>What every attempt of one request shares: how to frame it, and the body sender (null without a
     /// body), which remembers whether a body byte has left the client (then nothing is retried).</summary>
     private readonly record struct Exchange(
-        string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender? Body);
+        string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender? Body,
+        ConnectData ConnectData);
 
-    /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.</summary>
-    private readonly record struct Attempt(UpstreamException? Error, bool Reused);
+    /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.
+    /// <paramref name="BodyConsumed"/>: an HTTP/2 attempt took request body bytes (then nothing is retried).</summary>
+    private readonly record struct Attempt(UpstreamException? Error, bool Reused, bool BodyConsumed = false);
 
     private static partial class Log
     {

@@ -41,15 +41,44 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         response.Clear();
         response.Headers.Connection = connection;
         response.Headers.KeepAlive = keepAlive;
+        if (IsGrpc(context.Request))
+        {
+            AnswerGrpc(response, error.Kind == UpstreamErrorKind.Timeout ? GrpcDeadlineExceeded : GrpcUnavailable, $"upstream {error.Phase} failed ({error.Kind})");
+            return;
+        }
+
         response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
         await response.WriteAsync($"{status} {ReasonPhrase(status)}: {error.Phase} to {destination.Name} failed ({error.Kind})\n").ConfigureAwait(false);
+    }
+
+    private const int GrpcDeadlineExceeded = 4;
+    private const int GrpcUnavailable = 14;
+
+    /// <summary>A gRPC request (application/grpc, +proto, +json …): its failures are answered with grpc-status.</summary>
+    internal static bool IsGrpc(HttpRequest request) =>
+        request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+
+    // A gRPC client reads failures from grpc-status, not from the HTTP status: a "trailers-only" answer (HTTP 200,
+    // the status in the only HEADERS frame), as Envoy and grpc-go's proxies give it. The message names no backend.
+    private static void AnswerGrpc(HttpResponse response, int grpcStatus, string message)
+    {
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = grpcStatus.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = Uri.EscapeDataString(message);
     }
 
     public async Task NoDestinationAsync(HttpContext context, ClusterState cluster)
     {
         counters.OnUpstreamError(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity);
         Log.NoDestination(logger, cluster.Name);
+        if (IsGrpc(context.Request))
+        {
+            AnswerGrpc(context.Response, GrpcUnavailable, "no destination available");
+            return;
+        }
+
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.ContentType = "text/plain; charset=utf-8";
         await context.Response.WriteAsync($"503 Service Unavailable: cluster '{cluster.Name}' has no destination to send to\n").ConfigureAwait(false);

@@ -126,18 +126,21 @@ internal static class RequestHeadWriter
     // X-Forwarded-For names the client Tether saw (after the PROXY protocol). A client's own value is a claim
     // anyone can make, so it is replaced, unless the peer is a proxy in downstream.trustedProxies: then the
     // chain it reports is kept and the peer appended (nginx $proxy_add_x_forwarded_for with set_real_ip_from).
-    private static void WriteForwardedFor(IBufferWriter<byte> output, HttpContext context, IHeaderDictionary headers)
+    private static void WriteForwardedFor(IBufferWriter<byte> output, HttpContext context, IHeaderDictionary headers) =>
+        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, ForwardedFor(context, headers));
+
+    /// <summary>The X-Forwarded-For value sent to the backend (see <see cref="WriteForwardedFor"/>).</summary>
+    internal static string? ForwardedFor(HttpContext context, IHeaderDictionary headers)
     {
         var peer = ClientAddress(context);
         if (context.Features.Get<ClientConnectionFeature>() is { IsTrustedProxy: true } && headers.TryGetValue("X-Forwarded-For", out var chain) && !StringValues.IsNullOrEmpty(chain))
         {
             // Several header lines are one comma-separated list (RFC 9110 §5.3).
             var list = chain.Count == 1 ? chain[0] : string.Join(", ", (IEnumerable<string?>)chain);
-            Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, list + ", " + peer);
-            return;
+            return list + ", " + peer;
         }
 
-        Http1RequestWriter.WriteHeader(output, "X-Forwarded-For"u8, peer);
+        return peer;
     }
 
     /// <summary>The client's address as Tether saw it: after the PROXY protocol, else the peer's.</summary>
@@ -152,7 +155,9 @@ internal static class RequestHeadWriter
         return connection.ClientAddress ??= context.Connection.RemoteIpAddress?.ToString();
     }
 
-    private static bool IsDropped(string name, StringValues nominated)
+    /// <summary>Whether a client header stays out of the backend request: pseudo-headers, hop-by-hop headers and
+    /// those Connection nominates, framing, and the forwarding headers Tether writes itself.</summary>
+    internal static bool IsDropped(string name, StringValues nominated)
     {
         if (name.Length == 0 || name[0] == ':' || HttpTokens.IsHopByHop(name))
         {
@@ -173,7 +178,7 @@ internal static class RequestHeadWriter
         return nominated.Count > 0 && IsNominated(name, nominated);
     }
 
-    private static bool IsH2c(StringValues upgrade)
+    internal static bool IsH2c(StringValues upgrade)
     {
         foreach (var value in upgrade)
         {

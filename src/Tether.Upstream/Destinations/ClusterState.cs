@@ -1,5 +1,6 @@
 using System.Net;
 using Tether.Configuration;
+using Tether.Upstream.Connecting;
 using Tether.Upstream.Discovery;
 using Tether.Upstream.Health;
 using Tether.Upstream.LoadBalancing;
@@ -39,12 +40,18 @@ public sealed class ClusterState : IDisposable
         RetryBudget = new RetryBudget(config.Retries, timeProvider);
         HashKey = Configuration.HashKey.TryParse(config.ConsistentHash.Key, out var key) ? key : new HashKey(HashKeySource.ClientIp, "");
 
+        // Files (CA bundle, client certificate) are read once here, for every https:// destination of the cluster.
+        if (config.Destinations.Any(d => d.UseTls))
+        {
+            Tls = new UpstreamTlsClient(config.Tls);
+        }
+
         var hostNames = new List<(int, string)>();
         _groups = new DestinationState[config.Destinations.Count][];
         for (var i = 0; i < _groups.Length; i++)
         {
             var destination = config.Destinations[i];
-            _groups[i] = [new DestinationState(name, destination, config, timeProvider)];
+            _groups[i] = [new DestinationState(name, destination, config, timeProvider, tls: Tls)];
             if (!IPAddress.TryParse(destination.Host, out _))
             {
                 // Until the first answer, the name itself is the destination (the socket resolves it on connect).
@@ -73,6 +80,9 @@ public sealed class ClusterState : IDisposable
     public ClusterConfig Config { get; }
 
     public TimeSpan ResponseTimeout { get; }
+
+    /// <summary>TLS to the cluster's https:// destinations; null when it has none.</summary>
+    public UpstreamTlsClient? Tls { get; }
 
     public ILoadBalancingPolicy Policy { get; }
 
@@ -180,7 +190,7 @@ public sealed class ClusterState : IDisposable
 
                 var host = address.ToString();
                 var config = configured with { Host = host, Address = configured.Address };
-                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: configured.Host);
+                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: configured.Host, tls: Tls);
                 if (current.Length > 0 && current[0].ResolvedFrom is not null)
                 {
                     // A newcomer to a running fleet ramps up; the first answer replaces the name with its addresses as they are.

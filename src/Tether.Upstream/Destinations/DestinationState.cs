@@ -1,6 +1,8 @@
 using System.Net;
 using Tether.Configuration;
+using Tether.Upstream.Connecting;
 using Tether.Upstream.Health;
+using Tether.Upstream.Http2;
 using Tether.Upstream.Http1;
 using Tether.Upstream.Pooling;
 
@@ -22,7 +24,13 @@ public sealed class DestinationState : IDisposable
     private int _draining;
     private int _disposed;
 
-    public DestinationState(string clusterName, DestinationConfig config, ClusterConfig cluster, TimeProvider timeProvider, string? resolvedFrom = null)
+    // protocol "auto": 0 until the first connection's ALPN answer, then 1 (http/1.1) or 2 (h2).
+    private int _negotiated;
+    private Task<bool>? _negotiating;
+
+    /// <param name="tls">The cluster's TLS client, for an https:// destination (null: cleartext).</param>
+    public DestinationState(
+        string clusterName, DestinationConfig config, ClusterConfig cluster, TimeProvider timeProvider, string? resolvedFrom = null, UpstreamTlsClient? tls = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(cluster);
@@ -48,15 +56,19 @@ public sealed class DestinationState : IDisposable
             MaxQueue = pool.MaxQueuePerDestination,
             QueueTimeout = pool.QueueTimeout,
         };
-        var endPoint = EndPoint;
-        var keepAlive = cluster.TcpKeepAlive;
+        Connector = new UpstreamConnector(EndPoint, resolvedFrom ?? config.Host, pool.ConnectTimeout, cluster.TcpKeepAlive, config.UseTls ? tls : null);
+        var connector = Connector;
         Pool = new ConnectionPool<Http1Connection>(
             poolOptions,
-            ct => Http1Connection.ConnectAsync(
-                endPoint, pool.ConnectTimeout, keepAlive,
-                () => new ConnectionLifetime(timeProvider, pool.IdleTimeout, pool.MaxLifetime, pool.MaxRequestsPerConnection),
-                sendsProxyHeader ? ConnectPreamble.Current : ReadOnlyMemory<byte>.Empty, ct),
+            (data, ct) => Http1Connection.ConnectAsync(
+                connector, data,
+                () => new ConnectionLifetime(timeProvider, pool.IdleTimeout, pool.MaxLifetime, pool.MaxRequestsPerConnection), ct),
             timeProvider);
+        Protocol = cluster.Protocol;
+        if (cluster.Protocol != UpstreamProtocol.Http1)
+        {
+            Http2 = new Http2Pool(Connector, Name, pool, cluster.Http2);
+        }
     }
 
     public string ClusterName { get; }
@@ -74,7 +86,57 @@ public sealed class DestinationState : IDisposable
     /// <summary>A Host header naming the destination itself (for probes; proxied requests keep the client's Host).</summary>
     public string HostHeader { get; }
 
+    /// <summary>Opens connections to this destination (TCP, PROXY header, TLS).</summary>
+    public UpstreamConnector Connector { get; }
+
+    /// <summary>HTTP/1.1 connections (all requests with protocol http1; upgrades always; "auto" when ALPN chose http/1.1).</summary>
     public ConnectionPool<Http1Connection> Pool { get; }
+
+    /// <summary>The cluster's clusters.&lt;name&gt;.protocol.</summary>
+    public UpstreamProtocol Protocol { get; }
+
+    /// <summary>HTTP/2 connections, for protocol http2 or auto; null for http1.</summary>
+    public Http2Pool? Http2 { get; }
+
+    /// <summary>
+    /// Whether requests go over <see cref="Http2"/>: always for protocol http2, never for http1; for auto, what
+    /// the backend chose by ALPN on a first connection made to find out (closed again), remembered for the
+    /// destination's life. Throws <see cref="UpstreamException"/> if that connection fails.
+    /// </summary>
+    public ValueTask<bool> UsesHttp2Async(CancellationToken cancellationToken)
+    {
+        if (Protocol != UpstreamProtocol.Auto)
+        {
+            return ValueTask.FromResult(Protocol == UpstreamProtocol.Http2);
+        }
+
+        var negotiated = Volatile.Read(ref _negotiated);
+        return negotiated != 0 ? ValueTask.FromResult(negotiated == 2) : NegotiateAsync(cancellationToken);
+    }
+
+    private async ValueTask<bool> NegotiateAsync(CancellationToken cancellationToken)
+    {
+        // One negotiation at a time; a failed one is forgotten, so the next request tries again.
+        var mine = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = Interlocked.CompareExchange(ref _negotiating, mine.Task, null) ?? mine.Task;
+        if (task == mine.Task)
+        {
+            try
+            {
+                using var transport = await Connector.ConnectAsync(default, AlpnOffer.Http2OrHttp1, CancellationToken.None).ConfigureAwait(false);
+                Volatile.Write(ref _negotiated, transport.IsHttp2 ? 2 : 1);
+                mine.SetResult(transport.IsHttp2);
+            }
+            catch (Exception ex)
+            {
+                Volatile.Write(ref _negotiating, null);
+                mine.SetException(ex);
+            }
+        }
+
+        return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
 
     public DestinationHealth Health { get; }
 
@@ -149,6 +211,7 @@ public sealed class DestinationState : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             Pool.Dispose();
+            Http2?.Dispose();
         }
     }
 }

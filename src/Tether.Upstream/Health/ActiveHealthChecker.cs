@@ -51,11 +51,33 @@ internal sealed class ActiveHealthChecker : IDisposable
 
     private async Task ProbeOneAsync(DestinationState destination, CancellationToken cancellationToken)
     {
-        var result = await HealthProbe.ProbeAsync(
-            destination.EndPoint, destination.HostHeader, _config.Path, _expected, _config.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        ProbeResult result;
+        if (destination.Http2 is { } http2 && await UsesHttp2Async(destination, cancellationToken).ConfigureAwait(false))
+        {
+            result = await http2.ProbeAsync(destination.HostHeader, _config.Path, _expected, _config.Timeout, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            result = await HealthProbe.ProbeAsync(
+                destination.Connector, destination.HostHeader, _config.Path, _expected, _config.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
         if (destination.Health.ReportProbe(result.Passed))
         {
             _cluster.Observer.ProbeStateChanged(_cluster.Name, destination.Name, result.Passed, result.Detail);
+        }
+    }
+
+    // An "auto" destination that cannot even be connected to is probed over HTTP/1.1, which then fails the same way.
+    private static async ValueTask<bool> UsesHttp2Async(DestinationState destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await destination.UsesHttp2Async(cancellationToken).ConfigureAwait(false);
+        }
+        catch (UpstreamException)
+        {
+            return false;
         }
     }
 

@@ -1,8 +1,8 @@
 using System.Buffers.Text;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Tether.Configuration;
+using Tether.Upstream.Connecting;
 
 namespace Tether.Upstream.Health;
 
@@ -10,35 +10,35 @@ namespace Tether.Upstream.Health;
 public readonly record struct ProbeResult(bool Passed, string Detail);
 
 /// <summary>
-/// One active health probe: a fresh TCP connection of its own (never a pooled one, never a client's), a
-/// "GET path" with Connection: close, and the status line of the answer. Nothing more is read.
+/// One active health probe over HTTP/1.1: a fresh connection of its own through the destination's connector (TLS
+/// for an https:// destination; never a pooled one, never a client's), a "GET path" with Connection: close, and
+/// the status line of the answer. Nothing more is read. HTTP/2 destinations are probed by
+/// <see cref="Http2.Http2Pool.ProbeAsync"/> instead.
 /// </summary>
 public static class HealthProbe
 {
     private const int MaxStatusLineBytes = 1024;
 
     public static async Task<ProbeResult> ProbeAsync(
-        EndPoint endPoint, string hostHeader, string path, StatusRange expected, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+        UpstreamConnector connector, string hostHeader, string path, StatusRange expected, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(connector);
         using var timeoutCts = new CancellationTokenSource(timeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
-        using var socket = endPoint is DnsEndPoint
-            ? new Socket(SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        UpstreamTransport? transport = null;
         try
         {
-            socket.NoDelay = true;
-            await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
+            transport = await connector.ConnectAsync(default, AlpnOffer.Http1, linked.Token).ConfigureAwait(false);
+            var stream = transport.Stream;
             var request = Encoding.ASCII.GetBytes(
                 $"GET {path} HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: tether-health-check\r\nConnection: close\r\n\r\n");
-            await socket.SendAsync(request, SocketFlags.None, linked.Token).ConfigureAwait(false);
+            await stream.WriteAsync(request, linked.Token).ConfigureAwait(false);
 
             var buffer = new byte[MaxStatusLineBytes];
             var filled = 0;
             while (true)
             {
-                var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, linked.Token).ConfigureAwait(false);
+                var read = await stream.ReadAsync(buffer.AsMemory(filled), linked.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     return new ProbeResult(false, "closed before a status line");
@@ -61,9 +61,17 @@ public static class HealthProbe
         {
             return new ProbeResult(false, $"no answer within {timeout.TotalMilliseconds:0}ms");
         }
-        catch (SocketException ex)
+        catch (UpstreamException ex)
         {
-            return new ProbeResult(false, $"connect or I/O failed: {ex.SocketErrorCode}");
+            return new ProbeResult(false, $"{ex.Phase} failed: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is SocketException or IOException)
+        {
+            return new ProbeResult(false, $"I/O failed: {(ex as SocketException ?? ex.InnerException as SocketException)?.SocketErrorCode.ToString() ?? ex.Message}");
+        }
+        finally
+        {
+            transport?.Dispose();
         }
     }
 

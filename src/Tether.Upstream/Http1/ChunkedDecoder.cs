@@ -31,6 +31,9 @@ public struct ChunkedDecoder
     private int _sizeDigits;
     private int _trailerBytes;
 
+    // The trailer section as received ("name: value\r\n" lines), kept for forwarding; null when there is none.
+    private byte[]? _trailers;
+
     private enum State
     {
         Size,
@@ -47,6 +50,10 @@ public struct ChunkedDecoder
     }
 
     public readonly bool IsDone => _state == State.Done;
+
+    /// <summary>The trailer fields after the last chunk, as received ("name: value" lines each ending in CRLF;
+    /// bounded to 16 KiB); empty when there were none.</summary>
+    public readonly ReadOnlySpan<byte> Trailers => _trailers is null ? default : _trailers.AsSpan(0, _trailerBytes);
 
     /// <summary>Consumes framing from <paramref name="reader"/> and returns the next data slice, if any.</summary>
     /// <exception cref="Http1ParseException">The chunked framing is broken.</exception>
@@ -149,13 +156,13 @@ public struct ChunkedDecoder
                     }
                     else
                     {
-                        CountTrailer();
+                        CountTrailer(b);
                         _state = State.TrailerLine;
                     }
 
                     break;
                 case State.TrailerLine:
-                    CountTrailer();
+                    CountTrailer(b);
                     if (b == (byte)'\r')
                     {
                         _state = State.TrailerLf;
@@ -168,6 +175,7 @@ public struct ChunkedDecoder
                     break;
                 case State.TrailerLf:
                     Expect(b, (byte)'\n', "trailer line must end with CRLF");
+                    CountTrailer(b);
                     _state = State.TrailerLineStart;
                     break;
                 case State.FinalLf:
@@ -178,12 +186,20 @@ public struct ChunkedDecoder
         }
     }
 
-    private void CountTrailer()
+    private void CountTrailer(byte b)
     {
-        if (++_trailerBytes > MaxTrailerBytes)
+        if (_trailerBytes == MaxTrailerBytes)
         {
             throw new Http1ParseException("trailers too large");
         }
+
+        _trailers ??= new byte[256];
+        if (_trailerBytes == _trailers.Length)
+        {
+            Array.Resize(ref _trailers, Math.Min(MaxTrailerBytes, _trailers.Length * 2));
+        }
+
+        _trailers[_trailerBytes++] = b;
     }
 
     private static void Expect(byte actual, byte expected, string message)

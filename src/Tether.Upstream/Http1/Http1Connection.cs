@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
-using Tether.Configuration;
+using Tether.Upstream.Connecting;
 using Tether.Upstream.Pooling;
 
 using Tether.Upstream.Tunnels;
@@ -28,8 +28,11 @@ public sealed class Http1Connection : IPooledConnection
     // Large bodies are received straight into the client's response pipe, at most this much per read.
     private const int DirectReadBytes = 64 * 1024;
 
+    private readonly UpstreamTransport _transport;
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+
+    // Null for cleartext: then reads go to the socket directly (one layer less on every request).
+    private readonly SslStream? _tls;
 
     // Re-armed before every read of a response; reset after the exchange. Canceled = responseTimeout elapsed
     // (client aborts close the socket instead, see Abort).
@@ -45,11 +48,12 @@ public sealed class Http1Connection : IPooledConnection
     private long _bodyRemaining;
     private ChunkedDecoder _chunked;
 
-    private Http1Connection(Socket socket, ConnectionLifetime lifetime)
+    private Http1Connection(UpstreamTransport transport, ConnectionLifetime lifetime)
     {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: false);
-        Output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 16384, leaveOpen: true));
+        _transport = transport;
+        _socket = transport.Socket;
+        _tls = transport.Tls;
+        Output = PipeWriter.Create(transport.Stream, new StreamPipeWriterOptions(minimumBufferSize: 16384, leaveOpen: true));
         Lifetime = lifetime;
     }
 
@@ -67,62 +71,19 @@ public sealed class Http1Connection : IPooledConnection
     /// <summary>Whether any byte of the current response has arrived (decides whether a retry is safe).</summary>
     public bool ResponseBytesReceived { get; private set; }
 
+    /// <summary>Spoken over TLS (an https:// destination).</summary>
+    public bool IsTls => _tls is not null;
+
     private int BufferedCount => _end - _start;
 
-    public static ValueTask<Http1Connection> ConnectAsync(
-        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime, CancellationToken cancellationToken) =>
-        ConnectAsync(endPoint, connectTimeout, keepAlive, lifetime, ReadOnlyMemory<byte>.Empty, cancellationToken);
-
-    /// <param name="preamble">Bytes sent right after connecting, before any request (a PROXY protocol header); empty for none.</param>
+    /// <summary>Opens a connection through the destination's connector (TCP, PROXY header, TLS with ALPN http/1.1).</summary>
     public static async ValueTask<Http1Connection> ConnectAsync(
-        EndPoint endPoint, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, Func<ConnectionLifetime> lifetime,
-        ReadOnlyMemory<byte> preamble, CancellationToken cancellationToken)
+        UpstreamConnector connector, ConnectData data, Func<ConnectionLifetime> lifetime, CancellationToken cancellationToken)
     {
-        var socket = endPoint is DnsEndPoint
-            ? new Socket(SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.NoDelay = true;
-            if (keepAlive is not null)
-            {
-                SocketOptions.SetTcpKeepAlive(socket, keepAlive);
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(connectTimeout);
-            try
-            {
-                await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Timeout, $"connect timed out after {connectTimeout.TotalMilliseconds:0}ms");
-            }
-            catch (SocketException ex)
-            {
-                throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Refused, $"connect failed: {ex.SocketErrorCode}", ex);
-            }
-
-            if (!preamble.IsEmpty)
-            {
-                try
-                {
-                    await socket.SendAsync(preamble, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                }
-                catch (SocketException ex)
-                {
-                    throw new UpstreamException(UpstreamPhase.Connect, UpstreamErrorKind.Reset, $"sending the connection preamble failed: {ex.SocketErrorCode}", ex);
-                }
-            }
-
-            return new Http1Connection(socket, lifetime());
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        ArgumentNullException.ThrowIfNull(connector);
+        ArgumentNullException.ThrowIfNull(lifetime);
+        var transport = await connector.ConnectAsync(data, AlpnOffer.Http1, cancellationToken).ConfigureAwait(false);
+        return new Http1Connection(transport, lifetime());
     }
 
     /// <inheritdoc/>
@@ -226,7 +187,7 @@ public sealed class Http1Connection : IPooledConnection
             int n;
             try
             {
-                var receive = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _timeoutCts.Token);
+                var receive = Receive(_buffer.AsMemory(_end), _timeoutCts.Token);
                 if (receive.IsCompleted)
                 {
                     n = receive.GetAwaiter().GetResult();
@@ -347,6 +308,53 @@ public sealed class Http1Connection : IPooledConnection
         }
     }
 
+    /// <summary>
+    /// The trailer fields of the chunked response just read, for forwarding (null when it had none). Read before the
+    /// connection goes back to the pool. A line that is not "token: value" with a clean value is dropped, as are fields
+    /// a trailer must not carry (framing, routing, hop-by-hop: RFC 9110 §6.5.1).
+    /// </summary>
+    public List<KeyValuePair<string, string>>? TakeTrailers()
+    {
+        var raw = _chunked.Trailers;
+        if (raw.IsEmpty)
+        {
+            return null;
+        }
+
+        List<KeyValuePair<string, string>>? fields = null;
+        foreach (var range in raw.Split("\r\n"u8))
+        {
+            var line = raw[range];
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0 || !HttpTokens.IsToken(line[..colon]))
+            {
+                continue;
+            }
+
+            var value = line[(colon + 1)..].Trim(" \t"u8);
+            if (value.IndexOfAnyInRange((byte)0, (byte)0x08) >= 0 || value.IndexOfAnyInRange((byte)0x0A, (byte)0x1F) >= 0 || value.Contains((byte)0x7F))
+            {
+                continue;
+            }
+
+            var name = System.Text.Encoding.ASCII.GetString(line[..colon]);
+            if (HttpTokens.IsHopByHop(name) || IsForbiddenTrailer(name))
+            {
+                continue;
+            }
+
+            (fields ??= []).Add(new(name, System.Text.Encoding.Latin1.GetString(value)));
+        }
+
+        return fields;
+    }
+
+    private static bool IsForbiddenTrailer(string name) =>
+        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Host", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Cache-Control", StringComparison.OrdinalIgnoreCase);
+
     // Decodes what is buffered; true when the last chunk and trailers were consumed.
     private bool DecodeChunks(PipeWriter destination)
     {
@@ -391,7 +399,7 @@ public sealed class Http1Connection : IPooledConnection
         // Bytes the backend sent right after its 101 arrived with the head.
         var leftover = BufferedCount > 0 ? _buffer.AsMemory(_start, BufferedCount).ToArray() : default(ReadOnlyMemory<byte>);
         Consume(BufferedCount);
-        var tunnel = new Tunnel(_socket, client, options, ReadBufferBytes);
+        var tunnel = new Tunnel(_transport.Stream, () => _socket.Shutdown(SocketShutdown.Send), client, options, ReadBufferBytes);
         return await tunnel.RunAsync(leftover, Abort).ConfigureAwait(false);
     }
 
@@ -447,7 +455,7 @@ public sealed class Http1Connection : IPooledConnection
         // Completing with an exception drops bytes not yet flushed (a plain Complete would flush them): a
         // connection closed mid-request must not send the rest of it, e.g. a head whose body proved malformed.
         Output.Complete(_closedMidRequest);
-        _socket.Dispose();
+        _transport.Dispose();
         _timeoutCts.Dispose();
 
         // Close is called by the holder after its last read, so the buffer is no longer in use.
@@ -514,7 +522,7 @@ public sealed class Http1Connection : IPooledConnection
         int n;
         try
         {
-            n = await _socket.ReceiveAsync(into, SocketFlags.None, _timeoutCts.Token).ConfigureAwait(false);
+            n = await Receive(into, _timeoutCts.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -528,6 +536,9 @@ public sealed class Http1Connection : IPooledConnection
 
         return n;
     }
+
+    private ValueTask<int> Receive(Memory<byte> into, CancellationToken cancellationToken) =>
+        _tls is null ? _socket.ReceiveAsync(into, SocketFlags.None, cancellationToken) : _tls.ReadAsync(into, cancellationToken);
 
     private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase, TimeSpan timeout) =>
         ex is OperationCanceledException && _timeoutCts.IsCancellationRequested

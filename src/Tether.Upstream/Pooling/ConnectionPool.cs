@@ -1,3 +1,5 @@
+using Tether.Upstream.Connecting;
+
 namespace Tether.Upstream.Pooling;
 
 /// <summary>
@@ -20,7 +22,7 @@ namespace Tether.Upstream.Pooling;
 public sealed class ConnectionPool<TConnection> : IDisposable
     where TConnection : class, IPooledConnection
 {
-    private readonly Func<CancellationToken, ValueTask<TConnection>> _connect;
+    private readonly Func<ConnectData, CancellationToken, ValueTask<TConnection>> _connect;
     private readonly TimeProvider _timeProvider;
     private readonly object _lock = new();
 
@@ -53,6 +55,12 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     private long _learnedIdleTimeoutTicks;
 
     public ConnectionPool(PoolOptions options, Func<CancellationToken, ValueTask<TConnection>> connect, TimeProvider? timeProvider = null)
+        : this(options, (_, ct) => connect(ct), timeProvider)
+    {
+    }
+
+    /// <param name="connect">Opens a connection with what the acquiring request brings (<see cref="ConnectData"/>).</param>
+    public ConnectionPool(PoolOptions options, Func<ConnectData, CancellationToken, ValueTask<TConnection>> connect, TimeProvider? timeProvider = null)
     {
         Options = options;
         _connect = connect;
@@ -111,7 +119,11 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     /// With <paramref name="requireNew"/> idle connections are skipped (the safe retry after a reused one failed).
     /// </summary>
     /// <exception cref="PoolExhaustedException">At the cap and the queue is full or the wait timed out.</exception>
-    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, CancellationToken cancellationToken)
+    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, CancellationToken cancellationToken) =>
+        AcquireAsync(requireNew, default, cancellationToken);
+
+    /// <param name="data">Passed to the connect function if a new connection is opened for this request.</param>
+    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, ConnectData data, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -133,13 +145,13 @@ public sealed class ConnectionPool<TConnection> : IDisposable
                 }
                 else
                 {
-                    return WaitAsync(cancellationToken);
+                    return WaitAsync(data, cancellationToken);
                 }
             }
 
             if (candidate is null)
             {
-                return ConnectReservedAsync(cancellationToken);
+                return ConnectReservedAsync(data, cancellationToken);
             }
 
             // Outside the lock: the probe is a syscall.
@@ -385,12 +397,12 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         }
     }
 
-    private async ValueTask<PooledLease<TConnection>> ConnectReservedAsync(CancellationToken cancellationToken)
+    private async ValueTask<PooledLease<TConnection>> ConnectReservedAsync(ConnectData data, CancellationToken cancellationToken)
     {
         TConnection connection;
         try
         {
-            connection = await _connect(cancellationToken).ConfigureAwait(false);
+            connection = await _connect(data, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -409,7 +421,7 @@ public sealed class ConnectionPool<TConnection> : IDisposable
     }
 
     // Called under _lock.
-    private ValueTask<PooledLease<TConnection>> WaitAsync(CancellationToken cancellationToken)
+    private ValueTask<PooledLease<TConnection>> WaitAsync(ConnectData data, CancellationToken cancellationToken)
     {
         if (Options.MaxQueue > 0 && _waiters.Count >= Options.MaxQueue)
         {
@@ -419,11 +431,11 @@ public sealed class ConnectionPool<TConnection> : IDisposable
 
         var waiter = new TaskCompletionSource<TConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var node = _waiters.AddLast(waiter);
-        return AwaitWaiterAsync(waiter, node, cancellationToken);
+        return AwaitWaiterAsync(waiter, node, data, cancellationToken);
     }
 
     private async ValueTask<PooledLease<TConnection>> AwaitWaiterAsync(
-        TaskCompletionSource<TConnection?> waiter, LinkedListNode<TaskCompletionSource<TConnection?>> node, CancellationToken cancellationToken)
+        TaskCompletionSource<TConnection?> waiter, LinkedListNode<TaskCompletionSource<TConnection?>> node, ConnectData data, CancellationToken cancellationToken)
     {
         TConnection? handed;
         try
@@ -467,7 +479,7 @@ public sealed class ConnectionPool<TConnection> : IDisposable
             return new PooledLease<TConnection>(handed, Reused: true);
         }
 
-        return await ConnectReservedAsync(cancellationToken).ConfigureAwait(false);
+        return await ConnectReservedAsync(data, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -35,7 +35,7 @@ public static class RetryRules
             return RetryDecision.None;
         }
 
-        if (error.Phase is UpstreamPhase.Queue or UpstreamPhase.Connect)
+        if (error.Phase is UpstreamPhase.Queue or UpstreamPhase.Connect or UpstreamPhase.Tls)
         {
             return RetryDecision.NextDestination; // nothing was sent
         }

@@ -35,7 +35,8 @@ public sealed class Tunnel
 {
     private static readonly byte[] s_pingToClient = [0x89, 0x00];
 
-    private readonly Socket _backend;
+    private readonly Stream _backend;
+    private readonly Action _shutdownBackendSend;
     private readonly Stream _client;
     private readonly TunnelOptions _options;
     private readonly int _bufferBytes;
@@ -52,9 +53,12 @@ public sealed class Tunnel
     private long _pingedClient;
     private long _pingedBackend;
 
-    public Tunnel(Socket backend, Stream client, TunnelOptions options, int bufferBytes)
+    /// <param name="backend">The backend connection's stream (plain or TLS).</param>
+    /// <param name="shutdownBackendSend">Half-closes the backend connection (the client finished sending).</param>
+    public Tunnel(Stream backend, Action shutdownBackendSend, Stream client, TunnelOptions options, int bufferBytes)
     {
         _backend = backend;
+        _shutdownBackendSend = shutdownBackendSend;
         _client = client;
         _options = options;
         _bufferBytes = bufferBytes;
@@ -107,7 +111,7 @@ public sealed class Tunnel
 
             while (true)
             {
-                var n = await _backend.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                var n = await _backend.ReadAsync(buffer).ConfigureAwait(false);
                 if (n == 0)
                 {
                     return;
@@ -136,7 +140,7 @@ public sealed class Tunnel
                 var n = await _client.ReadAsync(buffer).ConfigureAwait(false);
                 if (n == 0)
                 {
-                    _backend.Shutdown(SocketShutdown.Send);
+                    _shutdownBackendSend();
                     return;
                 }
 
@@ -145,7 +149,7 @@ public sealed class Tunnel
                 try
                 {
                     _toBackendFrames.Advance(buffer.AsSpan(0, n));
-                    await _backend.SendAsync(buffer.AsMemory(0, n), SocketFlags.None).ConfigureAwait(false);
+                    await _backend.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -283,7 +287,7 @@ public sealed class Tunnel
                 ping[0] = 0x89;
                 ping[1] = 0x80;
                 System.Security.Cryptography.RandomNumberGenerator.Fill(ping.AsSpan(2));
-                await _backend.SendAsync(ping, SocketFlags.None).ConfigureAwait(false);
+                await _backend.WriteAsync(ping).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Tether.Configuration;
+using Tether.Upstream.Connecting;
 using Tether.Upstream.Health;
 
 namespace Tether.Upstream.Tests.Health;
@@ -9,6 +10,8 @@ namespace Tether.Upstream.Tests.Health;
 public sealed class HealthProbeTests
 {
     private static readonly StatusRange _ok = new(200, 399);
+
+    private static UpstreamConnector Connector(EndPoint endPoint) => new(endPoint, "127.0.0.1", TimeSpan.FromSeconds(5), keepAlive: null, tls: null);
 
     [Theory]
     [InlineData("HTTP/1.1 200 OK", true)]
@@ -20,7 +23,7 @@ public sealed class HealthProbeTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var request = AnswerOnceAsync(listener, statusLine + "\r\nContent-Length: 0\r\n\r\n");
-        var result = await HealthProbe.ProbeAsync(listener.LocalEndpoint, "app.test", "/healthz", _ok, TimeSpan.FromSeconds(5), TimeProvider.System, CancellationToken.None);
+        var result = await HealthProbe.ProbeAsync(Connector(listener.LocalEndpoint), "app.test", "/healthz", _ok, TimeSpan.FromSeconds(5), TimeProvider.System, CancellationToken.None);
         Assert.Equal(passes, result.Passed);
         var head = await request;
         Assert.StartsWith("GET /healthz HTTP/1.1\r\n", head, StringComparison.Ordinal);
@@ -35,7 +38,7 @@ public sealed class HealthProbeTests
         listener.Start();
         var endPoint = listener.LocalEndpoint;
         listener.Stop();
-        var result = await HealthProbe.ProbeAsync(endPoint, "x", "/", _ok, TimeSpan.FromSeconds(5), TimeProvider.System, CancellationToken.None);
+        var result = await HealthProbe.ProbeAsync(Connector(endPoint), "x", "/", _ok, TimeSpan.FromSeconds(5), TimeProvider.System, CancellationToken.None);
         Assert.False(result.Passed);
         Assert.Contains("ConnectionRefused", result.Detail, StringComparison.Ordinal);
     }
@@ -50,7 +53,7 @@ public sealed class HealthProbeTests
             using var client = await listener.AcceptTcpClientAsync();
             await ReadHeadAsync(client.GetStream());
         });
-        var result = await HealthProbe.ProbeAsync(listener.LocalEndpoint, "x", "/", _ok, TimeSpan.FromSeconds(5), TimeProvider.System, CancellationToken.None);
+        var result = await HealthProbe.ProbeAsync(Connector(listener.LocalEndpoint), "x", "/", _ok, TimeSpan.FromSeconds(5), TimeProvider.System, CancellationToken.None);
         await closing;
         Assert.False(result.Passed);
     }
