@@ -165,7 +165,12 @@ def backends_markdown(res: Results, meta: dict, heading: str = "###") -> str:
     """Issue 12's scenarios: backends over TLS and HTTP/2."""
     h = heading
     rounds = meta.get("rounds", "?")
-    lines = [f"Medians of {rounds} round{'' if rounds == '1' else 's'}, {meta.get('duration', '?')} s per run, "
+    lines = []
+    foreign = [r["foreign_cpu_pct"] for r in res.records if r["scenario"] in BACKEND_KEYS and "foreign_cpu_pct" in r]
+    if foreign and statistics.median(foreign) > float(meta.get("max_foreign_pct", "10")):
+        lines += [f"> **Noisy machine:** other processes took a median {statistics.median(foreign):.0f}% of the CPU "
+                  "during these runs; compare the proxies with each other, not with figures from another run.", ""]
+    lines += [f"Medians of {rounds} round{'' if rounds == '1' else 's'}, {meta.get('duration', '?')} s per run, "
              f"run {meta.get('date', '?')} at commit `{meta.get('commit', '?')}`. *Backend alone*: the load "
              "generator straight to the backend, no proxy (a ceiling, not a competitor).", ""]
     present = [(key, label) for key, label, _ in BACKEND_SCENARIOS if any(r["scenario"] == key for r in res.records)]
@@ -216,7 +221,12 @@ def backends_markdown(res: Results, meta: dict, heading: str = "###") -> str:
                   "keep-alive off: nginx without `keepalive`, HAProxy `http-reuse never` + `option http-server-close`, "
                   "Tether `pool.maxIdlePerDestination: 0`. Handshakes are counted in the origin's access log, one line "
                   "per new connection (`if=` its first request) with `$ssl_session_reused` (`r` resumed, `.` full)."]
-    lines += [f"- Machine and versions as in the main results: {meta.get('machine', '?')}; {meta.get('versions', '?')}."]
+    lines += [f"- Machine: {meta.get('machine', '?')}, shared by the load generator, the backend and the proxy; "
+              f"each proxy with {meta.get('workers', '?')} workers as in the main scenarios. Versions: {meta.get('versions', '?')}."]
+    foreign = [r["foreign_cpu_pct"] for r in res.records if r["scenario"] in BACKEND_KEYS and "foreign_cpu_pct" in r]
+    if foreign:
+        lines += [f"- Other processes on the machine took a median {statistics.median(foreign):.1f}% of the CPU during "
+                  f"these runs (max {max(foreign):.1f}%)."]
     lines += ["", "<details><summary>Every round (requests/s)</summary>", ""]
     rows = []
     for key, label in present:
