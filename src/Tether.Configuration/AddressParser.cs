@@ -6,7 +6,8 @@ namespace Tether.Configuration;
 
 /// <summary>
 /// Parses the address forms the config accepts: "host:port" for listeners and admin, and the
-/// destination forms ("127.0.0.1:9001", "http://host:port", "http://host", "[::1]:9001").
+/// destination forms ("127.0.0.1:9001", "http://host:port", "http://host", "https://host:port",
+/// "https://host", "[::1]:9001").
 /// </summary>
 public static class AddressParser
 {
@@ -86,7 +87,9 @@ public static class AddressParser
 
     /// <summary>
     /// A destination as written in a cluster: "127.0.0.1:9001", "localhost:9001", "[::1]:9001",
-    /// "http://host:port" or "http://host" (port 80). On failure, <paramref name="error"/> says what to write.
+    /// "http://host:port", "http://host" (port 80), "https://host:port" or "https://host" (port 443).
+    /// "https://" sets <see cref="DestinationConfig.UseTls"/>: the destination is spoken to over TLS, as
+    /// clusters.&lt;name&gt;.tls says. On failure, <paramref name="error"/> says what to write.
     /// </summary>
     public static bool TryParseDestination(string? text, int weight, out DestinationConfig destination, out string? error)
     {
@@ -98,24 +101,28 @@ public static class AddressParser
         }
 
         var rest = text.Trim();
-        var hasScheme = false;
+        // The port a scheme implies when none is written; 0 = no scheme, so a port is required.
+        var defaultPort = 0;
+        var useTls = false;
         var schemeEnd = rest.IndexOf("://", StringComparison.Ordinal);
         if (schemeEnd >= 0)
         {
             var scheme = rest[..schemeEnd];
             if (scheme.Equals("https", StringComparison.OrdinalIgnoreCase))
             {
-                error = "TLS to backends is not supported yet; use \"http://\" or a plain \"host:port\"";
-                return false;
+                useTls = true;
+                defaultPort = 443;
             }
-
-            if (!scheme.Equals("http", StringComparison.OrdinalIgnoreCase))
+            else if (scheme.Equals("http", StringComparison.OrdinalIgnoreCase))
             {
-                error = $"scheme \"{scheme}\" is not supported; use \"http://host:port\" or \"host:port\"";
+                defaultPort = 80;
+            }
+            else
+            {
+                error = $"scheme \"{scheme}\" is not supported; use \"http://host:port\", \"https://host:port\" or \"host:port\"";
                 return false;
             }
 
-            hasScheme = true;
             rest = rest[(schemeEnd + 3)..];
         }
 
@@ -132,14 +139,14 @@ public static class AddressParser
             rest = rest[..slash];
         }
 
-        if (hasScheme && !HasPort(rest))
+        if (defaultPort != 0 && !HasPort(rest))
         {
-            rest += ":80";
+            rest += ":" + defaultPort.ToString(CultureInfo.InvariantCulture);
         }
 
         if (!TryParseHostPort(rest, out var host, out var port, out var hostError))
         {
-            error = hostError + " (a destination looks like \"127.0.0.1:9001\" or \"http://host:port\")";
+            error = hostError + " (a destination looks like \"127.0.0.1:9001\", \"http://host:port\" or \"https://host:port\")";
             return false;
         }
 
@@ -155,7 +162,7 @@ public static class AddressParser
             return false;
         }
 
-        destination = destination with { Host = host, Port = port };
+        destination = destination with { Host = host, Port = port, UseTls = useTls };
         error = null;
         return true;
     }
@@ -165,7 +172,7 @@ public static class AddressParser
             ? hostAndMaybePort.Contains("]:", StringComparison.Ordinal)
             : hostAndMaybePort.Contains(':', StringComparison.Ordinal);
 
-    private static bool IsHostName(string host)
+    internal static bool IsHostName(string host)
     {
         if (host.Length == 0 || host.Length > 253)
         {

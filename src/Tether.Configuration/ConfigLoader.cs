@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Nodes;
 using Tether.Configuration.Binding;
 
@@ -19,7 +20,7 @@ public sealed record ConfigLoadResult(TetherConfig? Config, IReadOnlyList<Config
 public static class ConfigLoader
 {
     /// <summary>Load a file. A missing or unreadable file is an error in the result, not an exception.
-    /// Relative TLS paths are resolved against the file's folder.</summary>
+    /// Relative TLS paths (listeners' tls.*, clusters' tls.caFile, .certificate, .key) are resolved against the file's folder.</summary>
     public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -94,10 +95,21 @@ public static class ConfigLoader
                 : listener);
         }
 
-        return config with { Listeners = listeners };
+        var clusters = new Dictionary<string, ClusterConfig>(config.Clusters.Count, StringComparer.Ordinal);
+        foreach (var (name, cluster) in config.Clusters)
+        {
+            var tls = cluster.Tls;
+            clusters[name] = cluster with
+            {
+                Tls = tls with { CaFile = Resolve(tls.CaFile, baseFolder), Certificate = Resolve(tls.Certificate, baseFolder), Key = Resolve(tls.Key, baseFolder) },
+            };
+        }
+
+        return config with { Listeners = listeners, Clusters = clusters };
     }
 
-    private static string Resolve(string file, string baseFolder) =>
+    [return: NotNullIfNotNull(nameof(file))]
+    private static string? Resolve(string? file, string baseFolder) =>
         string.IsNullOrWhiteSpace(file) || Path.IsPathRooted(file) ? file : Path.GetFullPath(Path.Combine(baseFolder, file));
 
     private static ConfigLoadResult Failed(string path, string message) =>

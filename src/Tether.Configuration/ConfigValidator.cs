@@ -98,10 +98,9 @@ public static partial class ConfigValidator
             errors.Add(new ConfigError(path, ConfigText.Quote(file),
                 $"TLS needs both a certificate and a key; give the path of the PEM {what}, such as \"{example}\", or remove \"tls\""));
         }
-        else if (!File.Exists(file))
+        else if (PemFiles.Unreadable(file, what) is { } problem)
         {
-            errors.Add(new ConfigError(path, ConfigText.Quote(file),
-                $"the {what} file {Path.GetFullPath(file)} does not exist; check the path (relative paths start at the config file's folder)"));
+            errors.Add(new ConfigError(path, ConfigText.Quote(file), problem));
         }
     }
 
@@ -205,6 +204,7 @@ public static partial class ConfigValidator
         OptionalPositive(errors, path + ".tunnelIdleTimeout", cluster.TunnelIdleTimeout, "1h");
         OptionalPositive(errors, path + ".webSocketPingInterval", cluster.WebSocketPingInterval, "30s");
         ValidateBalancing(cluster, path, errors);
+        ValidateUpstream(cluster, path, errors);
     }
 
     private static void ValidateDestination(DestinationConfig destination, string path, List<ConfigError> errors)
@@ -244,6 +244,7 @@ public static partial class ConfigValidator
 
         NotNegative(errors, path + ".maxQueuePerDestination", pool.MaxQueuePerDestination, "100, or 0 for unlimited");
         Positive(errors, path + ".connectTimeout", pool.ConnectTimeout, "5s");
+        NotNegative(errors, path + ".maxConcurrentStreams", pool.MaxConcurrentStreams, "100, or 0 for the backend's own limit");
     }
 
     private static void ValidateAdmin(AdminConfig admin, Dictionary<string, string> listenerAddresses, List<ConfigError> errors)

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tether.Configuration.Binding;
 
 namespace Tether.Configuration;
 
@@ -117,6 +118,22 @@ public static class ConfigWriter
         {
             ["destinations"] = destinations,
             ["loadBalancing"] = cluster.LoadBalancing,
+            ["protocol"] = EnumName(cluster.Protocol),
+            ["tls"] = new JsonObject
+            {
+                ["caFile"] = cluster.Tls.CaFile,
+                ["serverName"] = cluster.Tls.ServerName,
+                ["verify"] = cluster.Tls.Verify,
+                ["certificate"] = cluster.Tls.Certificate,
+                ["key"] = cluster.Tls.Key,
+                ["sessionReuse"] = cluster.Tls.SessionReuse,
+                ["minVersion"] = ValueParsers.TlsVersionName(cluster.Tls.MinVersion),
+            },
+            ["http2"] = new JsonObject
+            {
+                ["pingInterval"] = Durations.Format(cluster.Http2.PingInterval),
+                ["pingTimeout"] = Durations.Format(cluster.Http2.PingTimeout),
+            },
             ["pool"] = new JsonObject
             {
                 ["maxIdlePerDestination"] = pool.MaxIdlePerDestination,
@@ -129,6 +146,7 @@ public static class ConfigWriter
                 ["queueTimeout"] = Durations.Format(pool.QueueTimeout),
                 ["maxQueuePerDestination"] = pool.MaxQueuePerDestination,
                 ["connectTimeout"] = Durations.Format(pool.ConnectTimeout),
+                ["maxConcurrentStreams"] = pool.MaxConcurrentStreams,
             },
             ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
             ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),

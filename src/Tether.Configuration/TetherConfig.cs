@@ -278,7 +278,7 @@ public sealed record Http2UpstreamConfig
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(20);
 }
 
-/// <summary>One backend. Written as "127.0.0.1:9001", "http://host:port" or an object.</summary>
+/// <summary>One backend. Written as "127.0.0.1:9001", "http://host:port", "https://host:port" (TLS) or an object.</summary>
 public sealed record DestinationConfig
 {
     /// <summary>The address as the user wrote it.</summary>
@@ -287,6 +287,7 @@ public sealed record DestinationConfig
     /// <summary>Host name or IP literal (no brackets).</summary>
     public string Host { get; init; } = "";
 
+    /// <summary>As written, or 80 for "http://host", 443 for "https://host".</summary>
     public int Port { get; init; } = 80;
 
     public int Weight { get; init; } = 1;

@@ -27,7 +27,8 @@ internal sealed class GatewayModel : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         Config = config;
-        IClusterObserver observer = new ClusterEventLog((options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClusterEventLog>());
+        var eventLog = new ClusterEventLog((options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClusterEventLog>());
+        IClusterObserver observer = eventLog;
         if (recycler is not null)
         {
             observer = new RecyclingObserver(observer, recycler);
@@ -45,6 +46,10 @@ internal sealed class GatewayModel : IDisposable
             }
 
             clusters[name] = new ClusterState(name, cluster, options.TimeProvider, options.HostResolver, observer);
+            if (!cluster.Tls.Verify && cluster.Destinations.Any(d => d.UseTls))
+            {
+                eventLog.TlsVerificationOff(name);
+            }
         }
 
         Clusters = clusters;

@@ -48,11 +48,33 @@ public class AddressParserTests
         Assert.Equal(host, destination.Host);
         Assert.Equal(port, destination.Port);
         Assert.Equal(3, destination.Weight);
+        Assert.False(destination.UseTls);
     }
 
     [Theory]
-    [InlineData("https://backend:443", "TLS to backends is not supported yet")]
+    [InlineData("https://backend:8443", "backend", 8443, "backend:8443")]
+    [InlineData("https://backend", "backend", 443, "backend:443")]
+    [InlineData("https://backend/", "backend", 443, "backend:443")]
+    [InlineData("HTTPS://backend:80", "backend", 80, "backend:80")]
+    [InlineData("https://10.0.0.5", "10.0.0.5", 443, "10.0.0.5:443")]
+    [InlineData("https://[::1]", "::1", 443, "[::1]:443")]
+    [InlineData("https://[2001:db8::5]:8443/", "2001:db8::5", 8443, "[2001:db8::5]:8443")]
+    public void TryParseDestination_reads_https_as_tls_with_default_port_443(string text, string host, int port, string name)
+    {
+        Assert.True(AddressParser.TryParseDestination(text, 2, out var destination, out var error), error);
+        Assert.True(destination.UseTls);
+        Assert.Equal((text, host, port, 2), (destination.Address, destination.Host, destination.Port, destination.Weight));
+        Assert.Equal(name, destination.Name);
+    }
+
+    [Theory]
     [InlineData("http://backend:8080/api", "remove the path \"/api\"")]
+    [InlineData("https://backend/api", "remove the path \"/api\"")]
+    [InlineData("https://backend:99999", "use a number from 1 to 65535")]
+    [InlineData("https://[::1:443", "an IPv6 address is written with brackets")]
+    [InlineData("https://*", "cannot be a destination")]
+    [InlineData("https://", "is not a host name or IP address")]
+    [InlineData("ftp://backend:21", "use \"http://host:port\", \"https://host:port\" or \"host:port\"")]
     [InlineData("127.0.0.1:9001/x", "remove the path \"/x\"")]
     [InlineData("ftp://backend:21", "scheme \"ftp\" is not supported")]
     [InlineData("backend", "add a port")]

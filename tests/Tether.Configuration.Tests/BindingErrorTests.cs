@@ -49,7 +49,7 @@ public class BindingErrorTests
     }
 
     [Theory]
-    [InlineData("""["https://b:443"]""", "clusters.api.destinations[0]", "TLS to backends is not supported yet")]
+    [InlineData("""["ftp://b:21"]""", "clusters.api.destinations[0]", "scheme \"ftp\" is not supported")]
     [InlineData("""["http://b:80/api"]""", "clusters.api.destinations[0]", "remove the path \"/api\"")]
     [InlineData("""[{ "address": "b" }]""", "clusters.api.destinations[0].address", "add a port")]
     [InlineData("""[{ "address": 9001 }]""", "clusters.api.destinations[0].address", "expected a string")]
@@ -100,7 +100,7 @@ public class BindingErrorTests
               "routes": [{ "cluster": "missing" }],
               "clusters": {
                 "api": { "destinations": [], "pool": { "idleTimeout": "0s", "maxIdlePerDestination": -1 } },
-                "web": { "destinations": ["https://w:443"], "loadBalancing": "fastest" }
+                "web": { "destinations": ["ftp://w:21"], "loadBalancing": "fastest" }
               },
               "admin": { "address": "127.0.0.1:8080" }
             }

@@ -50,6 +50,27 @@ public class ExampleFilesTests
     }
 
     [Fact]
+    public void Grpc_json_reads_as_written()
+    {
+        var config = ConfigLoader.LoadFile(Path.Combine(ExamplesFolder(), "grpc.json")).Config!;
+
+        var orders = config.Clusters["orders"];
+        Assert.Equal(UpstreamProtocol.Http2, orders.Protocol);
+        Assert.DoesNotContain(orders.Destinations, d => d.UseTls);
+
+        var billing = config.Clusters["billing"];
+        Assert.Equal(UpstreamProtocol.Http2, billing.Protocol);
+        Assert.All(billing.Destinations, d => Assert.True(d.UseTls));
+        Assert.Equal(new UpstreamTlsConfig { ServerName = "billing.internal", MinVersion = TlsMinimumVersion.Tls13 }, billing.Tls);
+        Assert.Equal(TimeSpan.FromSeconds(10), billing.Http2.PingTimeout);
+        Assert.Equal(8, billing.Pool.MaxConnectionsPerDestination);
+
+        var web = config.Clusters["web"];
+        Assert.Equal(UpstreamProtocol.Auto, web.Protocol);
+        Assert.Equal(("web.internal", 443, true), (web.Destinations[0].Host, web.Destinations[0].Port, web.Destinations[0].UseTls));
+    }
+
+    [Fact]
     public void Tether_json_round_trips_through_the_writer()
     {
         var config = ConfigLoader.LoadFile(Path.Combine(ExamplesFolder(), "tether.json")).Config!;

@@ -158,6 +158,7 @@ internal static partial class ConfigBinder
             ResolveInterval = reader.Read("resolveInterval", defaults.ResolveInterval, ValueParsers.OptionalDuration),
             ConsistentHash = BindConsistentHash(reader.Object("consistentHash")),
         };
+        cluster = BindClusterUpstream(reader, cluster);
         reader.Finish();
         return cluster;
     }
@@ -213,6 +214,7 @@ internal static partial class ConfigBinder
             QueueTimeout = reader.Read("queueTimeout", defaults.QueueTimeout, ValueParsers.Duration),
             MaxQueuePerDestination = reader.Read("maxQueuePerDestination", defaults.MaxQueuePerDestination, ValueParsers.Int),
             ConnectTimeout = reader.Read("connectTimeout", defaults.ConnectTimeout, ValueParsers.Duration),
+            MaxConcurrentStreams = reader.Read("maxConcurrentStreams", defaults.MaxConcurrentStreams, ValueParsers.Int),
         };
         reader.Finish();
         return pool;

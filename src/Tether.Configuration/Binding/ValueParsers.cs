@@ -185,6 +185,39 @@ internal static class ValueParsers
     public static bool ProxyProtocolVersion(JsonNode? node, bool fromEnvironment, out ProxyProtocolVersion value, out string error) =>
         Named(node, out value, out error, "expected \"off\", \"v1\" or \"v2\"");
 
+    public static bool UpstreamProtocol(JsonNode? node, bool fromEnvironment, out UpstreamProtocol value, out string error) =>
+        Named(node, out value, out error, "expected \"http1\", \"http2\" or \"auto\"");
+
+    /// <summary>"1.2" or "1.3", written as a string (a JSON number is refused with the fix); the inverse of <see cref="TlsVersionName"/>.</summary>
+    public static bool TlsMinimumVersion(JsonNode? node, bool fromEnvironment, out TlsMinimumVersion value, out string error)
+    {
+        value = default;
+        error = "";
+        var text = AsString(node)?.Trim();
+        foreach (var candidate in Enum.GetValues<TlsMinimumVersion>())
+        {
+            if (TlsVersionName(candidate) == text)
+            {
+                value = candidate;
+                return true;
+            }
+        }
+
+        error = text is "1.0" or "1.1" ? "TLS 1.0 and 1.1 are not offered (RFC 8996); use \"1.2\" or \"1.3\""
+            : text is not null ? "expected \"1.2\" or \"1.3\""
+            : node is JsonValue number && number.GetValueKind() == JsonValueKind.Number ? $"write the version as a string, \"{number.ToJsonString()}\"; use \"1.2\" or \"1.3\""
+            : $"expected \"1.2\" or \"1.3\", got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
+    /// <summary>"1.2", "1.3": how the config spells a <see cref="Configuration.TlsMinimumVersion"/>.</summary>
+    public static string TlsVersionName(TlsMinimumVersion version) => version switch
+    {
+        Configuration.TlsMinimumVersion.Tls12 => "1.2",
+        Configuration.TlsMinimumVersion.Tls13 => "1.3",
+        _ => version.ToString(),
+    };
+
     // An enum written as its name in any case ("optional", "V2").
     private static bool Named<T>(JsonNode? node, out T value, out string error, string expected)
         where T : struct, Enum

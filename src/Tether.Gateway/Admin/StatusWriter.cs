@@ -77,6 +77,22 @@ internal static class StatusWriter
                 json.WriteNumber("picks", destination.Picks);
                 json.WriteNumber("requests", destination.Requests);
                 json.WriteNumber("failures", destination.Failures);
+                json.WriteString("protocol", Names.Camel(destination.Protocol));
+                json.WriteBoolean("tls", destination.Connector.Tls is not null);
+                if (destination.Http2 is { } http2)
+                {
+                    json.WriteStartObject("http2");
+                    json.WriteNumber("open", http2.Open);
+                    json.WriteNumber("created", http2.Created);
+                    json.WriteNumber("reused", http2.Reused);
+                    json.WriteNumber("closed", http2.Closed);
+                    json.WriteNumber("connectFailures", http2.ConnectFailures);
+                    json.WriteNumber("streams", http2.Streams);
+                    json.WriteNumber("streamsInFlight", http2.StreamsInFlight);
+                    json.WriteNumber("maxConcurrentStreams", http2.MaxConcurrentStreams);
+                    json.WriteEndObject();
+                }
+
                 json.WriteStartObject("pool");
                 json.WriteNumber("idle", pool.IdleCount);
                 json.WriteNumber("active", pool.LeasedCount);

@@ -24,6 +24,9 @@ internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) :
     public void DestinationsChanged(string cluster, string host, int added, int drained, int total) =>
         Log.DestinationsChanged(logger, cluster, host, added, drained, total);
 
+    /// <summary>clusters.&lt;name&gt;.tls.verify is false: said once when the cluster is built (start, reload).</summary>
+    public void TlsVerificationOff(string cluster) => Log.TlsVerificationOff(logger, cluster);
+
     public void ResolveFailed(string cluster, string host, string error) =>
         Log.ResolveFailed(logger, cluster, host, error);
 
@@ -55,5 +58,9 @@ internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) :
         [LoggerMessage(EventId = 2011, EventName = "ResolveFailed", Level = LogLevel.Warning,
             Message = "cluster={Cluster} host={Host}: could not resolve ({Error}); keeping the previous addresses")]
         public static partial void ResolveFailed(ILogger logger, string cluster, string host, string error);
+
+        [LoggerMessage(EventId = 2013, EventName = "TlsVerificationOff", Level = LogLevel.Warning,
+            Message = "cluster={Cluster}: tls.verify is false, so the certificates of its https:// destinations are not checked; anyone on the path can impersonate them")]
+        public static partial void TlsVerificationOff(ILogger logger, string cluster);
     }
 }
