@@ -189,7 +189,16 @@ main() {
         curl -s --max-time 5 "http://127.0.0.1:$TETHER_ADMIN_PORT/status" >"$RUN_DIR/tether-status.json" || true
         counters=$(python3 "$BENCH_DIR/tools/tether_status.py" "$RUN_DIR/tether-status.json" || true)
     fi
+    # The same counters from Tether's instances of issue 12's scenarios.
+    local v backend_counters="" line
+    for v in $(backend_variants); do
+        [ -n "${SERVER_WRAPPER[tether-$v]:-}" ] || continue
+        curl -s --max-time 5 "http://127.0.0.1:${BACKEND_ADMIN_PORT[$v]}/status" >"$RUN_DIR/tether-$v-status.json" || true
+        line=$(python3 "$BENCH_DIR/tools/tether_status.py" "$RUN_DIR/tether-$v-status.json" || true)
+        [ -n "$line" ] && backend_counters+="${backend_counters:+; }$(variant_scenario "$v"): $line"
+    done
     local elapsed=$((SECONDS - started))
+    BACKEND_COUNTERS=$backend_counters
     write_meta "$elapsed" "$counters"
     local -a docs=()
     [ "$SMOKE" = 0 ] && [ "$OUT_DIR" = "$BENCH_DIR/results" ] && docs=(--docs "$REPO_DIR/docs/benchmarks.md")
@@ -245,6 +254,7 @@ write_meta() {
         echo "max_foreign_pct=$MAX_FOREIGN_PCT"
         echo "tether_status=$TETHER_STATUS"
         echo "tether_counters=$counters"
+        echo "tether_backend_counters=${BACKEND_COUNTERS:-}"
         echo "proxies=${ACTIVE_PROXIES[*]}"
     } >"$RUN_DIR/meta.txt"
 }

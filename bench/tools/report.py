@@ -197,6 +197,9 @@ def backends_markdown(res: Results, meta: dict, heading: str = "###") -> str:
     problems = dedup_rounds(res.failures(BACKEND_KEYS))
     if problems:
         lines += ["", f"{h} Errors seen", ""] + [f"- {p}" for p in problems]
+    if meta.get("tether_backend_counters"):
+        lines += ["", "Tether's own `/status` counters at the end of the run, per instance (warm-up included): "
+                  f"{meta['tether_backend_counters']}."]
     lines += ["", f"{h} How it was measured", ""]
     if "grpc" in keys:
         lines += ["- gRPC: the backend is `bench/tools/grpc-origin` (Grpc.AspNetCore 2.85.0 on Kestrel, HTTP/2 only "
