@@ -310,10 +310,14 @@ write_nginx_backend_config() {
         echo "    keepalive_requests 10000000;     # no per-client-connection cap (HAProxy has none)"
         case $v in
             grpc)
+                # nginx carries one call per upstream connection (it does not multiplex HTTP/2 upstream), so
+                # its idle cap has to cover the ~160 calls in flight, or it closes and reopens connections
+                # all the time: 13.5k-24k per 100k calls and 25-50% fewer calls/s with the usual 64 (measured,
+                # docs/benchmarks.md). Tether and HAProxy carry them all on a few connections.
                 cat <<CONF
     upstream grpc_origin {
         server 127.0.0.1:$GRPC_ORIGIN_PORT;
-        keepalive 64;
+        keepalive 256;
         keepalive_requests 10000000;
     }
     server {

@@ -210,7 +210,7 @@ def backends_markdown(res: Results, meta: dict, heading: str = "###") -> str:
                   "before the runs, each proxy passes one real Grpc.Net.Client call (`grpc-status: 0` in the trailers, "
                   "echo intact). Tether: listener `\"protocols\": \"http2\"`, cluster `\"protocol\": \"http2\"` "
                   "with an `http://` destination; nginx: `listen … http2`, `grpc_pass grpc://` to an upstream with "
-                  "`keepalive 64`; HAProxy: `bind … proto h2`, `server … proto h2`, `http-reuse safe`. Backend "
+                  "`keepalive 256` (one call per upstream connection: its idle cap has to cover the ~160 calls in flight); HAProxy: `bind … proto h2`, `server … proto h2`, `http-reuse safe`. Backend "
                   "connections are counted by the backend (accepted on its gRPC port)."]
     if keys & {"httpsbackend", "httpsbackend-nokeepalive"}:
         lines += ["- HTTPS backend: the origin nginx's TLS server (HTTP/1.1, a P-256 certificate for "
