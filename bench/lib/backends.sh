@@ -120,6 +120,8 @@ origin_tls_server() {
         listen 127.0.0.1:$ORIGIN_TLS_PORT ssl backlog=4096;
         ssl_certificate $d/cert.pem;
         ssl_certificate_key $d/key.pem;
+        # nginx 1.22's default leaves TLS 1.3 out; every proxy here speaks it.
+        ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache shared:BENCH_TLS:10m;
         ssl_session_timeout 1h;
         access_log $RUN_DIR/origin-tls.log bench_tls if=\$bench_new_connection;
@@ -171,9 +173,11 @@ tls_log_lines() {
     [ -f "$RUN_DIR/origin-tls.log" ] && wc -l <"$RUN_DIR/origin-tls.log" || echo 0
 }
 
-# tls_reuse_since LINES: "FULL RESUMED" among the handshakes logged after the first LINES.
+# tls_reuse_since LINES: "FULL RESUMED PROTOCOL" among the handshakes logged after the first LINES
+# (PROTOCOL: the most frequent one, "-" if none).
 tls_reuse_since() {
-    tail -n +$(($1 + 1)) "$RUN_DIR/origin-tls.log" | awk '$1 == "r" {r++} $1 == "." {f++} END {print f + 0, r + 0}'
+    tail -n +$(($1 + 1)) "$RUN_DIR/origin-tls.log" | awk '$1 == "r" {r++} $1 == "." {f++} {p[$2]++}
+        END {best = "-"; for (k in p) if (p[k] > p[best]) best = k; print f + 0, r + 0, best}'
 }
 
 start_backends() {
@@ -350,6 +354,7 @@ CONF
                 echo "            proxy_ssl_name $BACKEND_TLS_NAME;"
                 echo "            proxy_ssl_server_name on;"
                 echo "            proxy_ssl_session_reuse on;"
+                echo "            proxy_ssl_protocols TLSv1.2 TLSv1.3;   # 1.22's default leaves 1.3 out"
                 echo "            proxy_max_temp_file_size $NGINX_MAX_TEMP_FILE;"
                 echo "        }"
                 echo "    }"

@@ -152,7 +152,7 @@ run_load() {
     if [[ $scenario == httpsbackend* ]]; then
         local -a reuse
         read -r -a reuse <<<"$(tls_reuse_since "$tls_before")"
-        extra+=(--tls-full "${reuse[0]}" --tls-resumed "${reuse[1]}")
+        extra+=(--tls-full "${reuse[0]}" --tls-resumed "${reuse[1]}" --tls-protocol "${reuse[2]}")
     fi
     cp "$RUN_DIR/client.out" "$RUN_DIR/out/r$round-$scenario-$p.txt"
     python3 "$BENCH_DIR/tools/benchtool.py" "$tool" --out "$RAW" --round "$round" --scenario "$scenario" \

@@ -39,6 +39,8 @@ def tls_reuse(args, rec: dict) -> None:
     total = args.tls_full + args.tls_resumed
     rec["tls_handshakes"] = total
     rec["tls_resumed"] = args.tls_resumed
+    if args.tls_protocol and args.tls_protocol != "-":
+        rec["tls_protocol"] = args.tls_protocol
     if total:
         rec["tls_resumed_pct"] = round(100 * args.tls_resumed / total, 2)
 
@@ -184,6 +186,7 @@ def main() -> int:
         p.add_argument("--backend-calls", type=int, default=-1)
         p.add_argument("--tls-full", type=int, default=-1)
         p.add_argument("--tls-resumed", type=int, default=-1)
+        p.add_argument("--tls-protocol", default="")
         p.add_argument("--reason", default="")
     p = sub.add_parser("report")
     p.add_argument("--raw", required=True)

@@ -197,6 +197,14 @@ def backends_markdown(res: Results, meta: dict, heading: str = "###") -> str:
     problems = dedup_rounds(res.failures(BACKEND_KEYS))
     if problems:
         lines += ["", f"{h} Errors seen", ""] + [f"- {p}" for p in problems]
+    protos = []
+    for p in PROXIES:
+        seen = sorted({r["tls_protocol"] for r in res.records if r["proxy"] == p and "tls_protocol" in r
+                       and r["scenario"] in ("httpsbackend", "httpsbackend-nokeepalive")})
+        if seen:
+            protos.append(f"{NAMES[p]} {'/'.join(seen)}")
+    if protos:
+        lines += ["", "TLS version of the backend handshakes (the origin offers 1.2 and 1.3): " + ", ".join(protos) + "."]
     if meta.get("tether_backend_counters"):
         lines += ["", "Tether's own `/status` counters at the end of the run, per instance (warm-up included): "
                   f"{meta['tether_backend_counters']}."]
@@ -219,7 +227,7 @@ def backends_markdown(res: Results, meta: dict, heading: str = "###") -> str:
                   "backend alone is `wrk` over TLS. Every proxy verifies the certificate against the test CA and the "
                   "name: Tether `tls.caFile` + `tls.serverName` and an `https://` destination; nginx `proxy_pass https://`, "
                   "`proxy_ssl_verify on`, `proxy_ssl_trusted_certificate`, `proxy_ssl_name` + `proxy_ssl_server_name on`, "
-                  "`proxy_ssl_session_reuse on`; HAProxy `server … ssl verify required ca-file … sni str(…) verifyhost …`. "
+                  "`proxy_ssl_session_reuse on`, `proxy_ssl_protocols TLSv1.2 TLSv1.3` (nginx 1.22 leaves 1.3 out by default, on both sides); HAProxy `server … ssl verify required ca-file … sni str(…) verifyhost …`. "
                   "Keep-alive as in the other scenarios (64 idle; `proxy_http_version 1.1`, `http-reuse safe`); "
                   "keep-alive off: nginx without `keepalive`, HAProxy `http-reuse never` + `option http-server-close`, "
                   "Tether `pool.maxIdlePerDestination: 0`. Handshakes are counted in the origin's access log, one line "
