@@ -26,7 +26,7 @@ public static class ConfigWriter
             listeners.Add(new JsonObject
             {
                 ["address"] = listener.Address,
-                ["protocols"] = ProtocolsName(listener.Protocols),
+                ["protocols"] = EnumName(listener.Protocols),
                 ["tls"] = listener.Tls is { } tls ? new JsonObject { ["certificate"] = tls.Certificate, ["key"] = tls.Key } : null,
                 ["proxyProtocol"] = new JsonObject
                 {
@@ -83,6 +83,7 @@ public static class ConfigWriter
                     ["initialConnectionWindowSize"] = downstream.Http2.InitialConnectionWindowSize,
                 },
                 ["trustedProxies"] = Strings(downstream.TrustedProxies),
+                ["underscoresInHeaders"] = EnumName(downstream.UnderscoresInHeaders),
             },
             ["routes"] = routes,
             ["clusters"] = clusters,
@@ -96,13 +97,6 @@ public static class ConfigWriter
             ["recycle"] = new JsonObject { ["window"] = Durations.Format(config.Recycle.Window) },
         };
         return root.ToJsonString(_options);
-    }
-
-    /// <summary>"http1", "http2", "http1AndHttp2": the enum name in camelCase, as the config spells it.</summary>
-    public static string ProtocolsName(ListenerProtocols protocols)
-    {
-        var name = protocols.ToString();
-        return char.ToLowerInvariant(name[0]) + name[1..];
     }
 
     private static JsonObject Cluster(ClusterConfig cluster)

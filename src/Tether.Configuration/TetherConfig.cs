@@ -142,6 +142,23 @@ public sealed record DownstreamConfig
 
     /// <summary>CIDRs of proxies in front whose X-Forwarded-For is kept and appended to; from anyone else it is replaced.</summary>
     public NetworkListConfig TrustedProxies { get; init; } = NetworkListConfig.Empty;
+
+    /// <summary>nginx underscores_in_headers / ignore_invalid_headers. What to do with a request header whose
+    /// name holds "_" (a backend or CGI gateway that maps "_" to "-" would read Transfer_Encoding as Transfer-Encoding).</summary>
+    public UnderscoreHeaders UnderscoresInHeaders { get; init; } = UnderscoreHeaders.Drop;
+}
+
+/// <summary>downstream.underscoresInHeaders.</summary>
+public enum UnderscoreHeaders
+{
+    /// <summary>"drop": the header is not forwarded (nginx's default).</summary>
+    Drop,
+
+    /// <summary>"reject": the request gets 400.</summary>
+    Reject,
+
+    /// <summary>"allow": forwarded as sent (nginx underscores_in_headers on).</summary>
+    Allow,
 }
 
 public sealed record RouteConfig

@@ -67,8 +67,10 @@ public static class TimeoutChainProbe
     public static async Task<DestinationIdle> MeasureAsync(DestinationConfig destination, TimeSpan budget, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var target = new ProbeTarget(destination.Host, destination.Port, UseTls: false, "/");
-        var options = new ConnectOptions();
+        var target = new ProbeTarget(destination.Host, destination.Port, destination.UseTls, "/");
+
+        // Only the backend's idle behaviour is measured here; its certificate is the gateway's to verify (tls.caFile).
+        var options = new ConnectOptions { Insecure = destination.UseTls };
         try
         {
             TimeSpan? advertised;

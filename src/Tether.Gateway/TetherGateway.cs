@@ -279,8 +279,10 @@ public sealed partial class TetherGateway : IAsyncDisposable
 
         ListenEndpoints.Listen(kestrel, listener.Address, listen =>
         {
-            // Without TLS there is no ALPN: "http1AndHttp2" means HTTP/1.1 (h2c needs "http2", prior knowledge).
-            listen.Protocols = listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2
+            // Without TLS there is no ALPN: on "http1AndHttp2" the endpoint is HTTP/1.1 (Kestrel would pick it anyway,
+            // and warn) and H2cPrefaceMiddleware switches a connection that opens with the HTTP/2 preface to HTTP/2.
+            var cleartextMixed = listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2;
+            listen.Protocols = cleartextMixed
                 ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
                 : ListenEndpoints.ToKestrel(listener.Protocols);
 
@@ -301,6 +303,12 @@ public sealed partial class TetherGateway : IAsyncDisposable
 
             listen.Use(next => new ClientConnectionMiddleware(next, limiter, trustedProxies, downstream.Closed, protectionLog).OnConnectionAsync);
             listen.Use(next => new DownstreamConnectionMiddleware(next, downstream, d, timeProvider).OnConnectionAsync);
+            if (cleartextMixed && H2cPrefaceMiddleware.IsSupported)
+            {
+                // After the PROXY header and the caps: the preface is the first thing the client itself sends.
+                listen.Use(next => new H2cPrefaceMiddleware(next, kestrel, downstream.Closed, timeProvider).OnConnectionAsync);
+            }
+
             if (listener.Tls is { } tls)
             {
                 ListenEndpoints.UseTls(listen, tls);

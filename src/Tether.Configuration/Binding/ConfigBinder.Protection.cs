@@ -23,6 +23,7 @@ internal static partial class ConfigBinder
             MaxRequestHeaderCount = reader.Read("maxRequestHeaderCount", defaults.MaxRequestHeaderCount, ValueParsers.Int),
             Http2 = BindHttp2(reader.Object("http2")),
             TrustedProxies = BindNetworks(reader, "trustedProxies"),
+            UnderscoresInHeaders = reader.Read("underscoresInHeaders", defaults.UnderscoresInHeaders, ValueParsers.UnderscoreHeaders),
         };
     }
 

@@ -185,6 +185,9 @@ internal static class ValueParsers
     public static bool ProxyProtocolVersion(JsonNode? node, bool fromEnvironment, out ProxyProtocolVersion value, out string error) =>
         Named(node, out value, out error, "expected \"off\", \"v1\" or \"v2\"");
 
+    public static bool UnderscoreHeaders(JsonNode? node, bool fromEnvironment, out UnderscoreHeaders value, out string error) =>
+        Named(node, out value, out error, "expected \"drop\", \"reject\" or \"allow\"");
+
     public static bool UpstreamProtocol(JsonNode? node, bool fromEnvironment, out UpstreamProtocol value, out string error) =>
         Named(node, out value, out error, "expected \"http1\", \"http2\" or \"auto\"");
 

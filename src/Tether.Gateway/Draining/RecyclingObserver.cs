@@ -11,9 +11,15 @@ internal sealed class RecyclingObserver(IClusterObserver inner, Recycler recycle
     public void ProbeStateChanged(string cluster, string destination, bool healthy, string detail) =>
         inner.ProbeStateChanged(cluster, destination, healthy, detail);
 
-    public void DestinationsChanged(string cluster, string host, int added, int drained, int total)
+    public void DestinationsChanged(string cluster, string host, int added, int drained, int total, bool firstAnswer)
     {
-        inner.DestinationsChanged(cluster, host, added, drained, total);
+        inner.DestinationsChanged(cluster, host, added, drained, total, firstAnswer);
+
+        // The first answer only replaces the name by its addresses: no client connection is unbalanced by it.
+        if (firstAnswer)
+        {
+            return;
+        }
 
         // Same measure as a reload: changed addresses over the larger of the old and new sets.
         var before = total - added + drained;

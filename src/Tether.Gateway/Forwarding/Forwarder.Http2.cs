@@ -305,6 +305,13 @@ internal sealed partial class Forwarder
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? transportContext, CancellationToken cancellationToken)
         {
+            // The handler sends a request again on a new connection when the backend refused its stream unprocessed
+            // (GOAWAY below it, REFUSED_STREAM). Bytes taken from the client cannot be sent twice: then it fails instead.
+            if (AnyBodyConsumed)
+            {
+                throw new IOException("the request body was already sent on a stream the backend did not process; it cannot be replayed");
+            }
+
             var reader = context.Request.BodyReader;
             while (true)
             {

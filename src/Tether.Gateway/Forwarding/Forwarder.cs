@@ -71,7 +71,16 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
+        // A WebSocket over HTTP/2 (RFC 8441 extended CONNECT) goes to the backend as an HTTP/1.1 Upgrade; its stream
+        // is the tunnel, not a body.
+        var webSocketOverHttp2 = RequestValidator.IsWebSocketOverHttp2(context) ? context.Features.Get<IHttpExtendedConnectFeature>() : null;
         var bodyMode = RequestHeadWriter.DecideBodyMode(request, out var contentLength);
+        if (webSocketOverHttp2 is not null)
+        {
+            bodyMode = RequestBodyMode.None;
+            contentLength = -1;
+        }
+
         var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
         // "Content-Length: 0" has nothing to stream: its head is the whole request, sent like a bodiless one.
         // A PROXY header names this client on the connections opened for it (never pooled for another).
@@ -79,7 +88,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             ? default
             : new ConnectData(BackendProxyHeader.For(context, cluster.Config.ProxyProtocol));
         var exchange = new Exchange(
-            target, requestWasHead, bodyMode, contentLength, upgradeFeature,
+            target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2,
             bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData);
 
         var retries = cluster.Config.Retries;
@@ -191,8 +200,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
     {
-        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, body, connectData) = exchange;
-        var upgrade = upgradeFeature is { IsUpgradableRequest: true };
+        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData) = exchange;
+        var upgrade = upgradeFeature is { IsUpgradableRequest: true } || webSocketOverHttp2 is not null;
 
         // HTTP/2 destinations take every request but upgrades (a tunnel starts as an HTTP/1.1 connection).
         if (destination.Http2 is { } http2 && !upgrade)
@@ -255,7 +264,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
                 : null;
 
             // 2. The request head, then 3. the body, if any.
-            RequestHeadWriter.Write(connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null);
+            RequestHeadWriter.Write(
+                connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null, webSocketOverHttp2 is not null);
             if (body is null)
             {
                 await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
@@ -281,7 +291,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             {
                 await registration.DisposeAsync().ConfigureAwait(false);
                 released = true;
-                await TunnelAsync(context, cluster, upgradeFeature, destination, connection, head).ConfigureAwait(false);
+                await TunnelAsync(context, cluster, upgradeFeature, webSocketOverHttp2, destination, connection, head).ConfigureAwait(false);
                 return default;
             }
 
@@ -362,20 +372,37 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     }
 
     private async Task TunnelAsync(
-        HttpContext context, ClusterState cluster, IHttpUpgradeFeature? upgradeFeature, DestinationState destination, Http1Connection connection, Http1ResponseHead head)
+        HttpContext context, ClusterState cluster, IHttpUpgradeFeature? upgradeFeature, IHttpExtendedConnectFeature? webSocketOverHttp2,
+        DestinationState destination, Http1Connection connection, Http1ResponseHead head)
     {
         try
         {
-            if (upgradeFeature is not { IsUpgradableRequest: true })
+            Stream client;
+            bool webSocket;
+            if (webSocketOverHttp2 is not null)
+            {
+                // RFC 8441 §5: the backend's 101 is the client's 200 on its stream; the handshake headers are HTTP/1.1's.
+                ResponseHeadCopier.Copy(head, context.Response);
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                var headers = context.Response.Headers;
+                headers.Remove("Upgrade");
+                headers.Remove("Sec-WebSocket-Accept");
+                client = await webSocketOverHttp2.AcceptAsync().ConfigureAwait(false);
+                webSocket = true;
+            }
+            else if (upgradeFeature is { IsUpgradableRequest: true })
+            {
+                ResponseHeadCopier.Copy(head, context.Response);
+                client = await upgradeFeature.UpgradeAsync().ConfigureAwait(false);
+                webSocket = string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase);
+            }
+            else
             {
                 // The backend switched protocols the client never asked for: refuse rather than desync.
                 throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse, "101 Switching Protocols to a request that did not ask to upgrade");
             }
 
-            ResponseHeadCopier.Copy(head, context.Response);
-            var client = await upgradeFeature.UpgradeAsync().ConfigureAwait(false);
             var config = cluster.Config;
-            var webSocket = string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase);
             var options = new TunnelOptions(config.TunnelIdleTimeout, webSocket ? config.WebSocketPingInterval : null);
             switch (await connection.TunnelAsync(client, options, context.RequestAborted).ConfigureAwait(false))
             {
@@ -399,7 +426,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
     /// <summary>What every attempt of one request shares: how to frame it, and the body sender (null without a
     /// body), which remembers whether a body byte has left the client (then nothing is retried).</summary>
     private readonly record struct Exchange(
-        string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature, RequestBodySender? Body,
+        string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature,
+        IHttpExtendedConnectFeature? WebSocketOverHttp2, RequestBodySender? Body,
         ConnectData ConnectData);
 
     /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.

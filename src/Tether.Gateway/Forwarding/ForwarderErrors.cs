@@ -49,7 +49,8 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
 
         response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
-        await response.WriteAsync($"{status} {ReasonPhrase(status)}: {error.Phase} to {destination.Name} failed ({error.Kind})\n").ConfigureAwait(false);
+        // The phase and cause only: the backend's address is the log line's, never the client's to see.
+        await response.WriteAsync($"{status} {ReasonPhrase(status)}: upstream {error.Phase} failed ({error.Kind})\n").ConfigureAwait(false);
     }
 
     private const int GrpcDeadlineExceeded = 4;

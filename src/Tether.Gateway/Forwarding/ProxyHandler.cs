@@ -17,8 +17,11 @@ internal sealed partial class ProxyHandler(
         statistics.OnRequestStarted();
         try
         {
+            // Read once: the whole request runs on this model even if a reload swaps it meanwhile.
+            var current = model();
+
             // Everything written upstream is checked once, here, before any route or backend is involved.
-            var rejection = RequestValidator.Validate(context, out var target, out var reason);
+            var rejection = RequestValidator.Validate(context, current.Config.Downstream.UnderscoresInHeaders, out var target, out var reason);
             if (rejection != RequestRejection.None)
             {
                 counters.OnRejected();
@@ -27,8 +30,6 @@ internal sealed partial class ProxyHandler(
                 return;
             }
 
-            // Read once: the whole request runs on this model even if a reload swaps it meanwhile.
-            var current = model();
             ApplyConnectionPolicy(context, current.Connections);
 
             // Routed on the very path that is forwarded (normalised), never on a different reading of the target.

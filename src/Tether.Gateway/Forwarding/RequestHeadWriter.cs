@@ -46,10 +46,13 @@ internal static class RequestHeadWriter
     /// <param name="target">The request target, validated and normalised by <see cref="RequestValidator"/>, as are
     /// the method and every header name and value written here.</param>
     public static void Write(
-        IBufferWriter<byte> output, HttpContext context, string target, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost, bool lastRequest = false)
+        IBufferWriter<byte> output, HttpContext context, string target, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost,
+        bool lastRequest = false, bool webSocketOverHttp2 = false)
     {
         var request = context.Request;
-        Http1RequestWriter.WriteRequestLine(output, request.Method, target);
+
+        // RFC 8441's CONNECT with :protocol websocket is RFC 6455's GET with Upgrade on HTTP/1.1.
+        Http1RequestWriter.WriteRequestLine(output, webSocketOverHttp2 ? HttpMethods.Get : request.Method, target);
 
         // An h2c upgrade is never honoured: a backend that accepted it would speak HTTP/2 through a tunnel
         // that Tether's routing and limits no longer see (h2c smuggling). It goes on as a plain request.
@@ -98,7 +101,14 @@ internal static class RequestHeadWriter
             Http1RequestWriter.WriteHeader(output, "X-Forwarded-Host"u8, host);
         }
 
-        if (upgrade)
+        if (webSocketOverHttp2)
+        {
+            // HTTP/2 WebSockets carry no key (the stream is the proof); an HTTP/1.1 backend needs one (RFC 6455 §4.1).
+            Http1RequestWriter.WriteHeader(output, "Connection"u8, "upgrade");
+            Http1RequestWriter.WriteHeader(output, "Upgrade"u8, "websocket");
+            Http1RequestWriter.WriteHeader(output, "Sec-WebSocket-Key"u8, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
+        }
+        else if (upgrade)
         {
             Http1RequestWriter.WriteHeader(output, "Connection"u8, "upgrade");
             Http1RequestWriter.WriteHeader(output, "Upgrade"u8, headers.Upgrade.ToString());

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Tether.Configuration;
 using Tether.Upstream.Http1;
 
 namespace Tether.Gateway.Forwarding;
@@ -73,7 +74,8 @@ internal static class RequestValidator
     /// failure <paramref name="reason"/> says what was wrong, for the log and the 400 body (it never echoes the
     /// offending bytes).
     /// </summary>
-    public static RequestRejection Validate(HttpContext context, out UpstreamTarget target, out string? reason)
+    /// <param name="underscores">downstream.underscoresInHeaders: headers named with "_" are dropped here, refused, or kept.</param>
+    public static RequestRejection Validate(HttpContext context, UnderscoreHeaders underscores, out UpstreamTarget target, out string? reason)
     {
         var request = context.Request;
         target = default;
@@ -84,7 +86,8 @@ internal static class RequestValidator
             return RequestRejection.Malformed;
         }
 
-        if (method.Length == 7 && string.Equals(method, HttpMethods.Connect, StringComparison.Ordinal))
+        // Tether is no forward proxy; the one CONNECT it takes is HTTP/2's WebSocket bootstrap (RFC 8441).
+        if (method.Length == 7 && string.Equals(method, HttpMethods.Connect, StringComparison.Ordinal) && !IsWebSocketOverHttp2(context))
         {
             reason = "CONNECT is not proxied";
             return RequestRejection.MethodNotAllowed;
@@ -96,12 +99,18 @@ internal static class RequestValidator
             return RequestRejection.Malformed;
         }
 
-        reason = ValidateHeaders(request.Headers) ?? ValidateTarget(context, out target);
+        reason = ValidateHeaders(request.Headers, underscores) ?? ValidateTarget(context, out target);
         return reason is null ? RequestRejection.None : RequestRejection.Malformed;
     }
 
-    private static string? ValidateHeaders(IHeaderDictionary headers)
+    /// <summary>An HTTP/2 extended CONNECT with :protocol websocket (RFC 8441), which Kestrel advertises.</summary>
+    internal static bool IsWebSocketOverHttp2(HttpContext context) =>
+        context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } extended
+        && string.Equals(extended.Protocol, "websocket", StringComparison.OrdinalIgnoreCase);
+
+    private static string? ValidateHeaders(IHeaderDictionary headers, UnderscoreHeaders underscores)
     {
+        List<string>? underscored = null;
         foreach (var header in headers)
         {
             var name = header.Key;
@@ -113,7 +122,31 @@ internal static class RequestValidator
                 return "a header name is not a token (RFC 9110 §5.1)";
             }
 
-            var host = name.Length == 4 && string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase);
+            if (underscores != UnderscoreHeaders.Allow && token.Contains('_'))
+            {
+                if (underscores == UnderscoreHeaders.Reject)
+                {
+                    return "a header name holds '_' (downstream.underscoresInHeaders: reject)";
+                }
+
+                (underscored ??= []).Add(name);
+                continue;
+            }
+
+            var kind = name.Length switch
+            {
+                4 when string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase) => FramedHeader.Host,
+                14 when string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) => FramedHeader.ContentLength,
+                17 when string.Equals(name, HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase) => FramedHeader.TransferEncoding,
+                _ => FramedHeader.None,
+            };
+            if (kind == FramedHeader.TransferEncoding && (header.Value.Count != 1 || !string.Equals(header.Value[0]?.Trim(), "chunked", StringComparison.OrdinalIgnoreCase)))
+            {
+                // RFC 9112 §6.1: chunked is the only coding a proxy must frame by; "identity, chunked", "gzip, chunked"
+                // or a repeat are read differently by different servers.
+                return "Transfer-Encoding other than exactly \"chunked\"";
+            }
+
             foreach (var value in header.Value)
             {
                 if (!IsFieldValue(value))
@@ -121,14 +154,39 @@ internal static class RequestValidator
                     return "a header value holds a control character (RFC 9110 §5.5)";
                 }
 
-                if (host && value is not null && value.AsSpan().ContainsAnyExcept(s_authority))
+                if (kind == FramedHeader.Host && value is not null && value.AsSpan().ContainsAnyExcept(s_authority))
                 {
                     return "the Host is not a valid authority (RFC 9110 §7.2)";
+                }
+
+                if (kind == FramedHeader.ContentLength && (string.IsNullOrEmpty(value) || value.AsSpan().ContainsAnyExceptInRange('0', '9')))
+                {
+                    // 1*DIGIT only (RFC 9110 §8.6): "+5", "5 ", "0x5" and lists are read differently downstream. Kestrel
+                    // hands over the number it parsed, not the bytes, so "+5" on the wire shows here as "5" (and is
+                    // forwarded as "5"); Tether's own HTTP/1.1 parser (issue 15) refuses it there.
+                    return "Content-Length is not a plain number";
                 }
             }
         }
 
+        if (underscored is not null)
+        {
+            // nginx's default: the header is not passed on (a CGI gateway that maps '_' to '-' would see another header).
+            foreach (var name in underscored)
+            {
+                headers.Remove(name);
+            }
+        }
+
         return null;
+    }
+
+    private enum FramedHeader
+    {
+        None,
+        Host,
+        ContentLength,
+        TransferEncoding,
     }
 
     private static string? ValidateTarget(HttpContext context, out UpstreamTarget target)

@@ -32,7 +32,7 @@ internal static class ResponseHeadCopier
         }
 
         // Kestrel frames the body itself: a known length is passed on; otherwise HTTP/1.1 clients get chunked.
-        if (head.ContentLength >= 0 && head.StatusCode is not (204 or 304) && head.StatusCode >= 200)
+        if (head.ContentLength >= 0 && head.StatusCode is not (204 or 205 or 304) && head.StatusCode >= 200)
         {
             response.ContentLength = head.ContentLength;
         }

@@ -21,8 +21,17 @@ internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) :
         }
     }
 
-    public void DestinationsChanged(string cluster, string host, int added, int drained, int total) =>
-        Log.DestinationsChanged(logger, cluster, host, added, drained, total);
+    public void DestinationsChanged(string cluster, string host, int added, int drained, int total, bool firstAnswer)
+    {
+        if (firstAnswer)
+        {
+            Log.FirstResolved(logger, cluster, host, total);
+        }
+        else
+        {
+            Log.DestinationsChanged(logger, cluster, host, added, drained, total);
+        }
+    }
 
     /// <summary>clusters.&lt;name&gt;.tls.verify is false: said once when the cluster is built (start, reload).</summary>
     public void TlsVerificationOff(string cluster) => Log.TlsVerificationOff(logger, cluster);
@@ -50,6 +59,10 @@ internal sealed partial class ClusterEventLog(ILogger<ClusterEventLog> logger) :
         [LoggerMessage(EventId = 2010, EventName = "DestinationsResolved", Level = LogLevel.Information,
             Message = "cluster={Cluster} host={Host}: {Added} address(es) added, {Drained} draining; {Total} in use")]
         public static partial void DestinationsChanged(ILogger logger, string cluster, string host, int added, int drained, int total);
+
+        [LoggerMessage(EventId = 2014, EventName = "DestinationsFirstResolved", Level = LogLevel.Information,
+            Message = "cluster={Cluster} host={Host}: resolved to {Total} address(es)")]
+        public static partial void FirstResolved(ILogger logger, string cluster, string host, int total);
 
         [LoggerMessage(EventId = 2012, EventName = "IdleTimeoutLearned", Level = LogLevel.Information,
             Message = "cluster={Cluster} destination={Destination}: closes idle connections without announcing it (oldest first, the earliest found at {Observed}s idle); Tether now gives them up after {Learned}s (pool.learnIdleTimeout)")]

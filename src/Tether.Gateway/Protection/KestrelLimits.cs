@@ -6,7 +6,8 @@ namespace Tether.Gateway.Protection;
 /// <summary>The downstream protection keys that Kestrel enforces itself, applied to its options.</summary>
 internal static class KestrelLimits
 {
-    private static readonly TimeSpan _heartbeat = TimeSpan.FromSeconds(1);
+    /// <summary>Kestrel's timer check interval (its heartbeat).</summary>
+    internal static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(1);
 
     public static void Apply(KestrelServerOptions kestrel, DownstreamConfig d)
     {
@@ -33,7 +34,7 @@ internal static class KestrelLimits
     // fires between T+1s and T+2s after it is armed. Asking Kestrel for T-1s puts the close between T and
     // T+1s: never before the configured value (nginx's client_header_timeout meaning), at most 1s after it.
     internal static TimeSpan HeartbeatCompensated(TimeSpan timeout) =>
-        timeout > _heartbeat ? timeout - _heartbeat : TimeSpan.FromMilliseconds(1);
+        timeout > Heartbeat ? timeout - Heartbeat : TimeSpan.FromMilliseconds(1);
 
     private static MinDataRate? Rate(DataRateConfig rate) => rate.IsOff ? null : new MinDataRate(rate.BytesPerSecond, rate.Grace);
 }

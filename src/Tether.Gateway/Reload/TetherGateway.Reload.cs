@@ -13,10 +13,18 @@ public sealed partial class TetherGateway
     private readonly List<Task> _removedListenerStops = [];
     private ConfigFileWatcher? _watcher;
     private volatile ReloadResult? _lastReload;
+
+    // SHA-256 of the config file as last read (at start, or by a reload of any trigger). A change on disk that
+    // leaves the bytes as they were (sed -i, then SIGHUP, which already reloaded them) is not a second reload.
+    private byte[]? _fileHash;
+    private long _unchangedSkips;
     private bool _closed;
 
     /// <summary>The last reload's outcome, or null if there was none.</summary>
     public ReloadResult? LastReload => _lastReload;
+
+    /// <summary>Changes on disk not reloaded because the file's bytes were those already loaded.</summary>
+    public long UnchangedFileSkips => Interlocked.Read(ref _unchangedSkips);
 
     /// <summary>
     /// Reads the config file again (SIGHUP, POST /reload, a change on disk). An invalid config changes nothing:
@@ -37,8 +45,15 @@ public sealed partial class TetherGateway
             {
                 result = Failed(trigger, ["no config file to reload: the gateway was started without --config"]);
             }
+            else if (trigger == FileChangedTrigger && HashFile(path) is { } hash && _fileHash is { } last && hash.AsSpan().SequenceEqual(last))
+            {
+                Interlocked.Increment(ref _unchangedSkips);
+                ReloadLog.Unchanged(_log);
+                return _lastReload ?? new ReloadResult(_options.TimeProvider.GetUtcNow(), true, [], trigger) { Summary = "unchanged" };
+            }
             else
             {
+                _fileHash = HashFile(path);
                 var loaded = ConfigLoader.LoadFile(path, _options.Environment);
                 if (!loaded.Succeeded)
                 {
@@ -193,11 +208,27 @@ public sealed partial class TetherGateway
     private ReloadResult Failed(string trigger, IReadOnlyList<string> errors) =>
         new(_options.TimeProvider.GetUtcNow(), false, errors, trigger);
 
+    private const string FileChangedTrigger = "config file changed";
+
     private void StartWatchingConfig()
     {
         if (_options.ConfigPath is { } path && _options.WatchConfigFile)
         {
-            _watcher = new ConfigFileWatcher(path, _options.ReloadDebounce, _options.TimeProvider, () => _ = ReloadAsync("config file changed"));
+            _fileHash = HashFile(path);
+            _watcher = new ConfigFileWatcher(path, _options.ReloadDebounce, _options.TimeProvider, () => _ = ReloadAsync(FileChangedTrigger));
+        }
+    }
+
+    private static byte[]? HashFile(string path)
+    {
+        try
+        {
+            using var file = File.OpenRead(path);
+            return System.Security.Cryptography.SHA256.HashData(file);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null; // unreadable now: the reload says why
         }
     }
 
@@ -215,6 +246,10 @@ public sealed partial class TetherGateway
 
         [LoggerMessage(EventId = 4012, EventName = "ReloadError", Level = LogLevel.Error, Message = "  {Error}")]
         public static partial void RejectedError(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 4014, EventName = "ReloadUnchanged", Level = LogLevel.Debug,
+            Message = "config file changed on disk but its bytes are those already loaded; not reloaded again")]
+        public static partial void Unchanged(ILogger logger);
 
         [LoggerMessage(EventId = 4013, EventName = "ReloadNeedsRestart", Level = LogLevel.Warning,
             Message = "reload: {Key} changed; it takes effect at the next restart")]

@@ -170,9 +170,11 @@ public sealed class ClusterState : IDisposable
         int added;
         int drained;
         int total;
+        bool firstAnswer;
         lock (_lock)
         {
             var current = _groups[group];
+            firstAnswer = current.Length > 0 && current[0].ResolvedFrom is null;
             var next = new List<DestinationState>(addresses.Length);
             added = 0;
             foreach (var address in addresses)
@@ -224,7 +226,7 @@ public sealed class ClusterState : IDisposable
             total = next.Count;
         }
 
-        Observer.DestinationsChanged(Name, configured.Host, added, drained, total);
+        Observer.DestinationsChanged(Name, configured.Host, added, drained, total, firstAnswer);
     }
 
     /// <summary>Closes expired idle connections in every pool, and the pools of drained destinations now idle.</summary>

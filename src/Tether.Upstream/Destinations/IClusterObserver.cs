@@ -12,8 +12,9 @@ public interface IClusterObserver
     /// <summary>Active probes changed a destination's state.</summary>
     void ProbeStateChanged(string cluster, string destination, bool healthy, string detail);
 
-    /// <summary>DNS re-resolution added or drained destinations of one host name.</summary>
-    void DestinationsChanged(string cluster, string host, int added, int drained, int total);
+    /// <summary>DNS re-resolution added or drained destinations of one host name. <paramref name="firstAnswer"/>: the
+    /// first answer for the name, which replaces the name itself by its addresses (nothing changed for clients).</summary>
+    void DestinationsChanged(string cluster, string host, int added, int drained, int total, bool firstAnswer);
 
     /// <summary>A host name did not resolve; the previous addresses stay in use.</summary>
     void ResolveFailed(string cluster, string host, string error);
@@ -35,7 +36,7 @@ internal sealed class NullClusterObserver : IClusterObserver
     {
     }
 
-    public void DestinationsChanged(string cluster, string host, int added, int drained, int total)
+    public void DestinationsChanged(string cluster, string host, int added, int drained, int total, bool firstAnswer)
     {
     }
 

@@ -172,6 +172,13 @@ public sealed class Http1Connection : IPooledConnection
                     return Head;
                 }
 
+                // A line ended by a bare LF would never meet the CRLFCRLF searched for: refused now, not at the timeout.
+                if (HasBareLineFeed(buffered, from))
+                {
+                    throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,
+                        "bare LF in the response head (HTTP/1.1 lines end with CRLF)") { ResponseBytesReceived = true };
+                }
+
                 searched = buffered.Length;
                 if (buffered.Length > Http1ResponseHead.MaxHeadBytes)
                 {
@@ -214,6 +221,27 @@ public sealed class Http1Connection : IPooledConnection
 
             _end += n;
             ResponseBytesReceived = true;
+        }
+    }
+
+    private static bool HasBareLineFeed(ReadOnlySpan<byte> buffered, int from)
+    {
+        var at = from;
+        while (true)
+        {
+            var lf = buffered[at..].IndexOf((byte)'\n');
+            if (lf < 0)
+            {
+                return false;
+            }
+
+            at += lf;
+            if (at == 0 || buffered[at - 1] != (byte)'\r')
+            {
+                return true;
+            }
+
+            at++;
         }
     }
 

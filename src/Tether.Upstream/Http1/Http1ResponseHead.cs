@@ -223,6 +223,11 @@ public sealed class Http1ResponseHead
         }
 
         StatusCode = ((code[0] - '0') * 100) + ((code[1] - '0') * 10) + (code[2] - '0');
+        if (StatusCode > 599)
+        {
+            // RFC 9110 §15: three digits, 100 to 599. A client has no reading of 999; it is a broken backend.
+            throw new Http1ParseException($"status code outside 100-599 in '{Printable(line)}'");
+        }
         _reason = line.Length > 13 ? new Range(13, line.Length) : new Range(0, 0);
     }
 
@@ -395,7 +400,14 @@ public sealed class Http1ResponseHead
         }
 
         ContentLength = contentLength;
-        if (requestWasHead || StatusCode is < 200 or 204 or 304)
+        if (StatusCode == 205 && !requestWasHead && (contentLength > 0 || transferEncoding))
+        {
+            // RFC 9110 §15.3.6: a 205 has no content. One that frames a body anyway cannot be passed on (the client
+            // is told there is none) and its bytes cannot be left for the next response: refused, never reused.
+            throw new Http1ParseException("205 Reset Content with a body");
+        }
+
+        if (requestWasHead || StatusCode is < 200 or 204 or 205 or 304)
         {
             Framing = BodyFraming.None;
             return;

@@ -21,6 +21,9 @@ public sealed class InvalidResponseTests(ITestOutputHelper output)
         { "header folding", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 2\r\n\r\nok" },
         { "chunk size not hex, before any body byte", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n" },
         { "oversized head", "HTTP/1.1 200 OK\r\nX-Big: " + new string('a', 100 * 1024) + "\r\nContent-Length: 2\r\n\r\nok" },
+        { "status 999", "HTTP/1.1 999 Nope\r\nContent-Length: 2\r\n\r\nok" },
+        { "205 with a body", "HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello" },
+        { "bare LF line ends", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok" },
         { "head just over 64 KiB", "HTTP/1.1 200 OK\r\nX-Big: " + new string('a', (64 * 1024) + 100) + "\r\nContent-Length: 2\r\n\r\nok" },
     };
 
@@ -67,6 +70,41 @@ public sealed class InvalidResponseTests(ITestOutputHelper output)
         Assert.Equal(1, gateway.Gateway.Counters.Errors(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse)
             + gateway.Gateway.Counters.Errors(UpstreamPhase.ReadBody, UpstreamErrorKind.InvalidResponse));
         Assert.Empty(gateway.Logs.Named("UpstreamRetry"));
+    }
+
+    /// <summary>
+    /// A 204 says there is no body whatever its Content-Length; bytes after its head are not the client's and not
+    /// the next response's: the client gets a clean 204, and the connection that carried the junk is not reused.
+    /// </summary>
+    [Theory]
+    [InlineData("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello")]
+    public async Task Bytes_after_a_bodyless_response_never_reach_the_client_and_the_connection_is_dropped(string response)
+    {
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            while (await connection.ReadRequestAsync() is { } request)
+            {
+                if (request.Target == "/bodyless")
+                {
+                    await connection.WriteAsync(response);
+                    continue;
+                }
+
+                await connection.RespondAsync(200, $"c{connection.Index}");
+            }
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal("c1", (await client.GetAsync("/good")).BodyText);
+        var bodyless = await client.GetAsync("/bodyless");
+        var after = await client.GetAsync("/good");
+
+        Assert.Equal(int.Parse(response.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture), bodyless.Status);
+        Assert.Equal("", bodyless.BodyText);
+        Assert.Equal("c2", after.BodyText);
+        Assert.Equal(1, gateway.PoolStatistics().Closed(ConnectionCloseReason.UnexpectedData));
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ internal sealed class TestLoggerProvider(ITestOutputHelper? output = null) : ILo
         {
             try
             {
-                output.WriteLine(entry.ToString());
+                output.WriteLine(entry.Exception is null ? entry.ToString() : $"{entry}\n{entry.Exception}");
             }
             catch (InvalidOperationException)
             {

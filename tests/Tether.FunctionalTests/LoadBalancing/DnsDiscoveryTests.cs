@@ -49,6 +49,26 @@ public sealed class DnsDiscoveryTests
         Assert.Equal("127.0.0.2:" + first.Port, gateway.Cluster.Destinations[0].Name);
     }
 
+    /// <summary>At start a host-name destination is the name until the first answer replaces it by its addresses: that
+    /// is no DNS change, so no client connection is recycled for it (it used to close 100 % of them over 30 s).</summary>
+    [Fact]
+    public async Task The_first_answer_for_a_name_recycles_nothing_and_a_later_change_does()
+    {
+        await using var origin = await CountingOrigin.StartAsync("127.0.0.1");
+        var resolver = new SwitchableResolver("127.0.0.1");
+        await using var gateway = await BalancedGateway.StartAsync($$"""
+            { "destinations": ["backend.test:{{origin.Port}}"], "resolveInterval": "50ms" }
+            """, resolver);
+
+        await BalancedGateway.WaitUntilAsync(() => gateway.Cluster.Destinations is [{ ResolvedFrom: "backend.test" }]);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/")).StatusCode);
+        Assert.Null(gateway.Gateway.Recycler.Current);
+
+        resolver.Set("127.0.0.1", "127.0.0.2");
+        await BalancedGateway.WaitUntilAsync(() => gateway.Cluster.Destinations.Count == 2);
+        await BalancedGateway.WaitUntilAsync(() => gateway.Gateway.Recycler.Current is not null);
+    }
+
     private sealed class SwitchableResolver(params string[] addresses) : IHostResolver
     {
         private volatile IPAddress[] _addresses = [.. addresses.Select(IPAddress.Parse)];

@@ -66,7 +66,24 @@ public sealed class RequestValidationTests(ITestOutputHelper output) : IAsyncLif
         { "a '%' that starts no escape", "GET /public/100%ok HTTP/1.1\r\nHost: x\r\n\r\n" },
         { "a header name that is not a token", "GET /public/a HTTP/1.1\r\nHost: x\r\nX@Y: 1\r\n\r\n" },
         { "a Host that is not an authority", "GET /public/a HTTP/1.1\r\nHost: x/y@z\r\n\r\n" },
+        { "Transfer-Encoding identity, chunked", "POST /public/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" },
     };
+
+    /// <summary>nginx's default (underscores_in_headers off): a name with '_' is not passed on, so a backend that maps
+    /// '_' to '-' never sees a second framing header.</summary>
+    [Fact]
+    public async Task A_header_named_with_an_underscore_is_not_forwarded_by_default()
+    {
+        await using var gateway = await StartAsync(ListenerProtocols.Http1);
+        await using var client = await gateway.ConnectAsync();
+        await client.SendAsync("POST /public/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\nX_Other: 1\r\nX-Kept: 1\r\n\r\nhello");
+        var response = await client.ReadResponseAsync();
+
+        Assert.Equal(200, response.Status);
+        var head = Assert.Single(_origin.Requests).Head.Text;
+        Assert.DoesNotContain("_", head, StringComparison.Ordinal);
+        Assert.Contains("X-Kept: 1", head, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Http1Attacks))]

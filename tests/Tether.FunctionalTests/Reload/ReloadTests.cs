@@ -185,6 +185,23 @@ public sealed class ReloadTests : IAsyncLifetime
         Assert.Equal("b", await http.GetStringAsync("/"));
     }
 
+    /// <summary>`sed -i` then SIGHUP: the signal reloads the new bytes, and the watcher, firing for the same write a
+    /// moment later, finds nothing new and reloads nothing (it used to apply the same config twice).</summary>
+    [Fact]
+    public async Task A_file_change_already_reloaded_by_a_signal_is_not_reloaded_twice()
+    {
+        await using var gateway = await ReloadingGateway.StartAsync(ReloadingGateway.Config([_a.Address]), watch: true);
+
+        await File.WriteAllTextAsync(gateway.Path, ReloadingGateway.Config([_b.Address]));
+        var signalled = await gateway.Gateway.ReloadAsync("SIGHUP");
+        Assert.True(signalled.Ok);
+
+        await Poll.UntilAsync(() => gateway.Gateway.UnchangedFileSkips >= 1);
+        Assert.Same(signalled, gateway.Gateway.LastReload);
+        using var http = new HttpClient { BaseAddress = gateway.Gateway.ListenerUrls[0] };
+        Assert.Equal("b", await http.GetStringAsync("/"));
+    }
+
     private static bool Accepts(Uri url)
     {
         try

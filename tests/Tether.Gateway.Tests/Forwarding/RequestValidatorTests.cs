@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Tether.Configuration;
 using Tether.Gateway.Forwarding;
 
 namespace Tether.Gateway.Tests.Forwarding;
@@ -77,7 +78,7 @@ public sealed class RequestValidatorTests
         var context = Request("GET", "/");
         context.Request.Headers.Append(name, value);
 
-        Assert.Equal(RequestRejection.Malformed, RequestValidator.Validate(context, out _, out var reason));
+        Assert.Equal(RequestRejection.Malformed, RequestValidator.Validate(context, UnderscoreHeaders.Drop, out _, out var reason));
         Assert.NotNull(reason);
     }
 
@@ -90,9 +91,59 @@ public sealed class RequestValidatorTests
         context.Request.Headers.Append("Cookie", "a=1; b=\"2\"");
         context.Request.Headers.Append("Accept", "text/html, */*;q=0.8");
 
-        Assert.Equal(RequestRejection.None, RequestValidator.Validate(context, out var target, out var reason));
+        Assert.Equal(RequestRejection.None, RequestValidator.Validate(context, UnderscoreHeaders.Drop, out var target, out var reason));
         Assert.Null(reason);
         Assert.Equal("/p?q=1", target.Target);
+    }
+
+    [Theory]
+    [InlineData("Content-Length", "+5")]
+    [InlineData("Content-Length", "5 ")]
+    [InlineData("Content-Length", "0x5")]
+    [InlineData("Content-Length", "-1")]
+    [InlineData("Content-Length", "")]
+    [InlineData("Transfer-Encoding", "identity, chunked")]
+    [InlineData("Transfer-Encoding", "gzip, chunked")]
+    [InlineData("Transfer-Encoding", "chunked, chunked")]
+    [InlineData("Transfer-Encoding", "identity")]
+    public void Framing_headers_must_be_exactly_what_HTTP_1_1_allows(string name, string value)
+    {
+        var context = Request("POST", "/");
+        context.Request.Headers[name] = value;
+        Assert.Equal(RequestRejection.Malformed, RequestValidator.Validate(context, UnderscoreHeaders.Drop, out _, out var reason));
+        Assert.NotNull(reason);
+    }
+
+    [Theory]
+    [InlineData("Content-Length", "17")]
+    [InlineData("Transfer-Encoding", "chunked")]
+    [InlineData("Transfer-Encoding", "Chunked")]
+    public void Plain_framing_headers_pass(string name, string value)
+    {
+        var context = Request("POST", "/");
+        context.Request.Headers[name] = value;
+        Assert.Equal(RequestRejection.None, RequestValidator.Validate(context, UnderscoreHeaders.Drop, out _, out _));
+    }
+
+    [Fact]
+    public void Underscore_headers_are_dropped_refused_or_kept_as_configured()
+    {
+        var dropped = Request("GET", "/");
+        dropped.Request.Headers["Transfer_Encoding"] = "chunked";
+        dropped.Request.Headers["X-Kept"] = "1";
+        Assert.Equal(RequestRejection.None, RequestValidator.Validate(dropped, UnderscoreHeaders.Drop, out _, out _));
+        Assert.False(dropped.Request.Headers.ContainsKey("Transfer_Encoding"));
+        Assert.True(dropped.Request.Headers.ContainsKey("X-Kept"));
+
+        var refused = Request("GET", "/");
+        refused.Request.Headers["X_User"] = "a";
+        Assert.Equal(RequestRejection.Malformed, RequestValidator.Validate(refused, UnderscoreHeaders.Reject, out _, out var reason));
+        Assert.Contains("_", reason, StringComparison.Ordinal);
+
+        var allowed = Request("GET", "/");
+        allowed.Request.Headers["X_User"] = "a";
+        Assert.Equal(RequestRejection.None, RequestValidator.Validate(allowed, UnderscoreHeaders.Allow, out _, out _));
+        Assert.True(allowed.Request.Headers.ContainsKey("X_User"));
     }
 
     [Theory]
@@ -101,13 +152,13 @@ public sealed class RequestValidatorTests
     [InlineData("")]
     public void A_method_that_is_not_a_token_is_refused(string method)
     {
-        Assert.Equal(RequestRejection.Malformed, RequestValidator.Validate(Request(method, "/"), out _, out _));
+        Assert.Equal(RequestRejection.Malformed, RequestValidator.Validate(Request(method, "/"), UnderscoreHeaders.Drop, out _, out _));
     }
 
     [Fact]
     public void CONNECT_is_not_allowed()
     {
-        Assert.Equal(RequestRejection.MethodNotAllowed, RequestValidator.Validate(Request("CONNECT", "x:443"), out _, out _));
+        Assert.Equal(RequestRejection.MethodNotAllowed, RequestValidator.Validate(Request("CONNECT", "x:443"), UnderscoreHeaders.Drop, out _, out _));
     }
 
     [Theory]
@@ -117,7 +168,7 @@ public sealed class RequestValidatorTests
     [InlineData("*", "*")]
     public void Absolute_form_is_reduced_to_its_path_and_query_and_asterisk_form_kept(string raw, string forwarded)
     {
-        Assert.Equal(RequestRejection.None, RequestValidator.Validate(Request("OPTIONS", raw), out var target, out _));
+        Assert.Equal(RequestRejection.None, RequestValidator.Validate(Request("OPTIONS", raw), UnderscoreHeaders.Drop, out var target, out _));
         Assert.Equal(forwarded, target.Target);
     }
 

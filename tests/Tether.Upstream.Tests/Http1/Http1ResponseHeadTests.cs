@@ -89,6 +89,10 @@ public sealed class Http1ResponseHeadTests
     [InlineData("HTTP/2 200 OK\n", "bad status line")]
     [InlineData("HTTP/1.1 20 OK\n", "bad status")]
     [InlineData("HTTP/1.1 abc OK\n", "bad status code")]
+    [InlineData("HTTP/1.1 999 Nope\n", "outside 100-599")]
+    [InlineData("HTTP/1.1 600 Nope\nContent-Length: 0\n", "outside 100-599")]
+    [InlineData("HTTP/1.1 205 Reset Content\nContent-Length: 5\n", "205 Reset Content with a body")]
+    [InlineData("HTTP/1.1 205 Reset Content\nTransfer-Encoding: chunked\n", "205 Reset Content with a body")]
     [InlineData("HTTP/1.1 200 OK\nX-A: 1\n folded\n", "folding")]
     [InlineData("HTTP/1.1 200 OK\nBad Name: 1\n", "invalid header name")]
     [InlineData("HTTP/1.1 200 OK\n: 1\n", "without a name")]
@@ -97,6 +101,18 @@ public sealed class Http1ResponseHeadTests
     {
         var ex = Assert.Throws<Http1ParseException>(() => Parse(text));
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 205 Reset Content\nContent-Length: 0\n")]
+    [InlineData("HTTP/1.1 205 Reset Content\n")]
+    [InlineData("HTTP/1.1 204 No Content\nContent-Length: 5\n")]
+    [InlineData("HTTP/1.1 304 Not Modified\nContent-Length: 1234\n")]
+    [InlineData("HTTP/1.1 599 Custom\nContent-Length: 0\n")]
+    public void Bodyless_statuses_have_no_body_and_599_is_a_status(string text)
+    {
+        var head = Parse(text);
+        Assert.Equal(BodyFraming.None, head.Framing);
     }
 
     [Fact]
