@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tether benchmark: one origin (nginx) and, in front of it, nginx, HAProxy and Tether, measured
-# side by side in one run. Writes bench/results/latest.md, latest.json and chart.svg, and the
+# side by side in one run. Writes bench/results/latest.md, latest.json and chart.svg (a run of only
+# issue 12's opt-in scenarios: backends.md, backends.json, backends.svg, leaving latest.* alone), and the
 # results section of docs/benchmarks.md. Stops every process it started.
 #
 #   bench/run.sh            full run (3 rounds x 4 s per scenario and proxy, about 8 minutes)
@@ -115,6 +116,11 @@ for s in $SCENARIOS; do
     if [ "$s" = idle ]; then RUN_IDLE=1; else LOAD_SCENARIOS+=("$s"); fi
 done
 backends_selected "${LOAD_SCENARIOS[@]}"
+# A run of issue 12's scenarios alone does not replace the main results (latest.*).
+REPORT_MD=latest.md REPORT_SVG=chart.svg REPORT_JSON=latest.json
+only_backends=1
+for s in $SCENARIOS; do is_backend_scenario "$s" || only_backends=0; done
+if [ "$only_backends" = 1 ]; then REPORT_MD=backends.md REPORT_SVG=backends.svg REPORT_JSON=backends.json; fi
 declare -a ACTIVE_PROXIES=()
 TETHER_STATUS="not selected (--proxies)"
 TETHER_COMMIT=""
@@ -203,14 +209,14 @@ main() {
     local -a docs=()
     [ "$SMOKE" = 0 ] && [ "$OUT_DIR" = "$BENCH_DIR/results" ] && docs=(--docs "$REPO_DIR/docs/benchmarks.md")
     python3 "$BENCH_DIR/tools/benchtool.py" report --raw "$RAW" --meta "$RUN_DIR/meta.txt" \
-        --md "$OUT_DIR/latest.md" --svg "$OUT_DIR/chart.svg" --json "$OUT_DIR/latest.json" "${docs[@]}"
-    log "report: $OUT_DIR/latest.md (run took $((elapsed / 60)) min $((elapsed % 60)) s)"
+        --md "$OUT_DIR/$REPORT_MD" --svg "$OUT_DIR/$REPORT_SVG" --json "$OUT_DIR/$REPORT_JSON" "${docs[@]}"
+    log "report: $OUT_DIR/$REPORT_MD (run took $((elapsed / 60)) min $((elapsed % 60)) s)"
 
     if [ "$SMOKE" = 1 ]; then
         local expected="$PROXIES"
         # Until the gateway forwards, the smoke run can be told to accept Tether's absence.
         [ "${BENCH_SMOKE_ALLOW_NO_TETHER:-0}" = 1 ] && expected=${ACTIVE_PROXIES[*]}
-        python3 "$BENCH_DIR/tools/benchtool.py" check --raw "$RAW" --md "$OUT_DIR/latest.md" \
+        python3 "$BENCH_DIR/tools/benchtool.py" check --raw "$RAW" --md "$OUT_DIR/$REPORT_MD" \
             --proxies "$expected" --scenarios "$SCENARIOS"
     fi
 }
