@@ -1,21 +1,23 @@
 #!/usr/bin/python3
 """HTTP/2 attack classes against one h2c (prior knowledge) or TLS h2 listener, with figures.
 
-Each class opens its own connections and writes raw frames (hyperframe/hpack layouts built by hand where
-h2's state machine would refuse them: a CONTINUATION flood, a WINDOW_UPDATE overflow, an RST after each
-HEADERS), reads what the server answers (GOAWAY code, RST_STREAM codes, responses, EOF) and, given the
-server's PID and the origin's access log, measures what the attack cost:
+Each class opens its own connections and writes frames built by hand (RFC 9113 layouts, header blocks from
+hpack) where h2's state machine would refuse them: a CONTINUATION flood, a WINDOW_UPDATE that overflows a
+stream's window, an RST right after each HEADERS. A reader thread records what the server answers (GOAWAY
+code, RST_STREAM codes, responses, EOF). Given the server's PID and the origin's access log it measures what
+the attack cost:
 
-  cpu_s        the server's user+system CPU seconds from the attack's start to one second after its end
-  rss_peak_mb  the server's peak resident set during the attack (VmHWM after clear_refs 5, or sampled)
-  origin       requests that reached the origin (new access-log lines)
-  probes       a legitimate client (h2, a fresh connection every 250 ms) during the attack: ok / sent, and
-               the slowest answer
+  cpu_s        the server's user+system CPU seconds from the attack's start to half a second after its end
+  rss_peak_mb  the server's peak resident set during the attack (VmHWM after clear_refs 5, and sampled)
+  origin       requests that reached the origin (new access-log lines, the probe's /probe left out)
+  probes       a legitimate client (hyper-h2's H2Connection, a fresh connection every 250 ms) during the
+               attack: ok / sent, and the slowest answer
 
 Prints one JSON object per run. Usage:
   h2attack.py CLASS --port P [--tls] [--pid PID] [--origin-log FILE] [--duration S] [--path /]
-CLASS: rapid-reset, continuation-big, continuation-empty, hpack-bomb, settings-flood, ping-flood,
-       settings-flood-noread, ping-flood-noread, madeyoureset, zero-window, tcp-zero-window
+CLASS: rapid-reset, rapid-reset-delayed, madeyoureset, continuation-big, continuation-empty, hpack-bomb,
+       settings-flood, ping-flood, settings-flood-noread, ping-flood-noread, zero-window, tcp-zero-window,
+       h2load-baseline (not an attack: h2load's plain flood, for scale)
 """
 import argparse
 import json
