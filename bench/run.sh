@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tether benchmark: one origin (nginx) and, in front of it, nginx, HAProxy and Tether, measured
-# side by side in one run. Writes bench/results/latest.md, latest.json and chart.svg, and the
+# side by side in one run. Writes bench/results/latest.md, latest.json and chart.svg (a run of only
+# issue 12's opt-in scenarios: backends.md, backends.json, backends.svg, leaving latest.* alone), and the
 # results section of docs/benchmarks.md. Stops every process it started.
 #
 #   bench/run.sh            full run (3 rounds x 4 s per scenario and proxy, about 8 minutes)
@@ -10,7 +11,9 @@
 #   --rounds N        [BENCH_ROUNDS=3]        rounds; the report shows medians
 #   --duration S      [BENCH_DURATION=4]      seconds per scenario, proxy and round
 #   --warmup S        [BENCH_WARMUP=1]        unrecorded seconds per scenario and proxy before round 1
-#   --scenarios LIST  [BENCH_SCENARIOS]       subset of: small 16k 1m post4k latency h2tls noka idle
+#   --scenarios LIST  [BENCH_SCENARIOS]       subset of: small 16k 1m post4k latency h2tls noka idle (the
+#                                             default), and, opt-in, issue 12's backends over TLS and HTTP/2:
+#                                             grpc httpsbackend httpsbackend-nokeepalive; "all" = every one
 #   --proxies LIST    [BENCH_PROXIES]         subset of: tether nginx haproxy
 #   --idle-conns N    [BENCH_IDLE_CONNS=5000] idle client connections for the memory measure
 #   --workers N       [BENCH_WORKERS=nproc]   nginx worker_processes / HAProxy nbthread
@@ -36,6 +39,8 @@ source "$BENCH_DIR/lib/common.sh"
 source "$BENCH_DIR/lib/servers.sh"
 # shellcheck source=bench/lib/scenarios.sh
 source "$BENCH_DIR/lib/scenarios.sh"
+# shellcheck source=bench/lib/backends.sh
+source "$BENCH_DIR/lib/backends.sh"
 
 ALL_SCENARIOS="small 16k 1m post4k latency h2tls noka idle"
 SMOKE=0
@@ -110,10 +115,18 @@ SERVER_MAX_SECONDS=$((600 + ROUNDS * 30 * DURATION + 30 * WARMUP + SERVE))
 
 declare -a LOAD_SCENARIOS=()
 RUN_IDLE=0
+[ "$SCENARIOS" = all ] && SCENARIOS="$ALL_SCENARIOS $BACKEND_SCENARIOS"
 for s in $SCENARIOS; do
-    [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' (known: $ALL_SCENARIOS)"
+    [[ " $ALL_SCENARIOS $BACKEND_SCENARIOS " == *" $s "* ]] ||
+        die "unknown scenario '$s' (known: $ALL_SCENARIOS $BACKEND_SCENARIOS, or all)"
     if [ "$s" = idle ]; then RUN_IDLE=1; else LOAD_SCENARIOS+=("$s"); fi
 done
+backends_selected "${LOAD_SCENARIOS[@]}"
+# A run of issue 12's scenarios alone does not replace the main results (latest.*).
+REPORT_MD=latest.md REPORT_SVG=chart.svg REPORT_JSON=latest.json
+only_backends=1
+for s in $SCENARIOS; do is_backend_scenario "$s" || only_backends=0; done
+if [ "$only_backends" = 1 ]; then REPORT_MD=backends.md REPORT_SVG=backends.svg REPORT_JSON=backends.json; fi
 declare -a ACTIVE_PROXIES=()
 TETHER_STATUS="not selected (--proxies)"
 TETHER_COMMIT=""
@@ -139,7 +152,9 @@ main() {
     rm -rf "$RUN_DIR"
     mkdir -p "$RUN_DIR/out" "$OUT_DIR"
     assign_ports
+    assign_backend_ports
     make_fixtures
+    make_backend_fixtures
 
     if [[ " $PROXIES " == *" tether "* ]]; then
         TETHER_STATUS=ok
@@ -151,6 +166,7 @@ main() {
     fi
 
     start_origin
+    start_backends
     local p why
     for p in nginx haproxy tether; do
         [[ " $PROXIES " == *" $p "* ]] || continue
@@ -163,6 +179,7 @@ main() {
         if why=$(proxy_forwards "$p"); then
             ACTIVE_PROXIES+=("$p")
             log "$p forwards to the origin"
+            start_backend_instances "$p"
         elif [ "$p" = tether ]; then
             TETHER_STATUS="it does not forward yet: $why"
             log "Tether left out: $TETHER_STATUS"
@@ -184,19 +201,28 @@ main() {
         curl -s --max-time 5 "http://127.0.0.1:$TETHER_ADMIN_PORT/status" >"$RUN_DIR/tether-status.json" || true
         counters=$(python3 "$BENCH_DIR/tools/tether_status.py" "$RUN_DIR/tether-status.json" || true)
     fi
+    # The same counters from Tether's instances of issue 12's scenarios.
+    local v backend_counters="" line
+    for v in $(backend_variants); do
+        [ -n "${SERVER_WRAPPER[tether-$v]:-}" ] || continue
+        curl -s --max-time 5 "http://127.0.0.1:${BACKEND_ADMIN_PORT[$v]}/status" >"$RUN_DIR/tether-$v-status.json" || true
+        line=$(python3 "$BENCH_DIR/tools/tether_status.py" "$RUN_DIR/tether-$v-status.json" || true)
+        [ -n "$line" ] && backend_counters+="${backend_counters:+; }$(variant_scenario "$v"): $line"
+    done
     local elapsed=$((SECONDS - started))
+    BACKEND_COUNTERS=$backend_counters
     write_meta "$elapsed" "$counters"
     local -a docs=()
     [ "$SMOKE" = 0 ] && [ "$OUT_DIR" = "$BENCH_DIR/results" ] && docs=(--docs "$REPO_DIR/docs/benchmarks.md")
     python3 "$BENCH_DIR/tools/benchtool.py" report --raw "$RAW" --meta "$RUN_DIR/meta.txt" \
-        --md "$OUT_DIR/latest.md" --svg "$OUT_DIR/chart.svg" --json "$OUT_DIR/latest.json" "${docs[@]}"
-    log "report: $OUT_DIR/latest.md (run took $((elapsed / 60)) min $((elapsed % 60)) s)"
+        --md "$OUT_DIR/$REPORT_MD" --svg "$OUT_DIR/$REPORT_SVG" --json "$OUT_DIR/$REPORT_JSON" "${docs[@]}"
+    log "report: $OUT_DIR/$REPORT_MD (run took $((elapsed / 60)) min $((elapsed % 60)) s)"
 
     if [ "$SMOKE" = 1 ]; then
         local expected="$PROXIES"
         # Until the gateway forwards, the smoke run can be told to accept Tether's absence.
         [ "${BENCH_SMOKE_ALLOW_NO_TETHER:-0}" = 1 ] && expected=${ACTIVE_PROXIES[*]}
-        python3 "$BENCH_DIR/tools/benchtool.py" check --raw "$RAW" --md "$OUT_DIR/latest.md" \
+        python3 "$BENCH_DIR/tools/benchtool.py" check --raw "$RAW" --md "$OUT_DIR/$REPORT_MD" \
             --proxies "$expected" --scenarios "$SCENARIOS"
     fi
 }
@@ -206,7 +232,13 @@ serve() {
     local p
     for p in "${ACTIVE_PROXIES[@]}"; do
         log "$p: http://127.0.0.1:${HTTP_PORT[$p]}/  https://127.0.0.1:${TLS_PORT[$p]}/ (h2)  no upstream keep-alive: http://127.0.0.1:${NKA_PORT[$p]}/"
+        local v
+        for v in $(backend_variants); do
+            [ -n "${SERVER_WRAPPER[$p-$v]:-}" ] && log "$p $(variant_scenario "$v"): $(backend_url "$p" "$v")"
+        done
     done
+    [ "$NEED_GRPC" = 1 ] && log "gRPC origin: h2c 127.0.0.1:$GRPC_ORIGIN_PORT ($GRPC_PATH), counters http://127.0.0.1:$GRPC_COUNT_PORT/count"
+    [ "$NEED_TLS_ORIGIN" = 1 ] && log "TLS origin: https://127.0.0.1:$ORIGIN_TLS_PORT/ (name $BACKEND_TLS_NAME, CA $RUN_DIR/backend-tls/ca.pem)"
     log "serving for $SERVE s"
     sleep "$SERVE" &
     CLIENT_PID=$!
@@ -234,6 +266,7 @@ write_meta() {
         echo "max_foreign_pct=$MAX_FOREIGN_PCT"
         echo "tether_status=$TETHER_STATUS"
         echo "tether_counters=$counters"
+        echo "tether_backend_counters=${BACKEND_COUNTERS:-}"
         echo "proxies=${ACTIVE_PROXIES[*]}"
     } >"$RUN_DIR/meta.txt"
 }

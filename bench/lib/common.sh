@@ -45,6 +45,7 @@ declare -A SERVER_WRAPPER=()   # name -> pid of its `timeout` wrapper
 RESTARTS=""                    # servers found dead and started again ("name (round N)", ...)
 
 # start_server NAME CMD...: start a long-running server in the background under `timeout`.
+# With START_SOFT=1, a server that exits at once makes it return 1 instead of ending the run.
 start_server() {
     local name=$1
     shift
@@ -60,7 +61,11 @@ start_server() {
         kill -0 "$wrapper" 2>/dev/null || break
         sleep 0.05
     done
-    [ -n "$child" ] || { cat "$RUN_DIR/$name.log" >&2; die "$name did not start"; }
+    if [ -z "$child" ]; then
+        [ "${START_SOFT:-0}" = 1 ] && return 1
+        cat "$RUN_DIR/$name.log" >&2
+        die "$name did not start"
+    fi
     SERVER_PID[$name]=$child
 }
 

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # One run = one scenario against one proxy; it appends one record to $RAW.
-# Load scenarios: small 16k 1m post4k latency h2tls noka.  Memory: idle.
+# Load scenarios: small 16k 1m post4k latency h2tls noka, and (bench/lib/backends.sh) grpc httpsbackend
+# httpsbackend-nokeepalive, where PROXY may also be "direct" (the backend without a proxy).  Memory: idle.
 
 CLIENT_GRACE=30     # seconds a load generator may run past its duration before `timeout` stops it
 CLIENT_PID=""       # the running load generator (its `timeout` wrapper), for the EXIT trap
@@ -10,7 +11,7 @@ IDLE_LEFT=0         # idle-memory runs still to do
 # client_command SCENARIO PROXY SECONDS: the load generator's command line, one word per line.
 client_command() {
     local scenario=$1 p=$2 seconds=$3
-    local http="http://127.0.0.1:${HTTP_PORT[$p]}"
+    local http="http://127.0.0.1:${HTTP_PORT[$p]:-}"
     local -a wrk=(wrk -t1 -c64 "-d${seconds}s" --timeout 10s -s "$BENCH_DIR/wrk.lua")
     case $scenario in
         small) printf '%s\n' "${wrk[@]}" "$http/" ;;
@@ -21,6 +22,19 @@ client_command() {
         noka) printf '%s\n' "${wrk[@]}" "http://127.0.0.1:${NKA_PORT[$p]}/" ;;
         h2tls) printf '%s\n' h2load -t1 -c16 -m10 -D "$seconds" --log-file="$RUN_DIR/h2load.log" \
             "https://127.0.0.1:${TLS_PORT[$p]}/" ;;
+        # h2c prior knowledge to the proxy; h2load counts HTTP 200s, the gRPC origin's counter tells how many
+        # of those calls it really answered (run_load).
+        grpc) printf '%s\n' h2load -t1 -c16 -m10 -D "$seconds" --log-file="$RUN_DIR/h2load.log" \
+            -d "$RUN_DIR/grpc-body.bin" -H "content-type: application/grpc" -H "te: trailers" \
+            "http://127.0.0.1:${GRPC_PORT[$p]}$GRPC_PATH" ;;
+        httpsbackend)
+            if [ "$p" = direct ]; then
+                printf '%s\n' "${wrk[@]}" "https://127.0.0.1:$ORIGIN_TLS_PORT/"
+            else
+                printf '%s\n' "${wrk[@]}" "http://127.0.0.1:${TLSB_PORT[$p]}/"
+            fi
+            ;;
+        httpsbackend-nokeepalive) printf '%s\n' "${wrk[@]}" "http://127.0.0.1:${TLSB_NKA_PORT[$p]}/" ;;
         *) die "unknown scenario $scenario" ;;
     esac
 }
@@ -63,7 +77,24 @@ wait_quiet() {
 run_load() {
     local scenario=$1 p=$2 round=$3 seconds=$4 keep=${5:-record}
     local server=$p
-    [ "$scenario" = noka ] && server="$p-nka"
+    case $scenario in
+        noka) server="$p-nka" ;;
+        grpc) server="$p-grpc" ;;
+        httpsbackend) server="$p-tlsb" ;;
+        httpsbackend-nokeepalive) server="$p-tlsb-nka" ;;
+    esac
+    if [ "$p" = direct ]; then
+        server=origin
+        [ "$scenario" = grpc ] && server=grpc-origin
+    fi
+    if [ -n "${SKIP["$scenario $p"]:-}" ]; then
+        if [ "$keep" = record ]; then
+            RUNS_LEFT=$((RUNS_LEFT - 1))
+            python3 "$BENCH_DIR/tools/benchtool.py" skip --out "$RAW" --round "$round" --scenario "$scenario" \
+                --proxy "$p" --reason "${SKIP["$scenario $p"]}"
+        fi
+        return 0
+    fi
     local -a cmd
     mapfile -t cmd < <(client_command "$scenario" "$p" "$seconds")
     local post_bytes=0
@@ -73,9 +104,13 @@ run_load() {
     ensure_running "$server" "$round"
     [ "$keep" = record ] && wait_quiet
     local attempt=1 accepts_before cpu_before cpu_after accepts_after foreign foreign_ticks m_before m_after
+    local -a grpc_before=() grpc_after=()
+    local tls_before=0
     while :; do
         rm -f "$RUN_DIR/h2load.log"
         accepts_before=$(origin_accepts)
+        [ "$scenario" = grpc ] && read -r -a grpc_before <<<"$(grpc_counts)"
+        tls_before=$(tls_log_lines)
         python3 "$BENCH_DIR/tools/foreign_cpu.py" snap $$ "$RUN_DIR/foreign.json"
         read -r -a m_before <<<"$(machine_ticks)"
         cpu_before=$(cpu_ticks "$server")
@@ -88,6 +123,7 @@ run_load() {
         read -r -a m_after <<<"$(machine_ticks)"
         foreign_ticks=$(python3 "$BENCH_DIR/tools/foreign_cpu.py" diff $$ "$RUN_DIR/foreign.json")
         accepts_after=$(origin_accepts)
+        [ "$scenario" = grpc ] && read -r -a grpc_after <<<"$(grpc_counts)"
         [ "$keep" = record ] || return 0
 
         # Foreign CPU, in tenths of a percent of the machine's capacity during the run.
@@ -105,12 +141,24 @@ run_load() {
     # The second stub_status request is itself one accepted connection.
     local accepts=$((accepts_after - accepts_before - 1))
     local tool=wrk
+    local -a extra=()
     [ "$scenario" = h2tls ] && tool=h2load
+    if [ "$scenario" = grpc ]; then
+        # Connections and calls counted by the gRPC origin itself.
+        tool=h2load
+        accepts=$((grpc_after[1] - grpc_before[1]))
+        extra+=(--backend-calls $((grpc_after[0] - grpc_before[0])) --protocol h2c)
+    fi
+    if [[ $scenario == httpsbackend* ]]; then
+        local -a reuse
+        read -r -a reuse <<<"$(tls_reuse_since "$tls_before")"
+        extra+=(--tls-full "${reuse[0]}" --tls-resumed "${reuse[1]}" --tls-protocol "${reuse[2]}")
+    fi
     cp "$RUN_DIR/client.out" "$RUN_DIR/out/r$round-$scenario-$p.txt"
     python3 "$BENCH_DIR/tools/benchtool.py" "$tool" --out "$RAW" --round "$round" --scenario "$scenario" \
         --proxy "$p" --stdout "$RUN_DIR/client.out" --h2-log "$RUN_DIR/h2load.log" \
         --cpu-ticks $((cpu_after - cpu_before)) --accepts "$accepts" \
-        --foreign-pct "$((foreign / 10)).$((foreign % 10))" --attempts "$attempt"
+        --foreign-pct "$((foreign / 10)).$((foreign % 10))" --attempts "$attempt" "${extra[@]}"
 }
 
 # run_idle PROXY ROUND: a fresh instance of PROXY, warmed by one second of load, then its RSS before
@@ -163,10 +211,23 @@ rotated() {
     done
 }
 
+# participants SCENARIO PROXY...: the proxies given, and "direct" first where the scenario measures the
+# backend without a proxy too.
+participants() {
+    local scenario=$1
+    shift
+    if is_backend_scenario "$scenario" && has_direct "$scenario"; then echo direct; fi
+    printf '%s\n' "$@"
+}
+
 warm_up() {
     [ "$WARMUP" -gt 0 ] || return 0
     log "warm-up: ${WARMUP} s per scenario and proxy (not recorded)"
     local scenario p
+    # The backend alone first: the gRPC origin's JIT is not paid for by whichever proxy comes first.
+    for scenario in "${LOAD_SCENARIOS[@]}"; do
+        has_direct "$scenario" && is_backend_scenario "$scenario" && run_load "$scenario" direct 0 "$WARMUP" discard
+    done
     for p in "${ACTIVE_PROXIES[@]}"; do
         for scenario in "${LOAD_SCENARIOS[@]}"; do
             run_load "$scenario" "$p" 0 "$WARMUP" discard
@@ -176,14 +237,19 @@ warm_up() {
 
 run_rounds() {
     local round scenario p
-    RUNS_LEFT=$((ROUNDS * ${#LOAD_SCENARIOS[@]} * ${#ACTIVE_PROXIES[@]}))
+    RUNS_LEFT=0
+    for scenario in "${LOAD_SCENARIOS[@]}"; do
+        RUNS_LEFT=$((RUNS_LEFT + ROUNDS * $(participants "$scenario" "${ACTIVE_PROXIES[@]}" | wc -l)))
+    done
     IDLE_LEFT=$((ROUNDS * RUN_IDLE * ${#ACTIVE_PROXIES[@]}))
     for ((round = 1; round <= ROUNDS; round++)); do
         log "round $round of $ROUNDS"
         local -a order
         mapfile -t order < <(rotated "$round" "${ACTIVE_PROXIES[@]}")
         for scenario in "${LOAD_SCENARIOS[@]}"; do
-            for p in "${order[@]}"; do
+            local -a these
+            mapfile -t these < <(rotated "$round" $(participants "$scenario" "${ACTIVE_PROXIES[@]}"))
+            for p in "${these[@]}"; do
                 run_load "$scenario" "$p" "$round" "$DURATION"
             done
         done

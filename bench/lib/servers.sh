@@ -87,8 +87,10 @@ write_origin_config() {
         listen 127.0.0.1:$ORIGIN_STATUS_PORT;
         location = /stub_status { stub_status; }
     }
-}
 CONF
+        # The TLS server of the httpsbackend scenarios (bench/lib/backends.sh), only when they run.
+        if [ -n "${ORIGIN_TLS_PORT:-}" ]; then origin_tls_server; fi
+        echo "}"
     } >"$RUN_DIR/origin.conf"
 }
 

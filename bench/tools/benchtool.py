@@ -1,7 +1,9 @@
 """Turns raw tool output into result records, and result records into the report.
 
     benchtool.py wrk     --out RAW --round R --scenario S --proxy P --stdout FILE --cpu-ticks T --accepts N
-    benchtool.py h2load  --out RAW ... --stdout FILE --h2-log FILE ...
+    benchtool.py h2load  --out RAW ... --stdout FILE --h2-log FILE [--protocol h2c] [--backend-calls N] ...
+    benchtool.py wrk|h2load ... [--tls-full N --tls-resumed N]   backend TLS handshakes seen by the origin
+    benchtool.py skip    --out RAW --round R --scenario S --proxy P --reason TEXT
     benchtool.py idle    --out RAW --round R --proxy P --ready-file F --rss-before KB --rss-after KB
     benchtool.py report  --raw RAW --meta META --md OUT.md --svg OUT.svg --json OUT.json [--docs DOCS.md]
     benchtool.py check   --raw RAW --md OUT.md --proxies "..." --scenarios "..."
@@ -30,6 +32,19 @@ def load_cost(args, requests: int) -> dict:
     return out
 
 
+def tls_reuse(args, rec: dict) -> None:
+    """Backend TLS handshakes the origin logged during the run ($ssl_session_reused: full or resumed)."""
+    if args.tls_full < 0 or args.tls_resumed < 0:
+        return
+    total = args.tls_full + args.tls_resumed
+    rec["tls_handshakes"] = total
+    rec["tls_resumed"] = args.tls_resumed
+    if args.tls_protocol and args.tls_protocol != "-":
+        rec["tls_protocol"] = args.tls_protocol
+    if total:
+        rec["tls_resumed_pct"] = round(100 * args.tls_resumed / total, 2)
+
+
 def record_wrk(args) -> dict:
     text = open(args.stdout, encoding="utf-8", errors="replace").read()
     m = re.search(r"^BENCH_JSON (\{.*\})$", text, re.M)
@@ -49,6 +64,7 @@ def record_wrk(args) -> dict:
         rec["failed"] = (f"no request completed in {seconds:.1f} s ({w['bytes']:,} bytes read, "
                          f"{w['err_status']} non-2xx, {socket_errors} socket errors)")
     rec.update(load_cost(args, ok))
+    tls_reuse(args, rec)
     return rec
 
 
@@ -77,17 +93,31 @@ def record_h2load(args) -> dict:
         return round(durations[min(len(durations) - 1, int(len(durations) * p))] / 1000, 3)
 
     rec = {
-        "requests": int(req.group(3)), "ok": ok, "non_2xx": int(req.group(3)) - ok,
+        "requests": int(req.group(3)), "ok": ok, "non_2xx": max(int(req.group(3)) - ok, 0),
         "socket_errors": int(req.group(6)) + int(req.group(7)),
         "seconds": seconds, "rps": round(ok / seconds, 1) if seconds else 0.0,
         "p50_ms": pct(0.50), "p99_ms": pct(0.99),
         "protocol": proto.group(1) if proto else "none",
     }
-    if rec["protocol"] != "h2":
-        rec["failed"] = f"negotiated {rec['protocol']}, not h2"
+    if args.backend_calls >= 0:
+        # gRPC: an HTTP 200 is not a success by itself (grpc-status travels in the trailers, and a proxy may
+        # answer a failed call with 200 + grpc-status 14). Count as answered only calls the backend served;
+        # it may have served a few more than h2load saw finish (those in flight when the run ended).
+        rec["backend_calls"] = args.backend_calls
+        if args.backend_calls < ok:
+            rec["note"] = (f"{ok - args.backend_calls:,} of {ok:,} HTTP 200 answers never reached the backend "
+                           "(not counted)")
+            ok = args.backend_calls
+            rec["ok"] = ok
+            rec["rps"] = round(ok / seconds, 1) if seconds else 0.0
+    if rec["protocol"] != args.protocol:
+        rec["failed"] = f"negotiated {rec['protocol']}, not {args.protocol}"
     elif ok == 0:
-        rec["failed"] = f"no request completed in {seconds:.1f} s"
+        rec["failed"] = (f"no call reached the backend in {seconds:.1f} s ({int(codes.group(1)):,} HTTP 2xx, "
+                         f"{int(codes.group(4)) + int(codes.group(3)):,} 4xx/5xx)" if args.backend_calls >= 0
+                         else f"no request completed in {seconds:.1f} s")
     rec.update(load_cost(args, ok))
+    tls_reuse(args, rec)
     return rec
 
 
@@ -110,7 +140,7 @@ def append(args, rec: dict) -> None:
     with open(args.out, "a") as f:
         f.write(json.dumps(full) + "\n")
     brief = {k: full[k] for k in ("rps", "p99_ms", "cpu_us_per_req", "upstream_per_100k", "kb_per_conn",
-                                  "foreign_cpu_pct", "failed") if k in full}
+                                  "tls_resumed_pct", "foreign_cpu_pct", "failed") if k in full}
     print(f"  {args.proxy:8} {args.scenario:8} " + " ".join(f"{k}={v}" for k, v in brief.items()), file=sys.stderr)
 
 
@@ -137,7 +167,7 @@ def check(args) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("wrk", "h2load", "idle"):
+    for name in ("wrk", "h2load", "idle", "skip"):
         p = sub.add_parser(name)
         p.add_argument("--out", required=True)
         p.add_argument("--round", type=int, required=True)
@@ -152,6 +182,12 @@ def main() -> int:
         p.add_argument("--ready-file")
         p.add_argument("--rss-before", type=int, default=0)
         p.add_argument("--rss-after", type=int, default=0)
+        p.add_argument("--protocol", default="h2")
+        p.add_argument("--backend-calls", type=int, default=-1)
+        p.add_argument("--tls-full", type=int, default=-1)
+        p.add_argument("--tls-resumed", type=int, default=-1)
+        p.add_argument("--tls-protocol", default="")
+        p.add_argument("--reason", default="")
     p = sub.add_parser("report")
     p.add_argument("--raw", required=True)
     p.add_argument("--meta", required=True)
@@ -172,6 +208,8 @@ def main() -> int:
         append(args, record_h2load(args))
     elif args.cmd == "idle":
         append(args, record_idle(args))
+    elif args.cmd == "skip":
+        append(args, {"failed": args.reason or "not run"})
     elif args.cmd == "report":
         rep.write_report(args)
     elif args.cmd == "check":

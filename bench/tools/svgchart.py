@@ -23,14 +23,14 @@ class Panel:
 
 def fmt(v: float, kind: str, chart: bool = False) -> str:
     """A measure as the report's tables (chart=False) or the chart's bar labels (chart=True) print it."""
-    units = {"ms": " ms", "kb": " KB", "us": " µs"}
+    units = {"ms": " ms", "kb": " KB", "us": " µs", "pct": "%"}
     if kind == "rps":
         return f"{v / 1000:.1f}k" if chart and v >= 10000 else f"{v:,.0f}"
     if kind == "ms":
         s = f"{v:.2f}" if v < 100 else f"{v:.0f}"
     elif kind == "kb":
         s = f"{v:.2f}"
-    elif kind == "us":
+    elif kind in ("us", "pct"):
         s = f"{v:.1f}"
     else:
         s = f"{v:,.1f}" if v < 1000 else f"{v:,.0f}"

@@ -26,6 +26,12 @@ internal sealed partial class Forwarder
     private async ValueTask<Attempt> Http2AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, Http2Pool pool, Exchange exchange)
     {
         var request = context.Request;
+        if (exchange.Target[0] != '/')
+        {
+            // "OPTIONS *": the HTTP/2 client cannot put "*" in :path. Nothing was sent; no other destination does better.
+            return new Attempt(new UpstreamException(UpstreamPhase.SendRequest, UpstreamErrorKind.InvalidResponse, "an asterisk-form target cannot be sent to an HTTP/2 backend"), Reused: false);
+        }
+
         var responseTimeout = cluster.ResponseTimeout;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         var headersReceived = false;
@@ -75,7 +81,7 @@ internal sealed partial class Forwarder
 
             var clientResponse = context.Response;
             CopyResponseHead(response, clientResponse);
-            var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request));
+            var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request), response);
 
             // 5. The body, each read bounded by responseTimeout, each piece flushed to the client as it comes.
             phase = UpstreamPhase.ReadBody;

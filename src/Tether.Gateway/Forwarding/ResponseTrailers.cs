@@ -6,9 +6,10 @@ namespace Tether.Gateway.Forwarding;
 
 /// <summary>
 /// Response trailers on their way to the client. An HTTP/2 client takes them as a trailing HEADERS frame. An
-/// HTTP/1.1 client gets them in its chunked body only if it said "TE: trailers" and the fields were named before
-/// the body (Kestrel writes declared trailers only): the backend's own Trailer header names them, or, for gRPC,
-/// grpc-status and grpc-message.
+/// HTTP/1.1 client would get them in its chunked body if it said "TE: trailers" and the fields were named before
+/// the body (the backend's own Trailer header, or for gRPC grpc-status and grpc-message); Kestrel 10's HTTP/1.1
+/// responses do not support trailers at all (SupportsTrailers() is false), so today they are dropped there, and
+/// this takes effect with Tether's own HTTP/1.1 front path (issue 15).
 /// </summary>
 internal static class ResponseTrailers
 {
@@ -52,8 +53,9 @@ internal static class ResponseTrailers
         return declared;
     }
 
-    /// <summary>For an HTTP/2 backend response: whether its trailers go on to this client.</summary>
-    public static bool Declare(HttpContext context, bool grpc)
+    /// <summary>For an HTTP/2 backend response: whether its trailers go on to this client (an HTTP/1.1 client is told
+    /// the names the backend's Trailer header announces, and for gRPC the grpc-* ones).</summary>
+    public static bool Declare(HttpContext context, bool grpc, System.Net.Http.HttpResponseMessage response)
     {
         if (!context.Response.SupportsTrailers())
         {
@@ -65,17 +67,38 @@ internal static class ResponseTrailers
             return true;
         }
 
-        if (!grpc || !ClientAccepts(context.Request))
+        if (!ClientAccepts(context.Request))
         {
             return false;
         }
 
-        foreach (var name in s_grpcTrailers)
+        var declared = false;
+        if (response.Headers.NonValidated.TryGetValues("Trailer", out var announced))
         {
-            context.Response.DeclareTrailer(name);
+            foreach (var value in announced)
+            {
+                foreach (var name in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (HttpTokens.IsToken(name))
+                    {
+                        context.Response.DeclareTrailer(name);
+                        declared = true;
+                    }
+                }
+            }
         }
 
-        return true;
+        if (grpc)
+        {
+            foreach (var name in s_grpcTrailers)
+            {
+                context.Response.DeclareTrailer(name);
+            }
+
+            declared = true;
+        }
+
+        return declared;
     }
 
     public static void Append(HttpResponse response, IEnumerable<KeyValuePair<string, string>> trailers)

@@ -100,7 +100,8 @@ public sealed class DestinationState : IDisposable
 
     /// <summary>
     /// Whether requests go over <see cref="Http2"/>: always for protocol http2, never for http1; for auto, what
-    /// the backend chose by ALPN on a first connection made to find out (closed again), remembered for the
+    /// the backend chose by ALPN on a first connection made to find out (kept for the first streams when it is h2,
+    /// closed when it is HTTP/1.1), remembered for the
     /// destination's life. Throws <see cref="UpstreamException"/> if that connection fails.
     /// </summary>
     public ValueTask<bool> UsesHttp2Async(CancellationToken cancellationToken)
@@ -123,9 +124,19 @@ public sealed class DestinationState : IDisposable
         {
             try
             {
-                using var transport = await Connector.ConnectAsync(default, AlpnOffer.Http2OrHttp1, CancellationToken.None).ConfigureAwait(false);
-                Volatile.Write(ref _negotiated, transport.IsHttp2 ? 2 : 1);
-                mine.SetResult(transport.IsHttp2);
+                var transport = await Connector.ConnectAsync(default, AlpnOffer.Http2OrHttp1, CancellationToken.None).ConfigureAwait(false);
+                var http2 = transport.IsHttp2;
+                if (http2)
+                {
+                    Http2!.Offer(transport); // it carries the first streams
+                }
+                else
+                {
+                    transport.Dispose(); // the HTTP/1.1 pool opens its own (ALPN http/1.1)
+                }
+
+                Volatile.Write(ref _negotiated, http2 ? 2 : 1);
+                mine.SetResult(http2);
             }
             catch (Exception ex)
             {

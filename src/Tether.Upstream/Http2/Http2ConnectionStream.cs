@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 
 namespace Tether.Upstream.Http2;
 
@@ -10,6 +11,12 @@ namespace Tether.Upstream.Http2;
 /// cap added, when the backend announced none and so allowed any number). SocketsHttpHandler then opens another
 /// connection instead of a stream above the cap. Frames are scanned in a buffer of their own, so the handler's
 /// reads stay large; DATA payloads pass straight into the handler's buffer when nothing is buffered.
+/// A client may open streams before the server's SETTINGS arrive (assuming 100), so the stream starts by handing
+/// the handler a SETTINGS of its own carrying only the cap, ahead of the backend's; the handler's ACK of it is
+/// taken out of what it writes, so the backend sees exactly one ACK, for its own SETTINGS.
+/// Over TLS (Tether does the TLS, and the handler is told http://), the one byte of each request's HEADERS that
+/// says ":scheme http" (HPACK static index 6) is turned into ":scheme https" (index 7): a backend such as Kestrel
+/// refuses a stream whose :scheme does not match its transport.
 /// </summary>
 internal sealed class Http2ConnectionStream : Stream
 {
@@ -18,12 +25,26 @@ internal sealed class Http2ConnectionStream : Stream
     private const byte AckFlag = 0x1;
     private const ushort MaxConcurrentStreamsId = 0x3;
     private const int BufferBytes = 32 * 1024;
+    private const byte HeadersType = 0x1;
+    private const byte PaddedFlag = 0x8;
+    private const byte PriorityFlag = 0x20;
+    private const byte SchemeHttpIndexed = 0x86;
+    private const byte SchemeHttpsIndexed = 0x87;
 
     private readonly Stream _inner;
     private readonly IDisposable _owner;
     private readonly uint _cap;
     private readonly Action _onClosed;
+    private readonly bool _httpsScheme;
     private byte[]? _buffer;
+
+    // Write side (what the handler sends): the 24-byte client preface, then frames, parsed only while there is
+    // something to change in them (the ACK of our SETTINGS to drop; :scheme to fix over TLS).
+    private int _prefaceLeft = 24;
+    private long _writeSkip;
+    private readonly byte[] _writeHeader = new byte[FrameHeaderBytes];
+    private int _writeHeaderFill;
+    private bool _dropNextSettingsAck;
 
     // _buffer[_start.._scanned) is checked and may be handed out; [_scanned.._end) is received, not yet checked.
     private int _start;
@@ -36,12 +57,26 @@ internal sealed class Http2ConnectionStream : Stream
 
     /// <param name="owner">Disposed with this stream (the transport: TLS, socket).</param>
     /// <param name="cap">Highest SETTINGS_MAX_CONCURRENT_STREAMS the handler may see; 0 = leave the backend's.</param>
-    public Http2ConnectionStream(Stream inner, IDisposable owner, int cap, Action onClosed)
+    /// <param name="httpsScheme">The connection is TLS that the handler does not know of: fix :scheme to https.</param>
+    public Http2ConnectionStream(Stream inner, IDisposable owner, int cap, Action onClosed, bool httpsScheme = false)
     {
         _inner = inner;
         _owner = owner;
         _cap = (uint)Math.Max(0, cap);
         _onClosed = onClosed;
+        _httpsScheme = httpsScheme;
+        if (_cap > 0)
+        {
+            // Our SETTINGS first, as if the backend had sent it: the handler never assumes more streams than the cap.
+            _buffer = ArrayPool<byte>.Shared.Rent(BufferBytes);
+            _buffer.AsSpan(0, FrameHeaderBytes + 6).Clear();
+            _buffer[2] = 6;
+            _buffer[3] = SettingsType;
+            BinaryPrimitives.WriteUInt16BigEndian(_buffer.AsSpan(FrameHeaderBytes), MaxConcurrentStreamsId);
+            BinaryPrimitives.WriteUInt32BigEndian(_buffer.AsSpan(FrameHeaderBytes + 2), _cap);
+            _scanned = _end = FrameHeaderBytes + 6;
+            _dropNextSettingsAck = true;
+        }
     }
 
     public override bool CanRead => true;
@@ -123,11 +158,21 @@ internal sealed class Http2ConnectionStream : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) => _inner.WriteAsync(source, cancellationToken);
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        if (!_httpsScheme && !_dropNextSettingsAck)
+        {
+            return _inner.WriteAsync(source, cancellationToken);
+        }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _inner.WriteAsync(buffer, offset, count, cancellationToken);
+        var drop = InspectWrite(MemoryMarshal.AsMemory(source).Span);
+        return drop < 0 ? _inner.WriteAsync(source, cancellationToken) : WriteAroundAsync(source, drop, cancellationToken);
+    }
 
-    public override void Write(byte[] buffer, int offset, int count) => _inner.Write(buffer, offset, count);
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
 
@@ -159,6 +204,116 @@ internal sealed class Http2ConnectionStream : Stream
         Dispose(true);
         GC.SuppressFinalize(this);
         return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask WriteAroundAsync(ReadOnlyMemory<byte> source, int drop, CancellationToken cancellationToken)
+    {
+        if (drop > 0)
+        {
+            await _inner.WriteAsync(source[..drop], cancellationToken).ConfigureAwait(false);
+        }
+
+        if (drop + FrameHeaderBytes < source.Length)
+        {
+            await _inner.WriteAsync(source[(drop + FrameHeaderBytes)..], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Walks the frames the handler writes: fixes :scheme in HEADERS (over TLS) and finds the ACK of our SETTINGS.
+    // Returns the offset of that ACK's 9 bytes, to be left out, or -1.
+    private int InspectWrite(Span<byte> span)
+    {
+        var drop = -1;
+        var i = 0;
+        if (_prefaceLeft > 0)
+        {
+            var take = Math.Min(_prefaceLeft, span.Length);
+            _prefaceLeft -= take;
+            i += take;
+        }
+
+        while (i < span.Length)
+        {
+            if (_writeSkip > 0)
+            {
+                var skip = (int)Math.Min(_writeSkip, span.Length - i);
+                _writeSkip -= skip;
+                i += skip;
+                continue;
+            }
+
+            var start = i - _writeHeaderFill;
+            var take = Math.Min(FrameHeaderBytes - _writeHeaderFill, span.Length - i);
+            span.Slice(i, take).CopyTo(_writeHeader.AsSpan(_writeHeaderFill));
+            _writeHeaderFill += take;
+            i += take;
+            if (_writeHeaderFill < FrameHeaderBytes)
+            {
+                break;
+            }
+
+            _writeHeaderFill = 0;
+            var length = (_writeHeader[0] << 16) | (_writeHeader[1] << 8) | _writeHeader[2];
+            var type = _writeHeader[3];
+            var flags = _writeHeader[4];
+            if (type == SettingsType && (flags & AckFlag) != 0 && length == 0 && _dropNextSettingsAck && start >= 0)
+            {
+                _dropNextSettingsAck = false;
+                drop = start;
+                continue;
+            }
+
+            if (type == HeadersType && _httpsScheme)
+            {
+                FixScheme(span[i..Math.Min(span.Length, i + length)], flags);
+            }
+
+            _writeSkip = length;
+        }
+
+        return drop;
+    }
+
+    // ":scheme http" is the second field SocketsHttpHandler writes, as the one byte 0x86 (RFC 7541 static index 6),
+    // after :method (indexed, or a literal with an indexed name). Anything else is left as it is.
+    private static void FixScheme(Span<byte> block, byte flags)
+    {
+        var p = 0;
+        if ((flags & PaddedFlag) != 0)
+        {
+            p += 1;
+        }
+
+        if ((flags & PriorityFlag) != 0)
+        {
+            p += 5;
+        }
+
+        if (p >= block.Length)
+        {
+            return;
+        }
+
+        var first = block[p];
+        if ((first & 0x80) != 0)
+        {
+            p += 1;
+        }
+        else
+        {
+            var nameIndexMask = (first & 0x40) != 0 ? 0x3F : 0x0F;
+            if ((first & nameIndexMask) == 0 || p + 1 >= block.Length || (block[p + 1] & 0x7F) == 0x7F)
+            {
+                return;
+            }
+
+            p += 2 + (block[p + 1] & 0x7F);
+        }
+
+        if (p < block.Length && block[p] == SchemeHttpIndexed)
+        {
+            block[p] = SchemeHttpsIndexed;
+        }
     }
 
     // Advances _scanned over whole frames (and the received part of a passing payload), rewriting SETTINGS.

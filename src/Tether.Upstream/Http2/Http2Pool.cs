@@ -26,6 +26,9 @@ public sealed class Http2Pool : IDisposable
     private long _streams;
     private int _inFlight;
 
+    // A connection already open and speaking h2 (protocol "auto" found out with it), taken by the next connect.
+    private UpstreamTransport? _offered;
+
     public Http2Pool(UpstreamConnector connector, string authority, PoolConfig pool, Http2UpstreamConfig http2)
     {
         ArgumentNullException.ThrowIfNull(connector);
@@ -122,8 +125,17 @@ public sealed class Http2Pool : IDisposable
         }
     }
 
+    /// <summary>Hands over a connection on which the backend chose h2 (protocol auto's first connection), so that it
+    /// carries the first streams instead of being closed. Counted as created when the handler takes it.</summary>
+    public void Offer(UpstreamTransport transport)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        Interlocked.Exchange(ref _offered, transport)?.Dispose();
+    }
+
     public void Dispose()
     {
+        Interlocked.Exchange(ref _offered, null)?.Dispose();
         Invoker.Dispose();
         _handler.Dispose();
     }
@@ -133,7 +145,8 @@ public sealed class Http2Pool : IDisposable
         UpstreamTransport transport;
         try
         {
-            transport = await Connector.ConnectAsync(default, AlpnOffer.Http2, cancellationToken).ConfigureAwait(false);
+            transport = Interlocked.Exchange(ref _offered, null)
+                ?? await Connector.ConnectAsync(default, AlpnOffer.Http2, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -142,6 +155,6 @@ public sealed class Http2Pool : IDisposable
         }
 
         Interlocked.Increment(ref _created);
-        return new Http2ConnectionStream(transport.Stream, transport, MaxConcurrentStreams, () => Interlocked.Increment(ref _closed));
+        return new Http2ConnectionStream(transport.Stream, transport, MaxConcurrentStreams, () => Interlocked.Increment(ref _closed), httpsScheme: transport.Tls is not null);
     }
 }

@@ -39,7 +39,9 @@ public sealed class IdleTimeoutProbeTests(ITestOutputHelper output)
         var estimate = await MeasureAsync(kestrel.Url, TimeSpan.FromSeconds(12));
 
         Assert.Equal(IdleTimeoutKind.Measured, estimate.Kind);
-        Assert.InRange(estimate.Value.TotalSeconds, 4.5, 6.0);
+        // Kestrel closes between 5 s and 5 s + its 1 s heartbeat; on a loaded machine the heartbeat itself runs late
+        // (6.10 s seen at load 15 on two cores), so the upper bound has half a second of slack beyond that.
+        Assert.InRange(estimate.Value.TotalSeconds, 4.5, 6.5);
         Assert.InRange(estimate.LatestClose!.Value.TotalSeconds, 5.0, 7.5);
         Assert.True(estimate.Uncertainty <= TimeSpan.FromSeconds(0.5), $"uncertainty {estimate.Uncertainty}");
     }

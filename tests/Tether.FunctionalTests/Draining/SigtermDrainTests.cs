@@ -17,6 +17,20 @@ public sealed class SigtermDrainTests : IAsyncLifetime
         Directory.Delete(_folder, recursive: true);
     }
 
+    private static bool Refuses(Uri listener)
+    {
+        try
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            socket.Connect(listener.Host, listener.Port);
+            return false;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return true;
+        }
+    }
+
     [Fact]
     public async Task Sigterm_under_load_finishes_every_started_request_refuses_new_connections_and_exits_0()
     {
@@ -26,23 +40,22 @@ public sealed class SigtermDrainTests : IAsyncLifetime
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         await using var load = new LoadLoop(listener, connections: 16, path: "/?ms=2");
 
-        // A long request, in flight across the whole drain: it must complete, not be cut.
-        var slow = http.GetStringAsync(new Uri(listener, "/?ms=1500"));
         await Poll.UntilAsync(() => load.Count > 500);
         Assert.Equal("ready\n", await http.GetStringAsync(new Uri(admin, "/readyz")));
+
+        // A long request, in flight across the whole drain: it must complete, not be cut. Started after the load
+        // is up (on a busy machine that takes seconds), and signalled once the origin has it.
+        var before = _origin.Requests;
+        var slow = http.GetStringAsync(new Uri(listener, "/?ms=3000"));
+        await Poll.UntilAsync(() => _origin.Requests > before && !slow.IsCompleted);
 
         var signalledAt = Stopwatch.GetTimestamp();
         tether.Signal("TERM");
 
-        // New connections are refused while the slow request still runs.
-        await Task.Delay(300);
+        // New connections are refused while the slow request still runs: wait for the listener to close (the event),
+        // then check the slow request is still running.
+        await Poll.UntilAsync(() => Refuses(listener));
         Assert.False(slow.IsCompleted, "the slow request ended before the check; the test proves nothing");
-        var refused = await Assert.ThrowsAsync<SocketException>(async () =>
-        {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(listener.Host, listener.Port);
-        });
-        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
 
         Assert.Equal("origin", await slow);
         var exit = await tether.WaitForExitAsync(timeout + TimeSpan.FromSeconds(1) - Stopwatch.GetElapsedTime(signalledAt));

@@ -18,6 +18,9 @@ internal sealed class ClientResponse(HttpHead head, BodyRead body)
     /// <summary>False if the connection ended before the body's framing said it was complete.</summary>
     public bool Complete { get; } = body.Complete;
 
+    /// <summary>Trailer lines after a chunked body ("Name: value").</summary>
+    public IReadOnlyList<string> Trailers { get; } = body.TrailerLines;
+
     public override string ToString() => Head.Text + BodyText;
 }
 

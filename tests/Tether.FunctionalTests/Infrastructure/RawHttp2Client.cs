@@ -21,16 +21,6 @@ internal sealed record Http2Outcome(int? Status, string Body, int? ResetCode, in
 /// </summary>
 internal sealed class RawHttp2Client : IAsyncDisposable
 {
-    private const byte Data = 0x0;
-    private const byte Headers = 0x1;
-    private const byte RstStream = 0x3;
-    private const byte Settings = 0x4;
-    private const byte Ping = 0x6;
-    private const byte GoAway = 0x7;
-    private const byte Continuation = 0x9;
-    private const byte EndStream = 0x1;
-    private const byte Ack = 0x1;
-    private const byte EndHeaders = 0x4;
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(20);
 
     // HPACK static table entries 8-14 are ":status" with these values (RFC 7541 Appendix A).
@@ -38,15 +28,15 @@ internal sealed class RawHttp2Client : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly Stream _stream;
+    private readonly Http2FrameReader _reader;
     private readonly Dictionary<int, StreamState> _streams = [];
-    private byte[] _buffer = new byte[64 * 1024];
-    private int _count;
     private int? _goAway;
 
     private RawHttp2Client(Socket socket, Stream stream, string scheme)
     {
         _socket = socket;
         _stream = stream;
+        _reader = new Http2FrameReader(stream);
         Scheme = scheme;
     }
 
@@ -72,8 +62,8 @@ internal sealed class RawHttp2Client : IAsyncDisposable
         }
 
         var client = new RawHttp2Client(socket, stream, tls ? "https" : "http");
-        var preface = new List<byte>("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
-        preface.AddRange(Frame(Settings, 0, 0, [0, 1, 0, 0, 0, 0])); // SETTINGS_HEADER_TABLE_SIZE = 0
+        var preface = new List<byte>(Http2Frame.Preface.ToArray());
+        preface.AddRange(Http2Frame.Build(Http2Frame.Settings, 0, 0, [0, 1, 0, 0, 0, 0])); // SETTINGS_HEADER_TABLE_SIZE = 0
         await client.WriteAsync([.. preface]);
         return client;
     }
@@ -86,14 +76,14 @@ internal sealed class RawHttp2Client : IAsyncDisposable
         foreach (var (name, value) in headers)
         {
             block.Add(0x00); // literal header field without indexing, new name
-            WriteString(block, Encoding.Latin1.GetBytes(name));
-            WriteString(block, Encoding.Latin1.GetBytes(value));
+            Http2Frame.WriteString(block, Encoding.Latin1.GetBytes(name));
+            Http2Frame.WriteString(block, Encoding.Latin1.GetBytes(value));
         }
 
-        var frames = new List<byte>(Frame(Headers, (byte)(EndHeaders | (body is null ? EndStream : 0)), streamId, [.. block]));
+        var frames = new List<byte>(Http2Frame.Build(Http2Frame.Headers, (byte)(Http2Frame.EndHeaders | (body is null ? Http2Frame.EndStream : 0)), streamId, [.. block]));
         if (body is not null)
         {
-            frames.AddRange(Frame(Data, EndStream, streamId, body));
+            frames.AddRange(Http2Frame.Build(Http2Frame.Data, Http2Frame.EndStream, streamId, body));
         }
 
         _streams[streamId] = new StreamState();
@@ -112,7 +102,7 @@ internal sealed class RawHttp2Client : IAsyncDisposable
         var state = _streams[streamId];
         while (!state.Ended && _goAway is null)
         {
-            if (await ReadFrameAsync(cts.Token) is not { } frame)
+            if (await _reader.ReadAsync(cts.Token) is not { } frame)
             {
                 break;
             }
@@ -120,24 +110,24 @@ internal sealed class RawHttp2Client : IAsyncDisposable
             var (type, flags, id, payload) = frame;
             switch (type)
             {
-                case Settings when (flags & Ack) == 0:
-                    await WriteAsync(Frame(Settings, Ack, 0, []));
+                case Http2Frame.Settings when (flags & Http2Frame.Ack) == 0:
+                    await WriteAsync(Http2Frame.Build(Http2Frame.Settings, Http2Frame.Ack, 0, []));
                     break;
-                case Ping when (flags & Ack) == 0:
-                    await WriteAsync(Frame(Ping, Ack, 0, payload));
+                case Http2Frame.Ping when (flags & Http2Frame.Ack) == 0:
+                    await WriteAsync(Http2Frame.Build(Http2Frame.Ping, Http2Frame.Ack, 0, payload));
                     break;
-                case GoAway:
+                case Http2Frame.GoAway:
                     _goAway = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4));
                     break;
-                case Headers or Continuation when _streams.TryGetValue(id, out var s):
+                case Http2Frame.Headers or Http2Frame.Continuation when _streams.TryGetValue(id, out var s):
                     s.Status ??= DecodeStatus(payload, flags, type);
-                    s.Ended |= (flags & EndStream) != 0;
+                    s.Ended |= (flags & Http2Frame.EndStream) != 0;
                     break;
-                case Data when _streams.TryGetValue(id, out var s):
+                case Http2Frame.Data when _streams.TryGetValue(id, out var s):
                     s.Body.Append(Encoding.UTF8.GetString(payload));
-                    s.Ended |= (flags & EndStream) != 0;
+                    s.Ended |= (flags & Http2Frame.EndStream) != 0;
                     break;
-                case RstStream when _streams.TryGetValue(id, out var s):
+                case Http2Frame.RstStream when _streams.TryGetValue(id, out var s):
                     s.ResetCode = BinaryPrimitives.ReadInt32BigEndian(payload);
                     s.Ended = true;
                     break;
@@ -156,7 +146,7 @@ internal sealed class RawHttp2Client : IAsyncDisposable
     private static int? DecodeStatus(byte[] payload, byte flags, byte type)
     {
         var i = 0;
-        if (type == Headers && (flags & 0x20) != 0)
+        if (type == Http2Frame.Headers && (flags & 0x20) != 0)
         {
             i += 5; // PRIORITY
         }
@@ -227,96 +217,10 @@ internal sealed class RawHttp2Client : IAsyncDisposable
         return text;
     }
 
-    private static void WriteString(List<byte> block, byte[] bytes)
-    {
-        // 7-bit prefix integer, H = 0 (RFC 7541 §5.1, §5.2).
-        var length = bytes.Length;
-        if (length < 127)
-        {
-            block.Add((byte)length);
-        }
-        else
-        {
-            block.Add(127);
-            length -= 127;
-            while (length >= 128)
-            {
-                block.Add((byte)((length & 0x7F) | 0x80));
-                length >>= 7;
-            }
-
-            block.Add((byte)length);
-        }
-
-        block.AddRange(bytes);
-    }
-
-    private static byte[] Frame(byte type, byte flags, int streamId, byte[] payload)
-    {
-        var frame = new byte[9 + payload.Length];
-        frame[0] = (byte)(payload.Length >> 16);
-        frame[1] = (byte)(payload.Length >> 8);
-        frame[2] = (byte)payload.Length;
-        frame[3] = type;
-        frame[4] = flags;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
-        payload.CopyTo(frame, 9);
-        return frame;
-    }
-
     private async Task WriteAsync(byte[] bytes)
     {
         await _stream.WriteAsync(bytes);
         await _stream.FlushAsync();
-    }
-
-    private async Task<(byte Type, byte Flags, int StreamId, byte[] Payload)?> ReadFrameAsync(CancellationToken cancellationToken)
-    {
-        if (!await FillAsync(9, cancellationToken))
-        {
-            return null;
-        }
-
-        var length = (_buffer[0] << 16) | (_buffer[1] << 8) | _buffer[2];
-        if (!await FillAsync(9 + length, cancellationToken))
-        {
-            return null;
-        }
-
-        var frame = (_buffer[3], _buffer[4], BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(5)) & 0x7FFFFFFF, _buffer.AsSpan(9, length).ToArray());
-        _buffer.AsSpan(9 + length, _count - 9 - length).CopyTo(_buffer);
-        _count -= 9 + length;
-        return frame;
-    }
-
-    private async Task<bool> FillAsync(int wanted, CancellationToken cancellationToken)
-    {
-        if (_buffer.Length < wanted)
-        {
-            Array.Resize(ref _buffer, wanted);
-        }
-
-        while (_count < wanted)
-        {
-            int n;
-            try
-            {
-                n = await _stream.ReadAsync(_buffer.AsMemory(_count), cancellationToken);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-
-            if (n == 0)
-            {
-                return false;
-            }
-
-            _count += n;
-        }
-
-        return true;
     }
 
     private sealed class StreamState

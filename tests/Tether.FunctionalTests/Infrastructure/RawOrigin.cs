@@ -179,6 +179,9 @@ internal sealed class OriginConnection
 
     public SocketReader Reader { get; }
 
+    /// <summary>Fires when the origin is disposed: a script's reads and writes end with it.</summary>
+    internal CancellationToken Stopping => _origin.Stopping;
+
     public int RequestCount => Volatile.Read(ref _requestCount);
 
     /// <summary>Set when <see cref="ReadRequestAsync"/> gave up because no request started within its idle timeout.</summary>

@@ -4,7 +4,11 @@ using System.Text;
 namespace Tether.FunctionalTests.Infrastructure;
 
 /// <summary>A body as it arrived, and whether its framing said it was complete before the peer went away.</summary>
-internal readonly record struct BodyRead(byte[] Bytes, bool Complete);
+internal readonly record struct BodyRead(byte[] Bytes, bool Complete, IReadOnlyList<string>? Trailers = null)
+{
+    /// <summary>The trailer fields after a chunked body's last chunk ("Name: value" lines), none for other framings.</summary>
+    public IReadOnlyList<string> TrailerLines => Trailers ?? [];
+}
 
 /// <summary>
 /// Buffered HTTP/1.1 reading off a raw socket, for the tests' own peers (origin and client). Lenient: it is
@@ -79,7 +83,7 @@ internal sealed class SocketReader(Socket socket)
         return new BodyRead(body.ToArray(), body.Length == length);
     }
 
-    /// <summary>A chunked body (extensions and trailers skipped), or what arrived of it before the peer closed.</summary>
+    /// <summary>A chunked body (extensions skipped, trailer lines kept), or what arrived of it before the peer closed.</summary>
     public async ValueTask<BodyRead> ReadChunkedAsync(CancellationToken cancellationToken)
     {
         using var body = new MemoryStream();
@@ -96,6 +100,7 @@ internal sealed class SocketReader(Socket socket)
             var size = Convert.ToInt64(sizeText, 16);
             if (size == 0)
             {
+                var trailers = new List<string>();
                 while (true)
                 {
                     var trailer = await ReadLineAsync(cancellationToken);
@@ -106,8 +111,10 @@ internal sealed class SocketReader(Socket socket)
 
                     if (trailer.Length == 0)
                     {
-                        return new BodyRead(body.ToArray(), true);
+                        return new BodyRead(body.ToArray(), true, trailers);
                     }
+
+                    trailers.Add(trailer);
                 }
             }
 

@@ -70,6 +70,50 @@ public sealed class Http2ConnectionStreamTests
         Assert.True(owner.Disposed);
     }
 
+    [Fact]
+    public async Task The_handler_first_reads_a_settings_frame_holding_only_the_cap()
+    {
+        await using var stream = new Http2ConnectionStream(new MemoryStream(Frame(0x4, 0, Setting(0x3, 1000))), new Owner(), 9, () => { });
+        var all = new MemoryStream();
+        await stream.CopyToAsync(all);
+        var bytes = all.ToArray();
+
+        Assert.Equal(Frame(0x4, 0, Setting(0x3, 9)), bytes[..15]);
+        Assert.Equal(9u, SettingValue(bytes[15..], 0x3));
+    }
+
+    [Fact]
+    public async Task The_ack_of_the_injected_settings_is_left_out_once_and_later_acks_pass()
+    {
+        var inner = new MemoryStream();
+        await using var stream = new Http2ConnectionStream(inner, new Owner(), 9, () => { });
+        var preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
+        var clientSettings = Frame(0x4, 0, Setting(0x2, 0));
+        var ack = Frame(0x4, 0x1, []);
+        var headers = Frame(0x1, 0x5, [0x82, 0x86, 0x84]);
+        await stream.WriteAsync(preface.Concat(clientSettings).ToArray());
+        await stream.WriteAsync(ack.Concat(headers).ToArray());
+        await stream.WriteAsync(ack);
+
+        Assert.Equal(preface.Concat(clientSettings).Concat(headers).Concat(ack).ToArray(), inner.ToArray());
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x82, 0x86, 0x84 }, new byte[] { 0x82, 0x87, 0x84 })] // GET
+    [InlineData(new byte[] { 0x02, 0x03, (byte)'P', (byte)'U', (byte)'T', 0x86, 0x84 }, new byte[] { 0x02, 0x03, (byte)'P', (byte)'U', (byte)'T', 0x87, 0x84 })] // PUT, literal
+    [InlineData(new byte[] { 0x82, 0x41, 0x01, (byte)'x' }, new byte[] { 0x82, 0x41, 0x01, (byte)'x' })] // no :scheme where expected: untouched
+    public async Task Over_tls_the_scheme_of_each_request_says_https(byte[] block, byte[] expected)
+    {
+        var inner = new MemoryStream();
+        await using var stream = new Http2ConnectionStream(inner, new Owner(), 0, () => { }, httpsScheme: true);
+        var preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
+        var data = Frame(0x0, 0x1, [0x86, 0x86]); // a DATA payload that happens to hold 0x86 stays as it is
+        await stream.WriteAsync(preface.Concat(Frame(0x1, 0x4, block)).Concat(data).ToArray());
+
+        Assert.Equal(preface.Concat(Frame(0x1, 0x4, expected)).Concat(data).ToArray(), inner.ToArray());
+    }
+
+    // What the handler reads, without the SETTINGS the stream puts first when it has a cap.
     private static async Task<byte[]> ReadAllAsync(byte[] input, int cap, int readSize, int innerChunk = int.MaxValue)
     {
         await using var stream = new Http2ConnectionStream(new ChunkedStream(input, innerChunk), new Owner(), cap, () => { });
@@ -81,7 +125,8 @@ public sealed class Http2ConnectionStreamTests
             output.Write(buffer, 0, n);
         }
 
-        return output.ToArray();
+        var bytes = output.ToArray();
+        return cap == 0 ? bytes : bytes[15..];
     }
 
     private static byte[] Frame(byte type, byte flags, byte[] payload)
