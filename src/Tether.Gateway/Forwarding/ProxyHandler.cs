@@ -17,7 +17,7 @@ internal sealed partial class ProxyHandler(
     {
         statistics.OnRequestStarted();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var entry = telemetry.Begin(context);
+        var entry = telemetry.Begin(context, started);
         RouteStatistics? route = null;
         try
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tether.Configuration;
@@ -33,7 +34,7 @@ internal sealed partial class AccessLog : IAsyncDisposable
     private long _dropped;
     private long _failed;
     private long _lastErrorLogged = long.MinValue;
-    private volatile bool _closing;
+    private readonly ManualResetEventSlim _closing = new();
 
     public AccessLog(AccessLogConfig config, ILogger log, Func<Stream>? openStdout = null)
     {
@@ -107,12 +108,17 @@ internal sealed partial class AccessLog : IAsyncDisposable
     /// <summary>Writes what is queued, then closes the sink.</summary>
     public async ValueTask DisposeAsync()
     {
-        _closing = true;
+        _closing.Set(); // ends the writer's gathering wait at once: a drain's exit is not held up by it
         _queue.Writer.TryComplete();
         await Task.Run(() => _writer.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         lock (_sinkLock)
         {
             CloseSink();
+        }
+
+        if (!_writer.IsAlive)
+        {
+            _closing.Dispose(); // else a writer stuck in a write still holds it; the process is ending anyway
         }
     }
 
@@ -123,16 +129,18 @@ internal sealed partial class AccessLog : IAsyncDisposable
         var formatter = new AccessLogFormatter();
         while (Wait(reader))
         {
-            if (!_closing)
-            {
-                Thread.Sleep(s_gatherTime);
-            }
+            _closing.Wait(s_gatherTime);
 
             var config = _config;
             var batchBytes = config.IsStdout ? StdoutBatchBytes : FileBatchBytes;
             var lines = 0;
+
+            // The wall clock read once a batch: each entry's start is its monotonic timestamp before this instant.
+            var nowUtc = DateTime.UtcNow;
+            var now = Stopwatch.GetTimestamp();
             while (reader.TryRead(out var entry))
             {
+                entry.Time = nowUtc - Stopwatch.GetElapsedTime(entry.StartTimestamp, now);
                 var before = buffer.WrittenCount;
                 formatter.Write(buffer, entry, config.Format);
                 lines++;

@@ -1,20 +1,29 @@
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Tether.Upstream;
 
 namespace Tether.Gateway.Observability;
 
 /// <summary>
-/// One request's access-log line, as data: set on <see cref="HttpContext.Features"/> when the request starts
-/// (only while the access log is on), filled in by the forwarder as it goes (destination, connection reused or
-/// new, attempts, error phase), completed from the context when the request ends, then formatted and written by
-/// <see cref="AccessLog"/>'s writer, off the request path.
+/// One request's access-log line, as data: made when the request starts (only while the access log is on), filled
+/// in by the forwarder as it goes (destination, connection reused or new, attempts, error phase), completed from the
+/// context when the request ends, then formatted and written by <see cref="AccessLog"/>'s writer, off the request
+/// path. It is also the request's response body (in place of Kestrel's <see cref="IHttpResponseBodyFeature"/>,
+/// which it wraps), to count the bytes written: one object a request, found again through
+/// <see cref="HttpResponse.BodyWriter"/> (a cached feature) rather than a feature lookup of its own.
 /// </summary>
-internal sealed class AccessLogEntry
+internal sealed class AccessLogEntry(IHttpResponseBodyFeature inner, long startTimestamp) : PipeWriter, IHttpResponseBodyFeature
 {
+    private readonly PipeWriter _writer = inner.Writer;
     private bool? _attemptReused;
 
-    /// <summary>When the request started (UTC).</summary>
-    public DateTime Time { get; init; }
+    /// <summary>The request's start, a <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+    public long StartTimestamp { get; } = startTimestamp;
+
+    /// <summary>When the request started (UTC): set by the writer from <see cref="StartTimestamp"/>, so that the
+    /// request path does not read the wall clock.</summary>
+    public DateTime Time { get; set; }
 
     public string? Client { get; set; }
 
@@ -32,8 +41,8 @@ internal sealed class AccessLogEntry
     /// <summary>Request body bytes read from the client.</summary>
     public long BytesIn { get; set; }
 
-    /// <summary>Response body bytes written to the client.</summary>
-    public long BytesOut { get; set; }
+    /// <summary>Response body bytes written to the client (through <see cref="Writer"/>).</summary>
+    public long BytesOut { get; private set; }
 
     public double DurationSeconds { get; set; }
 
@@ -62,11 +71,17 @@ internal sealed class AccessLogEntry
 
     public UpstreamErrorKind? ErrorKind { get; private set; }
 
-    internal CountingResponseBody? ResponseBody { get; set; }
-
     internal CountingRequestBody? RequestBody { get; set; }
 
-    public static AccessLogEntry? Of(HttpContext context) => context.Features.Get<AccessLogEntry>();
+    public Stream Stream => inner.Stream;
+
+    public PipeWriter Writer => this;
+
+    public override bool CanGetUnflushedBytes => _writer.CanGetUnflushedBytes;
+
+    public override long UnflushedBytes => _writer.UnflushedBytes;
+
+    public static AccessLogEntry? Of(HttpContext context) => context.Response.BodyWriter as AccessLogEntry;
 
     /// <summary>The attempt under way got a connection (HTTP/2: a stream on one that was open, or on a new one).</summary>
     public void OnConnection(bool reused) => _attemptReused = reused;
@@ -84,6 +99,39 @@ internal sealed class AccessLogEntry
         ErrorPhase = phase;
         ErrorKind = kind;
     }
+
+    public override void Advance(int bytes)
+    {
+        BytesOut += bytes;
+        _writer.Advance(bytes);
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0) => _writer.GetMemory(sizeHint);
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => _writer.GetSpan(sizeHint);
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _writer.FlushAsync(cancellationToken);
+
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        BytesOut += source.Length;
+        return _writer.WriteAsync(source, cancellationToken);
+    }
+
+    public override void CancelPendingFlush() => _writer.CancelPendingFlush();
+
+    public override void Complete(Exception? exception = null) => _writer.Complete(exception);
+
+    public override ValueTask CompleteAsync(Exception? exception = null) => _writer.CompleteAsync(exception);
+
+    public void DisableBuffering() => inner.DisableBuffering();
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
+        inner.SendFileAsync(path, offset, count, cancellationToken);
+
+    Task IHttpResponseBodyFeature.CompleteAsync() => inner.CompleteAsync();
 
     /// <summary>The trace id of a W3C traceparent ("00-&lt;32 hex&gt;-&lt;16 hex&gt;-&lt;2 hex&gt;"), or empty if it is not one.</summary>
     public static ReadOnlySpan<char> TraceId(string? traceParent)

@@ -5,59 +5,6 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Tether.Gateway.Observability;
 
 /// <summary>
-/// The response body as Kestrel gives it, counting the bytes written through its <see cref="PipeWriter"/>
-/// (everything Tether writes: proxied bodies and its own error texts). Put in place of Kestrel's feature only
-/// while the access log is on.
-/// </summary>
-internal sealed class CountingResponseBody(IHttpResponseBodyFeature inner) : PipeWriter, IHttpResponseBodyFeature
-{
-    private readonly PipeWriter _writer = inner.Writer;
-
-    public long Bytes { get; private set; }
-
-    public Stream Stream => inner.Stream;
-
-    public PipeWriter Writer => this;
-
-    public override bool CanGetUnflushedBytes => _writer.CanGetUnflushedBytes;
-
-    public override long UnflushedBytes => _writer.UnflushedBytes;
-
-    public override void Advance(int bytes)
-    {
-        Bytes += bytes;
-        _writer.Advance(bytes);
-    }
-
-    public override Memory<byte> GetMemory(int sizeHint = 0) => _writer.GetMemory(sizeHint);
-
-    public override Span<byte> GetSpan(int sizeHint = 0) => _writer.GetSpan(sizeHint);
-
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _writer.FlushAsync(cancellationToken);
-
-    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
-    {
-        Bytes += source.Length;
-        return _writer.WriteAsync(source, cancellationToken);
-    }
-
-    public override void CancelPendingFlush() => _writer.CancelPendingFlush();
-
-    public override void Complete(Exception? exception = null) => _writer.Complete(exception);
-
-    public override ValueTask CompleteAsync(Exception? exception = null) => _writer.CompleteAsync(exception);
-
-    public void DisableBuffering() => inner.DisableBuffering();
-
-    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
-
-    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
-        inner.SendFileAsync(path, offset, count, cancellationToken);
-
-    Task IHttpResponseBodyFeature.CompleteAsync() => inner.CompleteAsync();
-}
-
-/// <summary>
 /// The request body as Kestrel gives it, counting the bytes consumed through its <see cref="PipeReader"/>.
 /// Put in place of Kestrel's feature only while the access log is on, and only for a request with a body.
 /// </summary>

@@ -35,9 +35,10 @@ internal sealed class RequestTelemetry
     /// <summary>Requests no route matched (404) or refused before routing (400).</summary>
     public RouteStatistics Unrouted { get; } = new("", "");
 
-    /// <summary>At the request's start: the access-log entry (set on the context, with the counting bodies), or
+    /// <summary>At the request's start (<paramref name="started"/>: its <see cref="Stopwatch.GetTimestamp"/>): the
+    /// access-log entry, put on the context as its response body (and a counting request body if it has one), or
     /// null while the access log is off.</summary>
-    public AccessLogEntry? Begin(HttpContext context)
+    public AccessLogEntry? Begin(HttpContext context, long started)
     {
         if (!AccessLog.Enabled)
         {
@@ -45,10 +46,8 @@ internal sealed class RequestTelemetry
         }
 
         var features = context.Features;
-        var entry = new AccessLogEntry { Time = DateTime.UtcNow };
-        var responseBody = new CountingResponseBody(features.Get<IHttpResponseBodyFeature>()!);
-        features.Set<IHttpResponseBodyFeature>(responseBody);
-        entry.ResponseBody = responseBody;
+        var entry = new AccessLogEntry(features.Get<IHttpResponseBodyFeature>()!, started);
+        features.Set<IHttpResponseBodyFeature>(entry);
         var request = context.Request;
         if (request.ContentLength > 0 || (request.ContentLength is null && features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true }))
         {
@@ -57,7 +56,6 @@ internal sealed class RequestTelemetry
             entry.RequestBody = requestBody;
         }
 
-        features.Set(entry);
         return entry;
     }
 
@@ -93,14 +91,12 @@ internal sealed class RequestTelemetry
         entry.Protocol = request.Protocol;
         entry.Status = status;
         entry.BytesIn = entry.RequestBody?.Bytes ?? 0;
-        entry.BytesOut = entry.ResponseBody?.Bytes ?? 0;
         entry.DurationSeconds = elapsed.TotalSeconds;
         entry.Cluster = route.Cluster.Length == 0 ? null : route.Cluster;
         entry.Referer = headers.Referer.Count > 0 ? headers.Referer.ToString() : null;
         entry.UserAgent = headers.UserAgent.Count > 0 ? headers.UserAgent.ToString() : null;
         entry.TraceParent = headers.TraceParent.Count > 0 ? headers.TraceParent.ToString() : null;
         entry.RequestBody = null;
-        entry.ResponseBody = null;
         AccessLog.Enqueue(entry);
     }
 
