@@ -13,7 +13,7 @@ export TETHER_BIN="$build/tether"
 
 status=0
 start=$SECONDS
-for script in smuggling per-ip-limit proxy-protocol slowloris drain reload h2-attacks; do
+for script in smuggling per-ip-limit proxy-protocol slowloris drain reload h2-attacks observability; do
   echo "== $script"
   rc=0
   timeout 300 "acceptance/$script.sh" "$@" || rc=$?
