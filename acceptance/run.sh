@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every acceptance script against one Release build of Tether. --short: the CI form (well under a
-# minute once built); without it, the full form described in docs/security.md.
+# Runs every acceptance script against one Release build of Tether. --short: the CI form (about two
+# minutes once built); without it, the full form described in docs/security.md.
 # Usage: acceptance/run.sh [--short]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ export TETHER_BIN="$build/tether"
 
 status=0
 start=$SECONDS
-for script in smuggling per-ip-limit proxy-protocol slowloris drain reload; do
+for script in smuggling per-ip-limit proxy-protocol slowloris drain reload h2-attacks observability; do
   echo "== $script"
   rc=0
   timeout 300 "acceptance/$script.sh" "$@" || rc=$?

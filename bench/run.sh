@@ -20,6 +20,8 @@
 #   --no-build        [BENCH_BUILD=0]         use the Tether already in bench/.build/tether
 #   --tether-source W [BENCH_TETHER_SOURCE]   worktree (default): build src/ as it is on disk;
 #                                             head: build the last commit (git archive), ignoring local edits
+#   --tether-access-log F [BENCH_TETHER_ACCESS_LOG=off] Tether's accessLog.format: off, json or combined,
+#                                             to a file in the run folder (the cost of the access log)
 #   --port-base N     [BENCH_PORT_BASE=28000] ports used: base+80 .. base+139 on 127.0.0.1
 #   --out DIR         [BENCH_OUT]             where the report goes (default bench/results)
 #   --serve S                                 start everything, print the addresses, wait S seconds, stop
@@ -51,6 +53,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-5000}
 PROXY_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BUILD=${BENCH_BUILD:-1}
 TETHER_SOURCE=${BENCH_TETHER_SOURCE:-worktree}
+TETHER_ACCESS_LOG=${BENCH_TETHER_ACCESS_LOG:-off}
 PORT_BASE=${BENCH_PORT_BASE:-28000}
 OUT_DIR=${BENCH_OUT:-}
 SERVE=0
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
         --workers) PROXY_WORKERS=$2; shift ;;
         --no-build) BUILD=0 ;;
         --tether-source) TETHER_SOURCE=$2; shift ;;
+        --tether-access-log) TETHER_ACCESS_LOG=$2; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
         --serve) SERVE=$2; shift ;;
@@ -101,8 +105,10 @@ for n in "$ROUNDS" "$DURATION" "$WARMUP" "$IDLE_CONNS" "$PROXY_WORKERS" "$PORT_B
 done
 [ "$DURATION" -ge 1 ] || die "--duration must be at least 1 second"
 [[ $TETHER_SOURCE =~ ^(worktree|head)$ ]] || die "--tether-source is worktree or head, not '$TETHER_SOURCE'"
+[[ $TETHER_ACCESS_LOG =~ ^(off|json|combined)$ ]] || die "--tether-access-log is off, json or combined, not '$TETHER_ACCESS_LOG'"
 
 RUN_DIR="$BENCH_DIR/results/tmp/run"
+[ "$TETHER_ACCESS_LOG" = off ] || log "Tether logs every request (accessLog.format $TETHER_ACCESS_LOG) to $RUN_DIR/<instance>-access.log"
 RAW="$RUN_DIR/raw.jsonl"
 # Servers outlive nothing: even if this script is killed, `timeout` stops them after this long.
 SERVER_MAX_SECONDS=$((600 + ROUNDS * 30 * DURATION + 30 * WARMUP + SERVE))

@@ -161,7 +161,11 @@ CONF
 
 # write_tether_config NAME PORT TLS_PORT ADMIN_PORT MAX_IDLE
 write_tether_config() {
-    local name=$1 port=$2 tls_port=$3 admin_port=$4 max_idle=$5 tls=""
+    local name=$1 port=$2 tls_port=$3 admin_port=$4 max_idle=$5 tls="" access_log="off" format="combined"
+    if [ "$TETHER_ACCESS_LOG" != off ]; then
+        access_log="$RUN_DIR/$name-access.log" format=$TETHER_ACCESS_LOG
+        rm -f "$access_log"
+    fi
     if [ -n "$tls_port" ]; then
         tls=", { \"address\": \"127.0.0.1:$tls_port\", \"protocols\": \"http1AndHttp2\", \"tls\": { \"certificate\": \"$RUN_DIR/tls/cert.pem\", \"key\": \"$RUN_DIR/tls/key.pem\" } }"
     fi
@@ -170,6 +174,7 @@ write_tether_config() {
   "listeners": [ { "address": "127.0.0.1:$port", "protocols": "http1" }$tls ],
   "downstream": { "maxRequestsPerConnection": 0 },
   "admin": { "address": "127.0.0.1:$admin_port" },
+  "accessLog": { "path": "$access_log", "format": "$format" },
   "routes": [ { "match": { "pathPrefix": "/" }, "cluster": "origin" } ],
   "clusters": {
     "origin": {

@@ -20,7 +20,7 @@ public sealed record ConfigLoadResult(TetherConfig? Config, IReadOnlyList<Config
 public static class ConfigLoader
 {
     /// <summary>Load a file. A missing or unreadable file is an error in the result, not an exception.
-    /// Relative TLS paths (listeners' tls.*, clusters' tls.caFile, .certificate, .key) are resolved against the file's folder.</summary>
+    /// Relative TLS paths (listeners' tls.*, clusters' tls.caFile, .certificate, .key) and a relative accessLog.path are resolved against the file's folder.</summary>
     public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -105,7 +105,13 @@ public static class ConfigLoader
             };
         }
 
-        return config with { Listeners = listeners, Clusters = clusters };
+        var accessLog = config.AccessLog;
+        if (!accessLog.IsOff && !accessLog.IsStdout)
+        {
+            accessLog = accessLog with { Path = Resolve(accessLog.Path, baseFolder) };
+        }
+
+        return config with { Listeners = listeners, Clusters = clusters, AccessLog = accessLog };
     }
 
     [return: NotNullIfNotNull(nameof(file))]

@@ -2,7 +2,7 @@ using Tether.Configuration.Binding;
 
 namespace Tether.Configuration;
 
-/// <summary>Checks of the operations keys: drain, recycle, lifetime jitter.</summary>
+/// <summary>Checks of the operations keys: drain, recycle, lifetime jitter, accessLog.</summary>
 public static partial class ConfigValidator
 {
     private static void ValidateOperations(TetherConfig config, List<ConfigError> errors)
@@ -10,6 +10,7 @@ public static partial class ConfigValidator
         NotNegative(errors, "drain.delay", config.Drain.Delay, "5s");
         Positive(errors, "drain.timeout", config.Drain.Timeout, "30s");
         NotNegative(errors, "recycle.window", config.Recycle.Window, "30s");
+        ValidateAccessLog(config.AccessLog, errors);
         var downstream = config.Downstream;
         if (downstream.MaxConnectionLifetimeJitter is { } jitter)
         {
@@ -19,6 +20,40 @@ public static partial class ConfigValidator
                 errors.Add(new ConfigError("downstream.maxConnectionLifetimeJitter", ConfigText.Quote(Durations.Format(jitter)),
                     $"must be less than downstream.maxConnectionLifetime ({Durations.Format(lifetime)}); use a fraction of it such as a tenth"));
             }
+        }
+    }
+
+    private static void ValidateAccessLog(AccessLogConfig accessLog, List<ConfigError> errors)
+    {
+        if (accessLog.QueueSize < 1)
+        {
+            errors.Add(new ConfigError("accessLog.queueSize", Number(accessLog.QueueSize), "must be at least 1; use a number of lines such as 16384"));
+        }
+
+        if (!Enum.IsDefined(accessLog.Format))
+        {
+            errors.Add(new ConfigError("accessLog.format", accessLog.Format.ToString(), "use \"combined\" or \"json\""));
+        }
+
+        if (accessLog.IsOff || accessLog.IsStdout)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(accessLog.Path))
+        {
+            errors.Add(new ConfigError("accessLog.path", ConfigText.Quote(accessLog.Path), "use \"stdout\", \"off\" or the path of a file such as \"/var/log/tether/access.log\""));
+            return;
+        }
+
+        var fullPath = Path.GetFullPath(accessLog.Path);
+        if (Directory.Exists(fullPath))
+        {
+            errors.Add(new ConfigError("accessLog.path", ConfigText.Quote(accessLog.Path), $"{fullPath} is a folder; give the path of a file in it, such as \"{Path.Combine(fullPath, "access.log")}\""));
+        }
+        else if (Path.GetDirectoryName(fullPath) is { } folder && !Directory.Exists(folder))
+        {
+            errors.Add(new ConfigError("accessLog.path", ConfigText.Quote(accessLog.Path), $"the folder {folder} does not exist; create it or log to \"stdout\""));
         }
     }
 

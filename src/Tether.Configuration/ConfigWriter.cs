@@ -95,6 +95,12 @@ public static class ConfigWriter
             },
             ["drain"] = new JsonObject { ["delay"] = Durations.Format(config.Drain.Delay), ["timeout"] = Durations.Format(config.Drain.Timeout) },
             ["recycle"] = new JsonObject { ["window"] = Durations.Format(config.Recycle.Window) },
+            ["accessLog"] = new JsonObject
+            {
+                ["path"] = config.AccessLog.Path,
+                ["format"] = EnumName(config.AccessLog.Format),
+                ["queueSize"] = config.AccessLog.QueueSize,
+            },
         };
         return root.ToJsonString(_options);
     }

@@ -25,6 +25,41 @@ public sealed record TetherConfig
 
     /// <summary>Rebalancing long-lived client connections when a cluster's destinations change.</summary>
     public RecycleConfig Recycle { get; init; } = new();
+
+    /// <summary>One line per request (nginx access_log; Caddy and Traefik JSON logs).</summary>
+    public AccessLogConfig AccessLog { get; init; } = new();
+}
+
+/// <summary>accessLog.format.</summary>
+public enum AccessLogFormat
+{
+    /// <summary>"combined": nginx's combined format, plus the request time in seconds and the upstream address.</summary>
+    Combined,
+
+    /// <summary>"json": one JSON object a line.</summary>
+    Json,
+}
+
+public sealed record AccessLogConfig
+{
+    /// <summary>The <see cref="Path"/> that turns the access log off.</summary>
+    public const string Off = "off";
+
+    /// <summary>The <see cref="Path"/> that writes to standard output.</summary>
+    public const string Stdout = "stdout";
+
+    /// <summary>"stdout", a file (appended to; reopened on SIGUSR1), or "off". "off" unless the embedded default
+    /// config is running, which logs to "stdout".</summary>
+    public string Path { get; init; } = Off;
+
+    public AccessLogFormat Format { get; init; } = AccessLogFormat.Combined;
+
+    /// <summary>Lines waiting to be written; past this, lines are dropped (and counted), never waited for.</summary>
+    public int QueueSize { get; init; } = 16 * 1024;
+
+    public bool IsOff => string.Equals(Path, Off, StringComparison.OrdinalIgnoreCase);
+
+    public bool IsStdout => string.Equals(Path, Stdout, StringComparison.OrdinalIgnoreCase);
 }
 
 public sealed record DrainConfig

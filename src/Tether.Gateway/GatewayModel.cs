@@ -54,7 +54,7 @@ internal sealed class GatewayModel : IDisposable
 
         Clusters = clusters;
         Reused = reused;
-        Routes = new RouteTable(config.Routes, clusters);
+        Routes = new RouteTable(config.Routes, clusters, previous?.Routes);
         Connections = new ConnectionPolicy(config.Downstream, options.TimeProvider);
     }
 

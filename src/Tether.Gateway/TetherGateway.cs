@@ -12,6 +12,7 @@ using Tether.Gateway.Draining;
 using Tether.Gateway.Forwarding;
 using Tether.Gateway.Hosting;
 using Tether.Gateway.Listeners;
+using Tether.Gateway.Observability;
 using Tether.Gateway.Protection;
 using Tether.Gateway.ProxyProtocol;
 using Tether.Gateway.Reload;
@@ -45,6 +46,9 @@ public sealed record GatewayOptions
 
     /// <summary>How long a cluster a reload replaced keeps taking requests that picked it just before the swap.</summary>
     public TimeSpan RetireGrace { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Opens what accessLog.path "stdout" writes to (a test seam; the process's standard output by default).</summary>
+    public Func<Stream>? AccessLogStdout { get; init; }
 }
 
 /// <summary>
@@ -60,6 +64,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
     private readonly NetworkList _trustedProxies;
     private readonly ILogger _log;
     private readonly ITimer _sweeper;
+    private readonly TetherMeter _meter;
     private WebApplication? _admin;
     private volatile GatewayModel _model;
 
@@ -77,6 +82,8 @@ public sealed partial class TetherGateway : IAsyncDisposable
         Recycler = new Recycler(options.TimeProvider, loggers.CreateLogger("Tether.Gateway.Recycling")) { Window = config.Recycle.Window };
         Retired = new RetiredClusters(options.TimeProvider, options.RetireGrace);
         _model = new GatewayModel(config, options, previous: null, Recycler);
+        _meter = new TetherMeter(() => TelemetrySnapshot.Take(this));
+        Telemetry = new RequestTelemetry(new AccessLog(config.AccessLog, loggers.CreateLogger("Tether.AccessLog"), options.AccessLogStdout), _meter);
 
         // One forwarder, handler, limiter and set of counters for every listener server: the caps and figures
         // are per process, like nginx's.
@@ -84,15 +91,17 @@ public sealed partial class TetherGateway : IAsyncDisposable
         services.AddSingleton(loggers);
         services.AddLogging();
         services.AddSingleton(Counters);
+        services.AddSingleton(Telemetry);
         services.AddSingleton<ForwarderErrors>();
         services.AddSingleton<Forwarder>();
         _services = services.BuildServiceProvider();
         _proxy = new ProxyHandler(
-            _services.GetRequiredService<Forwarder>(), () => _model, Downstream, Counters, Drainer, Recycler, loggers.CreateLogger<ProxyHandler>());
+            _services.GetRequiredService<Forwarder>(), () => _model, Downstream, Counters, Telemetry, Drainer, Recycler, loggers.CreateLogger<ProxyHandler>());
         var d = config.Downstream;
         _limiter = new ConnectionLimiter(d.MaxConnections, d.MaxConnectionsPerClient);
         _trustedProxies = new NetworkList(d.TrustedProxies);
         _sweeper = options.TimeProvider.CreateTimer(static s => ((TetherGateway)s!).Sweep(), this, options.SweepInterval, options.SweepInterval);
+        _meter.Observe(MetricFamilies.From(TelemetrySnapshot.Take(this)));
     }
 
     public DownstreamStatistics Downstream { get; }
@@ -133,6 +142,12 @@ public sealed partial class TetherGateway : IAsyncDisposable
     internal Recycler Recycler { get; }
 
     internal RetiredClusters Retired { get; }
+
+    /// <summary>Request durations, the access log and the <c>Tether</c> meter's histograms.</summary>
+    internal RequestTelemetry Telemetry { get; }
+
+    /// <summary>This gateway's <c>Tether</c> meter.</summary>
+    internal Meter Meter => _meter.Meter;
 
     public static async Task<TetherGateway> StartAsync(TetherConfig config, GatewayOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -186,6 +201,9 @@ public sealed partial class TetherGateway : IAsyncDisposable
         return Drainer.RunAsync(drain, cause, StopListenersAsync, ClosePools);
     }
 
+    /// <summary>Closes the access log file and opens its path again (SIGUSR1, after logrotate moved it away).</summary>
+    public void ReopenLogs() => Telemetry.AccessLog.Reopen();
+
     /// <summary>A second stop request: abort what the drain is still waiting for.</summary>
     public void AbortDrain() => Drainer.Abort();
 
@@ -219,6 +237,8 @@ public sealed partial class TetherGateway : IAsyncDisposable
         }
 
         await _services.DisposeAsync().ConfigureAwait(false);
+        await Telemetry.AccessLog.DisposeAsync().ConfigureAwait(false);
+        _meter.Dispose();
     }
 
     private async Task StopListenersAsync(CancellationToken deadline)

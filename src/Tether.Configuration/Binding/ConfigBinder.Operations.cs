@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Tether.Configuration.Binding;
 
-/// <summary>The operations keys: drain, recycle.</summary>
+/// <summary>The operations keys: drain, recycle, accessLog.</summary>
 internal static partial class ConfigBinder
 {
     private static DrainConfig BindDrain(ObjectReader reader)
@@ -26,6 +26,19 @@ internal static partial class ConfigBinder
         };
         reader.Finish();
         return recycle;
+    }
+
+    private static AccessLogConfig BindAccessLog(ObjectReader reader)
+    {
+        var defaults = new AccessLogConfig();
+        var accessLog = new AccessLogConfig
+        {
+            Path = reader.Read("path", defaults.Path, ValueParsers.String),
+            Format = reader.Read("format", defaults.Format, ValueParsers.AccessLogFormat),
+            QueueSize = reader.Read("queueSize", defaults.QueueSize, ValueParsers.Int),
+        };
+        reader.Finish();
+        return accessLog;
     }
 
     // A duration whose absence (or null, as the effective config prints it) means "derive it" while "0s" means

@@ -23,6 +23,7 @@ internal static partial class ConfigBinder
             Chain = BindChain(reader.Object("chain")),
             Drain = BindDrain(reader.Object("drain")),
             Recycle = BindRecycle(reader.Object("recycle")),
+            AccessLog = BindAccessLog(reader.Object("accessLog")),
         };
         reader.Finish();
         return config;

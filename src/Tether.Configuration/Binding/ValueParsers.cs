@@ -191,6 +191,9 @@ internal static class ValueParsers
     public static bool UpstreamProtocol(JsonNode? node, bool fromEnvironment, out UpstreamProtocol value, out string error) =>
         Named(node, out value, out error, "expected \"http1\", \"http2\" or \"auto\"");
 
+    public static bool AccessLogFormat(JsonNode? node, bool fromEnvironment, out AccessLogFormat value, out string error) =>
+        Named(node, out value, out error, "expected \"combined\" or \"json\"");
+
     /// <summary>"1.2" or "1.3", written as a string (a JSON number is refused with the fix); the inverse of <see cref="TlsVersionName"/>.</summary>
     public static bool TlsMinimumVersion(JsonNode? node, bool fromEnvironment, out TlsMinimumVersion value, out string error)
     {

@@ -38,7 +38,7 @@ internal static class AdminEndpoints
             var result = await gateway.ReloadAsync("POST /reload", context.RequestAborted).ConfigureAwait(false);
             context.Response.StatusCode = result.Ok ? StatusCodes.Status200OK : StatusCodes.Status422UnprocessableEntity;
             context.Response.ContentType = "application/json";
-            await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+            await using var json = new Utf8JsonWriter(context.Response.Body, OperationsStatus.JsonOptions);
             OperationsStatus.WriteReload(json, result);
             await json.FlushAsync(context.RequestAborted).ConfigureAwait(false);
         });

@@ -1,23 +1,26 @@
-using System.Globalization;
-using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using Tether.Gateway.Observability;
 using Tether.Gateway.Reload;
 
 namespace Tether.Gateway.Admin;
 
-/// <summary>The drain, reload and recycling figures of /status and /metrics.</summary>
+/// <summary>The drain, reload and recycling figures of /status, and the JSON every admin answer is written with.</summary>
 internal static class OperationsStatus
 {
-    public static void WriteJson(Utf8JsonWriter json, TetherGateway gateway)
+    /// <summary>Indented, with plain characters: "+Inf" and quotes in error messages as they are, not \u002B or \u0022.</summary>
+    public static JsonWriterOptions JsonOptions { get; } = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static void WriteJson(Utf8JsonWriter json, OperationsFigures operations)
     {
-        json.WriteBoolean("ready", gateway.IsReady);
-        json.WriteBoolean("draining", gateway.Drainer.IsDraining);
+        json.WriteBoolean("ready", operations.Ready);
+        json.WriteBoolean("draining", operations.Draining);
         json.WriteStartObject("recycle");
-        json.WriteBoolean("active", gateway.Recycler.Current is not null);
-        json.WriteNumber("recycled", gateway.Recycler.Recycled);
+        json.WriteBoolean("active", operations.RecycleActive);
+        json.WriteNumber("recycled", operations.Recycled);
         json.WriteEndObject();
-        json.WriteNumber("retiredClusters", gateway.Retired.Count);
-        if (gateway.LastReload is { } reload)
+        json.WriteNumber("retiredClusters", operations.RetiredClusters);
+        if (operations.LastReload is { } reload)
         {
             json.WritePropertyName("lastReload");
             WriteReload(json, reload);
@@ -45,18 +48,4 @@ internal static class OperationsStatus
         json.WriteEndArray();
         json.WriteEndObject();
     }
-
-    public static void WritePrometheus(StringBuilder sb, TetherGateway gateway)
-    {
-        Append(sb, "tether_ready", "gauge", "1 while the gateway takes new connections, 0 once draining.", gateway.IsReady ? 1 : 0);
-        Append(sb, "tether_recycled_connections_total", "counter", "Client connections closed to rebalance after a destination change.", gateway.Recycler.Recycled);
-        if (gateway.LastReload is { } reload)
-        {
-            Append(sb, "tether_last_reload_ok", "gauge", "1 if the last reload was applied, 0 if it was rejected.", reload.Ok ? 1 : 0);
-            Append(sb, "tether_last_reload_timestamp_seconds", "gauge", "When the last reload was attempted (Unix time).", reload.At.ToUnixTimeSeconds());
-        }
-    }
-
-    private static void Append(StringBuilder sb, string name, string type, string help, long value) =>
-        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value}\n");
 }

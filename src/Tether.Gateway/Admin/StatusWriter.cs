@@ -1,20 +1,24 @@
 using System.Globalization;
 using System.Text.Json;
-using Tether.Upstream;
-using Tether.Upstream.Pooling;
+using Tether.Gateway.Observability;
 
 namespace Tether.Gateway.Admin;
 
-/// <summary>GET /status: nginx stub_status parity plus per-destination pool counters.</summary>
+/// <summary>GET /status: a <see cref="TelemetrySnapshot"/> as JSON (nginx stub_status parity, per-destination pool
+/// counters, request durations by route, the access log and the process).</summary>
 internal static class StatusWriter
 {
-    public static async Task WriteJsonAsync(Stream output, TetherGateway gateway, CancellationToken cancellationToken)
+    public static Task WriteJsonAsync(Stream output, TetherGateway gateway, CancellationToken cancellationToken) =>
+        WriteJsonAsync(output, TelemetrySnapshot.Take(gateway), cancellationToken);
+
+    public static async Task WriteJsonAsync(Stream output, TelemetrySnapshot snapshot, CancellationToken cancellationToken)
     {
-        await using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
-        var d = gateway.Downstream;
+        await using var json = new Utf8JsonWriter(output, OperationsStatus.JsonOptions);
+        var d = snapshot.Downstream;
         json.WriteStartObject();
-        json.WriteString("version", typeof(StatusWriter).Assembly.GetName().Version?.ToString(3));
-        OperationsStatus.WriteJson(json, gateway);
+        json.WriteString("version", TelemetrySnapshot.Build.Version);
+        json.WriteString("commit", TelemetrySnapshot.Build.Commit);
+        OperationsStatus.WriteJson(json, snapshot.Operations);
         json.WriteStartObject("connections");
         json.WriteNumber("active", d.Active);
         json.WriteNumber("reading", 0);
@@ -23,62 +27,62 @@ internal static class StatusWriter
         json.WriteNumber("accepted", d.Accepted);
         json.WriteNumber("handled", d.Handled);
         json.WriteStartObject("closed");
-        foreach (var reason in Protection.ConnectionCloseCounters.Reasons)
+        foreach (var (reason, count) in d.Closed)
         {
-            json.WriteNumber(Names.Camel(reason), d.Closed[reason]);
+            json.WriteNumber(Names.Camel(reason), count);
         }
 
         json.WriteEndObject();
         json.WriteEndObject();
 
+        var r = snapshot.Requests;
         json.WriteStartObject("requests");
-        json.WriteNumber("total", d.Requests);
-        json.WriteNumber("inFlight", d.Writing);
-        json.WriteNumber("notFound", gateway.Counters.NotFound);
-        json.WriteNumber("rejected", gateway.Counters.Rejected);
-        json.WriteNumber("clientAborted", gateway.Counters.ClientAbortedCount);
+        json.WriteNumber("total", r.Total);
+        json.WriteNumber("inFlight", r.InFlight);
+        json.WriteNumber("notFound", r.NotFound);
+        json.WriteNumber("rejected", r.Rejected);
+        json.WriteNumber("clientAborted", r.ClientAborted);
         json.WriteStartObject("upstreamErrors");
-        foreach (var phase in Enum.GetValues<UpstreamPhase>())
+        foreach (var (phase, kind, count) in r.UpstreamErrors)
         {
-            foreach (var kind in Enum.GetValues<UpstreamErrorKind>())
-            {
-                var n = gateway.Counters.Errors(phase, kind);
-                if (n > 0)
-                {
-                    json.WriteNumber($"{Names.Camel(phase)}.{Names.Camel(kind)}", n);
-                }
-            }
+            json.WriteNumber($"{Names.Camel(phase)}.{Names.Camel(kind)}", count);
         }
 
         json.WriteEndObject();
         json.WriteEndObject();
 
-        WriteProcess(json);
+        WriteRoutes(json, snapshot.Routes);
+        WriteAccessLog(json, snapshot.AccessLog);
+        WriteProcess(json, snapshot.Process);
+        WriteClusters(json, snapshot.Clusters);
+        json.WriteEndObject();
+        await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
 
+    private static void WriteClusters(Utf8JsonWriter json, IReadOnlyList<ClusterFigures> clusters)
+    {
         json.WriteStartObject("clusters");
-        foreach (var (name, cluster) in gateway.Model.Clusters)
+        foreach (var cluster in clusters)
         {
-            json.WriteStartObject(name);
-            json.WriteString("loadBalancing", cluster.Policy.Name);
-            json.WriteNumber("retryBudgetExhausted", cluster.RetryBudget.Exhausted);
-            json.WriteNumber("draining", cluster.Draining.Count);
-            var now = cluster.TimeProvider.GetTimestamp();
+            json.WriteStartObject(cluster.Name);
+            json.WriteString("loadBalancing", cluster.LoadBalancing);
+            json.WriteNumber("retryBudgetExhausted", cluster.RetryBudgetExhausted);
+            json.WriteNumber("draining", cluster.Draining);
             json.WriteStartObject("destinations");
             foreach (var destination in cluster.Destinations)
             {
-                var pool = destination.Pool;
-                var s = pool.Statistics;
                 json.WriteStartObject(destination.Name);
-                json.WriteString("health", Names.Camel(destination.Health.State(now)));
-                json.WriteNumber("weight", destination.Health.EffectiveWeight(now));
-                json.WriteNumber("ejections", destination.Health.Ejections);
-                json.WriteNumber("consecutiveFailures", destination.Health.ConsecutiveFailures);
+                json.WriteString("health", destination.Health);
+                json.WriteNumber("weight", destination.Weight);
+                json.WriteNumber("ejections", destination.Ejections);
+                json.WriteNumber("consecutiveFailures", destination.ConsecutiveFailures);
                 json.WriteNumber("inFlight", destination.InFlight);
                 json.WriteNumber("picks", destination.Picks);
                 json.WriteNumber("requests", destination.Requests);
                 json.WriteNumber("failures", destination.Failures);
-                json.WriteString("protocol", Names.Camel(destination.Protocol));
-                json.WriteBoolean("tls", destination.Connector.Tls is not null);
+                json.WriteString("protocol", destination.Protocol);
+                json.WriteBoolean("tls", destination.Tls);
+                WriteHistogram(json, "exchangeDuration", destination.ExchangeDuration);
                 if (destination.Http2 is { } http2)
                 {
                     json.WriteStartObject("http2");
@@ -93,32 +97,33 @@ internal static class StatusWriter
                     json.WriteEndObject();
                 }
 
+                var pool = destination.Pool;
                 json.WriteStartObject("pool");
-                json.WriteNumber("idle", pool.IdleCount);
-                json.WriteNumber("active", pool.LeasedCount);
-                json.WriteNumber("waiting", pool.WaitingCount);
-                json.WriteNumber("created", s.Created);
-                json.WriteNumber("reused", s.Reused);
-                json.WriteNumber("connectFailures", s.ConnectFailures);
-                json.WriteNumber("queueTimeouts", s.QueueTimeouts);
+                json.WriteNumber("idle", pool.Idle);
+                json.WriteNumber("active", pool.Active);
+                json.WriteNumber("waiting", pool.Waiting);
+                json.WriteNumber("created", pool.Created);
+                json.WriteNumber("reused", pool.Reused);
+                json.WriteNumber("connectFailures", pool.ConnectFailures);
+                json.WriteNumber("queueTimeouts", pool.QueueTimeouts);
                 json.WriteStartObject("closed");
-                foreach (var reason in Enum.GetValues<ConnectionCloseReason>())
+                foreach (var (reason, count) in pool.Closed)
                 {
-                    json.WriteNumber(Names.Camel(reason), s.Closed(reason));
+                    json.WriteNumber(Names.Camel(reason), count);
                 }
 
                 json.WriteEndObject();
-                if (pool.LearnedIdleTimeout is { } learned)
+                if (pool.LearnedIdleTimeoutSeconds is { } learned)
                 {
-                    json.WriteNumber("learnedIdleTimeoutSeconds", Math.Round(learned.TotalSeconds, 3));
+                    json.WriteNumber("learnedIdleTimeoutSeconds", Math.Round(learned, 3));
                 }
                 else
                 {
                     json.WriteNull("learnedIdleTimeoutSeconds");
                 }
 
-                WriteHistogram(json, "idleAgeAtReuse", s.IdleAgeAtReuse);
-                WriteHistogram(json, "idleAgeAtPeerClose", s.IdleAgeAtPeerClose);
+                WriteHistogram(json, "idleAgeAtReuse", pool.IdleAgeAtReuse);
+                WriteHistogram(json, "idleAgeAtPeerClose", pool.IdleAgeAtPeerClose);
                 json.WriteEndObject();
                 json.WriteEndObject();
             }
@@ -128,19 +133,74 @@ internal static class StatusWriter
         }
 
         json.WriteEndObject();
-        json.WriteEndObject();
-        await json.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    // Reuse-race telemetry: { "count", "minSeconds" (null before the first), "buckets": { "<upper bound in
-    // seconds>": count in that bucket alone, ..., "+Inf": count above the last bound } }.
-    private static void WriteHistogram(Utf8JsonWriter json, string name, DurationHistogram histogram)
+    // Per route: requests by status class, and their durations over every method and status.
+    private static void WriteRoutes(Utf8JsonWriter json, IReadOnlyList<RouteFigures> routes)
+    {
+        json.WriteStartArray("routes");
+        foreach (var route in routes)
+        {
+            json.WriteStartObject();
+            json.WriteString("cluster", route.Cluster.Length == 0 ? null : route.Cluster);
+            json.WriteString("route", route.Route.Length == 0 ? null : route.Route);
+            json.WriteNumber("requests", route.Series.Sum(s => s.Histogram.Count));
+            json.WriteStartObject("statusClasses");
+            foreach (var statusClass in RouteStatistics.StatusClasses)
+            {
+                json.WriteNumber(statusClass, route.Series.Where(s => s.StatusClass == statusClass).Sum(s => s.Histogram.Count));
+            }
+
+            json.WriteEndObject();
+            WriteHistogram(json, "duration", Merge(route.Series.Select(s => s.Histogram)));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static HistogramFigures Merge(IEnumerable<HistogramFigures> histograms)
+    {
+        var bounds = Upstream.Pooling.DurationHistogram.LatencyBoundsSeconds;
+        var buckets = new long[bounds.Count + 1];
+        var sum = 0.0;
+        double? min = null;
+        foreach (var h in histograms)
+        {
+            for (var i = 0; i < buckets.Length; i++)
+            {
+                buckets[i] += h.Buckets[i];
+            }
+
+            sum += h.SumSeconds;
+            min = h.MinSeconds is { } m && (min is null || m < min) ? m : min;
+        }
+
+        return new HistogramFigures(bounds, buckets, sum, min);
+    }
+
+    private static void WriteAccessLog(Utf8JsonWriter json, AccessLogFigures a)
+    {
+        json.WriteStartObject("accessLog");
+        json.WriteString("path", a.Path);
+        json.WriteString("format", a.Format);
+        json.WriteNumber("written", a.Written);
+        json.WriteNumber("dropped", a.Dropped);
+        json.WriteNumber("failed", a.Failed);
+        json.WriteNumber("queued", a.Queued);
+        json.WriteNumber("queueSize", a.QueueSize);
+        json.WriteEndObject();
+    }
+
+    // Histograms: { "count", "minSeconds" (null before the first), "buckets": { "<upper bound in seconds>": count in
+    // that bucket alone, ..., "+Inf": count above the last bound } }.
+    private static void WriteHistogram(Utf8JsonWriter json, string name, HistogramFigures histogram)
     {
         json.WriteStartObject(name);
         json.WriteNumber("count", histogram.Count);
-        if (histogram.Min is { } min)
+        if (histogram.MinSeconds is { } min)
         {
-            json.WriteNumber("minSeconds", Math.Round(min.TotalSeconds, 6));
+            json.WriteNumber("minSeconds", Math.Round(min, 6));
         }
         else
         {
@@ -148,10 +208,10 @@ internal static class StatusWriter
         }
 
         json.WriteStartObject("buckets");
-        var bounds = DurationHistogram.UpperBoundsSeconds;
-        for (var i = 0; i <= bounds.Count; i++)
+        var bounds = histogram.Bounds;
+        for (var i = 0; i < histogram.Buckets.Length; i++)
         {
-            json.WriteNumber(i < bounds.Count ? bounds[i].ToString(CultureInfo.InvariantCulture) : "+Inf", histogram.BucketCount(i));
+            json.WriteNumber(i < bounds.Count ? bounds[i].ToString(CultureInfo.InvariantCulture) : "+Inf", histogram.Buckets[i]);
         }
 
         json.WriteEndObject();
@@ -160,22 +220,26 @@ internal static class StatusWriter
 
     // Process figures: what an operator checks first when memory or CPU looks wrong, and what the benchmarks
     // read to compute bytes allocated and CPU time per request.
-    private static void WriteProcess(Utf8JsonWriter json)
+    private static void WriteProcess(Utf8JsonWriter json, ProcessFigures p)
     {
-        using var process = System.Diagnostics.Process.GetCurrentProcess();
-        var gc = GC.GetGCMemoryInfo();
         json.WriteStartObject("process");
-        json.WriteNumber("workingSetBytes", process.WorkingSet64);
-        json.WriteNumber("gcHeapBytes", GC.GetTotalMemory(false));
-        json.WriteNumber("gcCommittedBytes", gc.TotalCommittedBytes);
-        json.WriteNumber("allocatedBytes", GC.GetTotalAllocatedBytes(false));
-        json.WriteNumber("gen0Collections", GC.CollectionCount(0));
-        json.WriteNumber("gen1Collections", GC.CollectionCount(1));
-        json.WriteNumber("gen2Collections", GC.CollectionCount(2));
-        json.WriteNumber("gcPauseMilliseconds", (long)GC.GetTotalPauseDuration().TotalMilliseconds);
-        json.WriteNumber("cpuMilliseconds", (long)process.TotalProcessorTime.TotalMilliseconds);
-        json.WriteNumber("threadPoolThreads", ThreadPool.ThreadCount);
-        json.WriteBoolean("serverGC", System.Runtime.GCSettings.IsServerGC);
+        json.WriteNumber("workingSetBytes", p.ResidentBytes);
+        json.WriteNumber("gcHeapBytes", p.GcHeapBytes);
+        json.WriteNumber("gcCommittedBytes", p.GcCommittedBytes);
+        json.WriteNumber("allocatedBytes", p.AllocatedBytes);
+        json.WriteNumber("gen0Collections", p.Collections[0]);
+        json.WriteNumber("gen1Collections", p.Collections[1]);
+        json.WriteNumber("gen2Collections", p.Collections[2]);
+        json.WriteNumber("gcPauseMilliseconds", (long)(p.GcPauseSeconds * 1000));
+        json.WriteNumber("cpuMilliseconds", (long)(p.CpuSeconds * 1000));
+        json.WriteNumber("threadPoolThreads", p.ThreadPoolThreads);
+        json.WriteNumber("threadPoolQueueLength", p.ThreadPoolQueueLength);
+        if (p.OpenFileDescriptors is { } open)
+        {
+            json.WriteNumber("openFileDescriptors", open);
+        }
+
+        json.WriteBoolean("serverGC", p.ServerGC);
         json.WriteEndObject();
     }
 }

@@ -52,7 +52,8 @@ public sealed class DemoOrigins : IAsyncDisposable
         return new DemoOrigins(apps, addresses);
     }
 
-    /// <summary>The embedded default: :8080 in front, :9901 admin, one cluster of the demo origins.</summary>
+    /// <summary>The embedded default: :8080 in front, :9901 admin, one cluster of the demo origins, and an access
+    /// log on stdout (a first run shows each request it proxies; a config file starts with it off).</summary>
     public TetherConfig CreateDefaultConfig(string listenAddress = "127.0.0.1:8080", string adminAddress = "127.0.0.1:9901")
     {
         var destinations = new List<DestinationConfig>();
@@ -66,6 +67,7 @@ public sealed class DemoOrigins : IAsyncDisposable
         {
             Listeners = [new ListenerConfig { Address = listenAddress, Protocols = ListenerProtocols.Http1AndHttp2 }],
             Admin = new AdminConfig { Address = adminAddress },
+            AccessLog = new AccessLogConfig { Path = AccessLogConfig.Stdout },
             Routes = [new RouteConfig { Match = new RouteMatchConfig { PathPrefix = "/" }, Cluster = "demo" }],
             Clusters = new Dictionary<string, ClusterConfig>
             {

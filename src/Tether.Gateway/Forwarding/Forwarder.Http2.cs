@@ -60,9 +60,11 @@ internal sealed partial class Forwarder
         pool.OnStreamStarted();
         HttpResponseMessage? response = null;
         var phase = UpstreamPhase.ReadHeaders;
+        var opened = pool.Created;
         try
         {
             response = await pool.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
+            telemetry.OnConnection(context, reused: pool.Created == opened);
             Volatile.Write(ref headersReceived, true);
             timeout.CancelAfter(Timeout.InfiniteTimeSpan);
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Tether.Configuration;
+using Tether.Gateway.Observability;
 using Tether.Gateway.ProxyProtocol;
 using Tether.Upstream;
 using Tether.Upstream.Connecting;
@@ -19,7 +20,7 @@ namespace Tether.Gateway.Forwarding;
 /// Proxies one request to one cluster over the pool (YARP's HttpForwarder shape: numbered phases, one typed
 /// error, one choke point in <see cref="ForwarderErrors"/>).
 /// </summary>
-internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarder> logger)
+internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry telemetry, ILogger<Forwarder> logger)
 {
     /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>).</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -110,6 +111,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         while (true)
         {
             Attempt attempt;
+            var attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 attempt = await AttemptAsync(context, cluster, destination, requireNew, exchange).ConfigureAwait(false);
@@ -117,6 +119,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
             finally
             {
                 destination.OnRequestEnded();
+                telemetry.OnAttemptEnded(context, destination, attemptStarted);
             }
 
             if (attempt.Error is not { } error)
@@ -251,6 +254,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, ILogger<Forwarde
         }
 
         var connection = lease.Connection;
+        telemetry.OnConnection(context, lease.Reused);
         var released = false;
         var registration = context.RequestAborted.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection);
         try

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Tether.Gateway.Observability;
 using Tether.Upstream;
 using Tether.Upstream.Destinations;
 
@@ -24,6 +25,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         destination.OnFailure();
         var status = StatusCodeFor(error.Kind);
         counters.OnUpstreamError(error.Phase, error.Kind);
+        RequestTelemetry.OnError(context, error.Phase, error.Kind);
         Log.UpstreamFailed(logger, status, cluster.Name, destination.Name, error.Phase, error.Kind, error.Message, reused, context.Request.Method, context.Request.Path);
 
         var response = context.Response;
@@ -73,6 +75,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
     public async Task NoDestinationAsync(HttpContext context, ClusterState cluster)
     {
         counters.OnUpstreamError(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity);
+        RequestTelemetry.OnError(context, UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity);
         Log.NoDestination(logger, cluster.Name);
         if (IsGrpc(context.Request))
         {
@@ -88,6 +91,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
     public void ClientAborted(HttpContext context, ClusterState cluster, DestinationState destination, UpstreamException error)
     {
         counters.OnClientAborted();
+        RequestTelemetry.OnError(context, error.Phase, UpstreamErrorKind.ClientAborted);
         Log.ClientAborted(logger, cluster.Name, destination.Name, error.Phase, context.Request.Method, context.Request.Path);
     }
 
@@ -96,6 +100,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
     public void ClientBadRequest(HttpContext context, ClusterState cluster, DestinationState? destination, BadHttpRequestException error)
     {
         counters.OnClientAborted();
+        RequestTelemetry.OnError(context, UpstreamPhase.SendBody, UpstreamErrorKind.ClientAborted);
         Log.ClientBadRequest(logger, error.StatusCode, cluster.Name, destination?.Name ?? "(none yet)", context.Request.Method, context.Request.Path, error.Message);
         if (!context.Response.HasStarted)
         {
@@ -108,6 +113,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
     public void ClientAbortedBeforeUpstream(HttpContext context, ClusterState cluster)
     {
         counters.OnClientAborted();
+        RequestTelemetry.OnError(context, UpstreamPhase.SendBody, UpstreamErrorKind.ClientAborted);
         Log.ClientAborted(logger, cluster.Name, "(none yet)", UpstreamPhase.SendBody, context.Request.Method, context.Request.Path);
     }
 

@@ -4,17 +4,21 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Tether.Gateway.Draining;
 using Tether.Gateway.Listeners;
+using Tether.Gateway.Observability;
 
 namespace Tether.Gateway.Forwarding;
 
 /// <summary>The request delegate of the proxy listeners: downstream keep-alive policy, route, forward.</summary>
 internal sealed partial class ProxyHandler(
-    Forwarder forwarder, Func<GatewayModel> model, DownstreamStatistics statistics, GatewayCounters counters, Drainer drainer, Recycler recycler,
+    Forwarder forwarder, Func<GatewayModel> model, DownstreamStatistics statistics, GatewayCounters counters, RequestTelemetry telemetry, Drainer drainer, Recycler recycler,
     ILogger<ProxyHandler> logger)
 {
     public async Task HandleAsync(HttpContext context)
     {
         statistics.OnRequestStarted();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var entry = telemetry.Begin(context);
+        RouteStatistics? route = null;
         try
         {
             // Read once: the whole request runs on this model even if a reload swaps it meanwhile.
@@ -33,7 +37,7 @@ internal sealed partial class ProxyHandler(
             ApplyConnectionPolicy(context, current.Connections);
 
             // Routed on the very path that is forwarded (normalised), never on a different reading of the target.
-            var cluster = current.Routes.Match(context.Request.Host.Value, target.RoutePath);
+            var cluster = current.Routes.Match(context.Request.Host.Value, target.RoutePath, out route);
             if (cluster is null)
             {
                 counters.OnNotFound();
@@ -47,6 +51,7 @@ internal sealed partial class ProxyHandler(
         }
         finally
         {
+            telemetry.End(context, started, entry, route);
             statistics.OnRequestEnded();
         }
     }

@@ -12,9 +12,10 @@ namespace Tether.Gateway.Listeners;
 /// </summary>
 internal sealed class DownstreamConnectionMiddleware(ConnectionDelegate next, DownstreamStatistics statistics, DownstreamConfig config, TimeProvider timeProvider)
 {
+    private readonly Action _closed = statistics.OnClosed;
     private readonly bool _setsSocketOptions = config.TcpKeepAlive is not null || config.SendBufferSize > 0 || config.ReceiveBufferSize > 0;
 
-    public async Task OnConnectionAsync(ConnectionContext connection)
+    public Task OnConnectionAsync(ConnectionContext connection)
     {
         statistics.OnAccepted();
         if (_setsSocketOptions && connection.Features.Get<IConnectionSocketFeature>()?.Socket is Socket socket)
@@ -31,14 +32,9 @@ internal sealed class DownstreamConnectionMiddleware(ConnectionDelegate next, Do
 
         statistics.OnHandled();
         connection.Features.Set(new DownstreamConnection(timeProvider.GetTimestamp()));
-        try
-        {
-            await next(connection).ConfigureAwait(false);
-        }
-        finally
-        {
-            statistics.OnClosed();
-        }
+
+        // Counted closed when the pipeline returns or the socket closes (ConnectionRelease: Kestrel can abandon one).
+        return Protection.ConnectionRelease.RunAsync(next, connection, _closed);
     }
 
     private void SetSocketOptions(Socket socket)

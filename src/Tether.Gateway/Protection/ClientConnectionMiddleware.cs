@@ -21,23 +21,17 @@ internal sealed partial class ClientConnectionMiddleware(
         return client is null || limiter.MaxConnectionsPerClient <= 0 ? next(connection) : OnCappedConnectionAsync(connection, client);
     }
 
-    private async Task OnCappedConnectionAsync(ConnectionContext connection, IPAddress client)
+    private Task OnCappedConnectionAsync(ConnectionContext connection, IPAddress client)
     {
         if (!limiter.TryAcquireClient(client))
         {
             closed.Increment(ProtectionCloseReason.PerClientLimit);
             Log.PerClientLimitReached(logger, client, limiter.MaxConnectionsPerClient);
-            return;
+            return Task.CompletedTask;
         }
 
-        try
-        {
-            await next(connection).ConfigureAwait(false);
-        }
-        finally
-        {
-            limiter.ReleaseClient(client);
-        }
+        // Released when the pipeline returns or the socket closes (ConnectionRelease: Kestrel can abandon one).
+        return ConnectionRelease.RunAsync(next, connection, () => limiter.ReleaseClient(client));
     }
 
     private static partial class Log

@@ -9,23 +9,19 @@ namespace Tether.Gateway.Protection;
 /// </summary>
 internal sealed partial class ConnectionLimitMiddleware(ConnectionDelegate next, ConnectionLimiter limiter, ConnectionCloseCounters closed, ILogger logger)
 {
-    public async Task OnConnectionAsync(ConnectionContext connection)
+    private readonly Action _release = limiter.Release;
+
+    public Task OnConnectionAsync(ConnectionContext connection)
     {
         if (!limiter.TryAcquire())
         {
             closed.Increment(ProtectionCloseReason.GlobalLimit);
             Log.GlobalLimitReached(logger, connection.RemoteEndPoint?.ToString(), limiter.MaxConnections);
-            return; // returning closes the connection, as Kestrel's own limit does
+            return Task.CompletedTask; // returning closes the connection, as Kestrel's own limit does
         }
 
-        try
-        {
-            await next(connection).ConfigureAwait(false);
-        }
-        finally
-        {
-            limiter.Release();
-        }
+        // Released when the pipeline returns or the socket closes (ConnectionRelease: Kestrel can abandon one).
+        return ConnectionRelease.RunAsync(next, connection, _release);
     }
 
     private static partial class Log

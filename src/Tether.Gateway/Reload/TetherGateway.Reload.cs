@@ -174,6 +174,12 @@ public sealed partial class TetherGateway
             }
         }
 
+        Telemetry.AccessLog.Reconfigure(config.AccessLog);
+        if (config.AccessLog.QueueSize != Telemetry.AccessLog.QueueSize)
+        {
+            ReloadLog.NeedsRestart(_log, "accessLog.queueSize");
+        }
+
         if (!string.Equals(config.Admin.Address ?? "", previous.Config.Admin.Address ?? "", StringComparison.Ordinal))
         {
             ReloadLog.NeedsRestart(_log, "admin.address");

@@ -1,4 +1,5 @@
 using Tether.Configuration;
+using Tether.Gateway.Observability;
 using Tether.Upstream.Destinations;
 
 namespace Tether.Gateway.Routing;
@@ -8,7 +9,8 @@ internal sealed class RouteTable
 {
     private readonly CompiledRoute[] _routes;
 
-    public RouteTable(IReadOnlyList<RouteConfig> routes, IReadOnlyDictionary<string, ClusterState> clusters)
+    /// <param name="previous">The table this one replaces: a route with the same match and cluster keeps its figures.</param>
+    public RouteTable(IReadOnlyList<RouteConfig> routes, IReadOnlyDictionary<string, ClusterState> clusters, RouteTable? previous = null)
     {
         _routes = new CompiledRoute[routes.Count];
         for (var i = 0; i < routes.Count; i++)
@@ -25,14 +27,24 @@ internal sealed class RouteTable
             }
 
             var host = string.IsNullOrEmpty(r.Match.Host) || r.Match.Host == "*" ? null : r.Match.Host;
-            _routes[i] = new CompiledRoute(host, prefix, clusters[r.Cluster]);
+            var label = RouteStatistics.Label(r.Match);
+            var statistics = previous?.Statistics.FirstOrDefault(s => s.Route == label && s.Cluster == r.Cluster)
+                ?? Statistics.FirstOrDefault(s => s.Route == label && s.Cluster == r.Cluster)
+                ?? new RouteStatistics(r.Cluster, label);
+            _routes[i] = new CompiledRoute(host, prefix, clusters[r.Cluster], statistics);
         }
     }
+
+    /// <summary>Each route's request durations, in route order (two routes that read the same share one).</summary>
+    public IEnumerable<RouteStatistics> Statistics => _routes.Where(r => r is not null).Select(r => r.Statistics).Distinct();
 
     /// <summary>The cluster for a request, or null (404).</summary>
     /// <param name="host">The Host header value (may carry a port).</param>
     /// <param name="path">The decoded path of the target that is forwarded (<see cref="Forwarding.UpstreamTarget.RoutePath"/>).</param>
-    public ClusterState? Match(string? host, ReadOnlySpan<char> path)
+    public ClusterState? Match(string? host, ReadOnlySpan<char> path) => Match(host, path, out _);
+
+    /// <summary>The cluster for a request, or null (404), and the matched route's figures.</summary>
+    public ClusterState? Match(string? host, ReadOnlySpan<char> path, out RouteStatistics? statistics)
     {
         foreach (var route in _routes)
         {
@@ -46,9 +58,11 @@ internal sealed class RouteTable
                 continue;
             }
 
+            statistics = route.Statistics;
             return route.Cluster;
         }
 
+        statistics = null;
         return null;
     }
 
@@ -92,5 +106,5 @@ internal sealed class RouteTable
         return colon >= 0 ? host[..colon] : host;
     }
 
-    private sealed record CompiledRoute(string? Host, string? PathPrefix, ClusterState Cluster);
+    private sealed record CompiledRoute(string? Host, string? PathPrefix, ClusterState Cluster, RouteStatistics Statistics);
 }

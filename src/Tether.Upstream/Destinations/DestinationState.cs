@@ -163,6 +163,9 @@ public sealed class DestinationState : IDisposable
     /// <summary>Requests that ended in an upstream error.</summary>
     public long Failures => Volatile.Read(ref _failures);
 
+    /// <summary>How long each attempt here took, from asking for a connection to the last response byte (a tunnel: to its end).</summary>
+    public DurationHistogram ExchangeDuration { get; } = new(DurationHistogram.LatencyBoundsSeconds);
+
     /// <summary>Removed from its cluster (DNS no longer lists it): finishing what is in flight, taking nothing new.</summary>
     public bool IsDraining => Volatile.Read(ref _draining) != 0;
 

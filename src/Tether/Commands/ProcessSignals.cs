@@ -6,7 +6,8 @@ namespace Tether.Commands;
 
 /// <summary>
 /// What each signal does to a running gateway: SIGTERM and SIGINT start a drain, a second one aborts it;
-/// SIGHUP reloads the config file. Each handler cancels the runtime's default action (terminate).
+/// SIGHUP reloads the config file; SIGUSR1 reopens the access log file (logrotate, as nginx does). Each handler
+/// cancels the runtime's default action (terminate).
 /// </summary>
 internal sealed partial class ProcessSignals : IDisposable
 {
@@ -14,6 +15,9 @@ internal sealed partial class ProcessSignals : IDisposable
     private readonly ILogger _log;
     private readonly PosixSignalRegistration[] _registrations;
     private int _stops;
+
+    /// <summary>PosixSignal has no SIGUSR1; a raw signal number is accepted on Unix (10 on Linux, 30 on macOS and the BSDs).</summary>
+    private static PosixSignal SigUsr1 => (PosixSignal)(OperatingSystem.IsLinux() ? 10 : 30);
 
     public ProcessSignals(TetherGateway gateway, ILogger log)
     {
@@ -24,6 +28,7 @@ internal sealed partial class ProcessSignals : IDisposable
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStop),
             PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStop),
             PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnReload),
+            PosixSignalRegistration.Create(SigUsr1, OnReopen),
         ];
     }
 
@@ -60,6 +65,13 @@ internal sealed partial class ProcessSignals : IDisposable
         context.Cancel = true;
         Log.Signal(_log, context.Signal.ToString());
         _ = _gateway.ReloadAsync("SIGHUP");
+    }
+
+    private void OnReopen(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        Log.Signal(_log, "SIGUSR1");
+        _gateway.ReopenLogs();
     }
 
     private static partial class Log

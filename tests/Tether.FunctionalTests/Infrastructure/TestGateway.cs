@@ -51,16 +51,18 @@ internal sealed class TestGateway : IAsyncDisposable
         return StartAsync(config, timeProvider, sweepInterval, output);
     }
 
-    public static async Task<TestGateway> StartAsync(TetherConfig config, TimeProvider? timeProvider = null, TimeSpan? sweepInterval = null, ITestOutputHelper? output = null)
+    public static async Task<TestGateway> StartAsync(
+        TetherConfig config, TimeProvider? timeProvider = null, TimeSpan? sweepInterval = null, ITestOutputHelper? output = null,
+        Func<GatewayOptions, GatewayOptions>? options = null)
     {
         var logs = new TestLoggerProvider(output);
-        var options = new GatewayOptions
+        var gatewayOptions = new GatewayOptions
         {
             LoggerFactory = logs.CreateFactory(),
             TimeProvider = timeProvider ?? TimeProvider.System,
             SweepInterval = sweepInterval ?? TimeSpan.FromSeconds(1),
         };
-        var gateway = await TetherGateway.StartAsync(config, options);
+        var gateway = await TetherGateway.StartAsync(config, options?.Invoke(gatewayOptions) ?? gatewayOptions);
         return new TestGateway(gateway, logs);
     }
 

@@ -58,4 +58,20 @@ public sealed class DurationHistogramTests
         Assert.Equal(40_000, sum);
         Assert.Equal(TimeSpan.Zero, h.Min);
     }
+
+    [Fact]
+    public void Latency_bounds_are_their_own_buckets()
+    {
+        var h = new DurationHistogram(DurationHistogram.LatencyBoundsSeconds);
+        Assert.Same(DurationHistogram.LatencyBoundsSeconds, h.Bounds);
+        h.Record(TimeSpan.FromMicroseconds(400));
+        h.Record(TimeSpan.FromMilliseconds(3));
+        h.Record(TimeSpan.FromSeconds(11));
+
+        Assert.Equal(1, h.BucketCount(0));
+        Assert.Equal(1, h.BucketCount(3)); // 2.5 ms < 3 ms <= 5 ms
+        Assert.Equal(1, h.BucketCount(h.Bounds.Count));
+        Assert.Equal(3, h.Count);
+        Assert.Equal(TimeSpan.FromSeconds(11) + TimeSpan.FromMicroseconds(3400), h.Sum);
+    }
 }
