@@ -423,9 +423,16 @@ write_tether_backend_config() {
       \"pool\": { \"maxIdlePerDestination\": $max_idle, \"maxRequestsPerConnection\": 0 }"
             ;;
     esac
+    # As write_tether_config: --tether-access-log turns Tether's access log on here too (off by default).
+    local access_log=off format=combined
+    if [ "${TETHER_ACCESS_LOG:-off}" != off ]; then
+        access_log="$RUN_DIR/$name-access.log" format=$TETHER_ACCESS_LOG
+        rm -f "$access_log"
+    fi
     cat >"$RUN_DIR/$name.json" <<CONF
 {
   "listeners": [ $listener ],
+  "accessLog": { "path": "$access_log", "format": "$format" },
   "downstream": { "maxRequestsPerConnection": 0 },
   "admin": { "address": "127.0.0.1:${BACKEND_ADMIN_PORT[$v]}" },
   "routes": [ { "match": { "pathPrefix": "/" }, "cluster": "backend" } ],

@@ -162,7 +162,7 @@ CONF
 # write_tether_config NAME PORT TLS_PORT ADMIN_PORT MAX_IDLE
 write_tether_config() {
     local name=$1 port=$2 tls_port=$3 admin_port=$4 max_idle=$5 tls="" access_log="off" format="combined"
-    if [ "$TETHER_ACCESS_LOG" != off ]; then
+    if [ "${TETHER_ACCESS_LOG:-off}" != off ]; then
         access_log="$RUN_DIR/$name-access.log" format=$TETHER_ACCESS_LOG
         rm -f "$access_log"
     fi
