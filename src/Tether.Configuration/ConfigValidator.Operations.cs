@@ -11,6 +11,7 @@ public static partial class ConfigValidator
         Positive(errors, "drain.timeout", config.Drain.Timeout, "30s");
         NotNegative(errors, "recycle.window", config.Recycle.Window, "30s");
         ValidateAccessLog(config.AccessLog, errors);
+        ValidateTelemetry(config.Telemetry, errors);
         var downstream = config.Downstream;
         if (downstream.MaxConnectionLifetimeJitter is { } jitter)
         {
@@ -54,6 +55,42 @@ public static partial class ConfigValidator
         else if (Path.GetDirectoryName(fullPath) is { } folder && !Directory.Exists(folder))
         {
             errors.Add(new ConfigError("accessLog.path", ConfigText.Quote(accessLog.Path), $"the folder {folder} does not exist; create it or log to \"stdout\""));
+        }
+    }
+
+    private static void ValidateTelemetry(TelemetryConfig telemetry, List<ConfigError> errors)
+    {
+        var ratio = telemetry.Tracing.SampleRatio;
+        if (!(ratio >= 0 && ratio <= 1))
+        {
+            errors.Add(new ConfigError("telemetry.tracing.sampleRatio", ratio.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "must be between 0 (tracing off) and 1 (every request); use a share such as 0.01"));
+        }
+
+        var otlp = telemetry.Otlp;
+        if (otlp.Endpoint is { } endpoint)
+        {
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
+            {
+                errors.Add(new ConfigError("telemetry.otlp.endpoint", ConfigText.Quote(endpoint),
+                    "use the http:// or https:// base URL of an OTLP/HTTP collector, such as \"http://127.0.0.1:4318\" (Tether adds /v1/traces and /v1/metrics)"));
+            }
+        }
+        else if (ratio > 0)
+        {
+            errors.Add(new ConfigError("telemetry.tracing.sampleRatio", ratio.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "traces would be exported nowhere: set telemetry.otlp.endpoint such as \"http://127.0.0.1:4318\", or sampleRatio 0"));
+        }
+
+        Positive(errors, "telemetry.otlp.exportInterval", otlp.ExportInterval, "60s");
+        foreach (var (name, value) in otlp.Headers)
+        {
+            if (name.Length == 0 || name.AsSpan().ContainsAny(",=\r\n: ") || value.AsSpan().ContainsAny(",\r\n"))
+            {
+                errors.Add(new ConfigError("telemetry.otlp.headers." + name, ConfigText.Quote(value),
+                    "a header name without ',', '=', ':' or spaces and a value without ',' or line breaks, such as \"api-key\": \"abc123\""));
+            }
         }
     }
 

@@ -247,6 +247,9 @@ public static partial class ConfigValidator
         NotNegative(errors, path + ".maxConcurrentStreams", pool.MaxConcurrentStreams, "100, or 0 for the backend's own limit");
     }
 
+    private static readonly System.Buffers.SearchValues<char> TokenCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=");
+
     private static void ValidateAdmin(AdminConfig admin, Dictionary<string, string> listenerAddresses, List<ConfigError> errors)
     {
         if (string.IsNullOrEmpty(admin.Address))
@@ -259,6 +262,12 @@ public static partial class ConfigValidator
         {
             errors.Add(new ConfigError("admin.address", ConfigText.Quote(admin.Address),
                 $"{listenerPath} already uses this address; give the admin endpoint its own port, such as \"127.0.0.1:9901\""));
+        }
+
+        if (admin.Token is { } token && (token.Length < 16 || token.AsSpan().ContainsAnyExcept(TokenCharacters)))
+        {
+            errors.Add(new ConfigError("admin.token", "(hidden)",
+                "use at least 16 letters, digits or -._~+/= (a bearer token, RFC 6750), such as the output of `openssl rand -hex 24`"));
         }
     }
 

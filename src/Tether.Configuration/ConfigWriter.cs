@@ -17,6 +17,8 @@ public static class ConfigWriter
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    private const string Hidden = "(hidden)";
+
     public static string ToJson(TetherConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -87,7 +89,8 @@ public static class ConfigWriter
             },
             ["routes"] = routes,
             ["clusters"] = clusters,
-            ["admin"] = new JsonObject { ["address"] = config.Admin.Address },
+            // Secrets are not printed: "(hidden)" says one is set.
+            ["admin"] = new JsonObject { ["address"] = config.Admin.Address, ["token"] = config.Admin.Token is null ? null : Hidden },
             ["chain"] = new JsonObject
             {
                 ["frontIdleTimeout"] = Durations.Format(config.Chain.FrontIdleTimeout),
@@ -100,6 +103,16 @@ public static class ConfigWriter
                 ["path"] = config.AccessLog.Path,
                 ["format"] = EnumName(config.AccessLog.Format),
                 ["queueSize"] = config.AccessLog.QueueSize,
+            },
+            ["telemetry"] = new JsonObject
+            {
+                ["tracing"] = new JsonObject { ["sampleRatio"] = config.Telemetry.Tracing.SampleRatio },
+                ["otlp"] = new JsonObject
+                {
+                    ["endpoint"] = config.Telemetry.Otlp.Endpoint,
+                    ["headers"] = new JsonObject(config.Telemetry.Otlp.Headers.Select(h => KeyValuePair.Create(h.Key, (JsonNode?)Hidden))),
+                    ["exportInterval"] = Durations.Format(config.Telemetry.Otlp.ExportInterval),
+                },
             },
         };
         return root.ToJsonString(_options);

@@ -28,6 +28,37 @@ public sealed record TetherConfig
 
     /// <summary>One line per request (nginx access_log; Caddy and Traefik JSON logs).</summary>
     public AccessLogConfig AccessLog { get; init; } = new();
+
+    /// <summary>Traces and OTLP export (OpenTelemetry).</summary>
+    public TelemetryConfig Telemetry { get; init; } = new();
+}
+
+public sealed record TelemetryConfig
+{
+    public TracingConfig Tracing { get; init; } = new();
+
+    public OtlpConfig Otlp { get; init; } = new();
+}
+
+public sealed record TracingConfig
+{
+    /// <summary>The share of requests that get a trace (a server span and a client span per upstream attempt), 0 to 1;
+    /// a client's sampled traceparent is followed whatever the ratio. 0 = tracing off: no span is made, the
+    /// client's traceparent passes to the backend untouched.</summary>
+    public double SampleRatio { get; init; }
+}
+
+public sealed record OtlpConfig
+{
+    /// <summary>The OTLP/HTTP (http/protobuf) base URL of a collector, such as "http://127.0.0.1:4318": traces go to
+    /// its /v1/traces, metrics to its /v1/metrics. Null = no export.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary>Headers sent with every export (an API key).</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>How often the metrics are exported.</summary>
+    public TimeSpan ExportInterval { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>accessLog.format.</summary>
@@ -396,6 +427,10 @@ public sealed record AdminConfig
 {
     /// <summary>Null or "" = no admin endpoint.</summary>
     public string? Address { get; init; } = "127.0.0.1:9901";
+
+    /// <summary>When set, every admin path but /healthz asks for "Authorization: Bearer &lt;token&gt;" (the dashboard
+    /// page takes it once as ?token=). Null = no check.</summary>
+    public string? Token { get; init; }
 }
 
 public sealed record ChainConfig

@@ -65,6 +65,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
     private readonly ILogger _log;
     private readonly ITimer _sweeper;
     private readonly TetherMeter _meter;
+    private OtlpExport? _export;
     private WebApplication? _admin;
     private volatile GatewayModel _model;
 
@@ -83,7 +84,8 @@ public sealed partial class TetherGateway : IAsyncDisposable
         Retired = new RetiredClusters(options.TimeProvider, options.RetireGrace);
         _model = new GatewayModel(config, options, previous: null, Recycler);
         _meter = new TetherMeter(() => TelemetrySnapshot.Take(this));
-        Telemetry = new RequestTelemetry(new AccessLog(config.AccessLog, loggers.CreateLogger("Tether.AccessLog"), options.AccessLogStdout), _meter);
+        Telemetry = new RequestTelemetry(
+            new AccessLog(config.AccessLog, loggers.CreateLogger("Tether.AccessLog"), options.AccessLogStdout), _meter, tracing: config.Telemetry.Tracing.SampleRatio > 0);
 
         // One forwarder, handler, limiter and set of counters for every listener server: the caps and figures
         // are per process, like nginx's.
@@ -102,6 +104,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
         _trustedProxies = new NetworkList(d.TrustedProxies);
         _sweeper = options.TimeProvider.CreateTimer(static s => ((TetherGateway)s!).Sweep(), this, options.SweepInterval, options.SweepInterval);
         _meter.Observe(MetricFamilies.From(TelemetrySnapshot.Take(this)));
+        _export = OtlpExport.Start(config.Telemetry);
     }
 
     public DownstreamStatistics Downstream { get; }
@@ -178,6 +181,10 @@ public sealed partial class TetherGateway : IAsyncDisposable
                 AdminEndpoints.Map(gateway._admin, gateway);
                 await gateway._admin.StartAsync(cancellationToken).ConfigureAwait(false);
                 gateway.AdminUrl = GatewayHost.BoundUrls(gateway._admin)[0];
+                if (config.Admin.Token is null && !AdminEndpoints.IsLoopback(gateway.AdminUrl))
+                {
+                    Log.AdminUnprotected(gateway._log, config.Admin.Address);
+                }
             }
 
             gateway.StartWatchingConfig();
@@ -238,6 +245,9 @@ public sealed partial class TetherGateway : IAsyncDisposable
 
         await _services.DisposeAsync().ConfigureAwait(false);
         await Telemetry.AccessLog.DisposeAsync().ConfigureAwait(false);
+
+        // After the listeners: the last spans and a last collection of the meter are exported (flushed) here.
+        Interlocked.Exchange(ref _export, null)?.Dispose();
         _meter.Dispose();
     }
 
@@ -334,5 +344,12 @@ public sealed partial class TetherGateway : IAsyncDisposable
                 ListenEndpoints.UseTls(listen, tls);
             }
         });
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4050, EventName = "AdminUnprotected", Level = LogLevel.Warning,
+            Message = "the admin endpoint listens on {Address}, which is not a loopback address, and admin.token is not set: anyone who reaches it can read /status and POST /drain; set admin.token or listen on 127.0.0.1")]
+        public static partial void AdminUnprotected(ILogger logger, string? address);
     }
 }

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Tether.Configuration.Binding;
 
-/// <summary>The operations keys: drain, recycle, accessLog.</summary>
+/// <summary>The operations keys: drain, recycle, accessLog, telemetry.</summary>
 internal static partial class ConfigBinder
 {
     private static DrainConfig BindDrain(ObjectReader reader)
@@ -39,6 +39,38 @@ internal static partial class ConfigBinder
         };
         reader.Finish();
         return accessLog;
+    }
+
+    private static TelemetryConfig BindTelemetry(ObjectReader reader)
+    {
+        var tracing = reader.Object("tracing");
+        var tracingConfig = new TracingConfig { SampleRatio = tracing.Read("sampleRatio", new TracingConfig().SampleRatio, ValueParsers.Double) };
+        tracing.Finish();
+        var otlp = reader.Object("otlp");
+        var defaults = new OtlpConfig();
+        var headers = otlp.Object("headers");
+        var headerValues = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, node) in headers.Entries())
+        {
+            if (ValueParsers.String(node, reader.Context.VariableOf(node) is not null, out var value, out var error))
+            {
+                headerValues[name] = value;
+            }
+            else
+            {
+                reader.Context.Error(ConfigText.Child(headers.Path, name), node, error);
+            }
+        }
+
+        var otlpConfig = new OtlpConfig
+        {
+            Endpoint = otlp.Read("endpoint", defaults.Endpoint, ValueParsers.OptionalString),
+            Headers = headerValues,
+            ExportInterval = otlp.Read("exportInterval", defaults.ExportInterval, ValueParsers.Duration),
+        };
+        otlp.Finish();
+        reader.Finish();
+        return new TelemetryConfig { Tracing = tracingConfig, Otlp = otlpConfig };
     }
 
     // A duration whose absence (or null, as the effective config prints it) means "derive it" while "0s" means

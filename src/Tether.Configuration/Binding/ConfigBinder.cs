@@ -24,6 +24,7 @@ internal static partial class ConfigBinder
             Drain = BindDrain(reader.Object("drain")),
             Recycle = BindRecycle(reader.Object("recycle")),
             AccessLog = BindAccessLog(reader.Object("accessLog")),
+            Telemetry = BindTelemetry(reader.Object("telemetry")),
         };
         reader.Finish();
         return config;
@@ -223,7 +224,11 @@ internal static partial class ConfigBinder
 
     private static AdminConfig BindAdmin(ObjectReader reader)
     {
-        var admin = new AdminConfig { Address = reader.Read("address", new AdminConfig().Address, ValueParsers.OptionalString) };
+        var admin = new AdminConfig
+        {
+            Address = reader.Read("address", new AdminConfig().Address, ValueParsers.OptionalString),
+            Token = reader.Read("token", new AdminConfig().Token, ValueParsers.OptionalString),
+        };
         reader.Finish();
         return admin;
     }

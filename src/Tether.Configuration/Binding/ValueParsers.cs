@@ -89,6 +89,25 @@ internal static class ValueParsers
         return false;
     }
 
+    public static bool Double(JsonNode? node, bool fromEnvironment, out double value, out string error)
+    {
+        value = 0;
+        error = "";
+        if (node is JsonValue number && number.GetValueKind() == JsonValueKind.Number && number.TryGetValue(out value) && double.IsFinite(value))
+        {
+            return true;
+        }
+
+        if (fromEnvironment && AsString(node) is { } text
+            && double.TryParse(text.Trim(), NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out value))
+        {
+            return true;
+        }
+
+        error = $"expected a number such as 0.1, got {ConfigText.KindOf(node)}";
+        return false;
+    }
+
     public static bool Bool(JsonNode? node, bool fromEnvironment, out bool value, out string error)
     {
         value = false;

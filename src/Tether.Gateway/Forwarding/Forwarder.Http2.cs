@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Tether.Gateway.Observability;
 using Microsoft.Net.Http.Headers;
 using Tether.Upstream;
 using Tether.Upstream.Destinations;
@@ -23,7 +25,7 @@ internal sealed partial class Forwarder
     private const int Http2ReadBytes = 16 * 1024;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Attempt> Http2AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, Http2Pool pool, Exchange exchange)
+    private async ValueTask<Attempt> Http2AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, Http2Pool pool, Exchange exchange, Activity? span)
     {
         var request = context.Request;
         if (exchange.Target[0] != '/')
@@ -51,7 +53,7 @@ internal sealed partial class Forwarder
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = body,
         };
-        CopyRequestHeaders(context, message, destination.HostHeader);
+        CopyRequestHeaders(context, message, destination.HostHeader, span);
         if (body is null)
         {
             timeout.CancelAfter(responseTimeout);
@@ -65,6 +67,7 @@ internal sealed partial class Forwarder
         {
             response = await pool.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
             telemetry.OnConnection(context, reused: pool.Created == opened);
+            RequestTracing.OnConnection(span, reused: pool.Created == opened);
             Volatile.Write(ref headersReceived, true);
             timeout.CancelAfter(Timeout.InfiniteTimeSpan);
 
@@ -190,7 +193,7 @@ internal sealed partial class Forwarder
         return new UpstreamException(failedPhase, kind, detail, ex) { ResponseBytesReceived = bodyPhase };
     }
 
-    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage message, string fallbackHost)
+    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage message, string fallbackHost, Activity? span)
     {
         var request = context.Request;
         var headers = request.Headers;
@@ -211,7 +214,7 @@ internal sealed partial class Forwarder
                 continue;
             }
 
-            if (RequestHeadWriter.IsDropped(name, nominated))
+            if (RequestHeadWriter.IsDropped(name, nominated) || (span is not null && RequestTracing.IsTraceContext(name)))
             {
                 continue;
             }
@@ -245,6 +248,15 @@ internal sealed partial class Forwarder
         if (host is not null)
         {
             message.Headers.TryAddWithoutValidation("X-Forwarded-Host", host);
+        }
+
+        if (span is not null)
+        {
+            message.Headers.TryAddWithoutValidation("traceparent", span.Id);
+            if (span.TraceStateString is { } traceState)
+            {
+                message.Headers.TryAddWithoutValidation("tracestate", traceState);
+            }
         }
     }
 

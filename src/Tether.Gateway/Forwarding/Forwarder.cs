@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -23,8 +24,9 @@ namespace Tether.Gateway.Forwarding;
 internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry telemetry, ILogger<Forwarder> logger)
 {
     /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>).</param>
+    /// <param name="span">The request's server span (null while not traced): each attempt gets a child span.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target)
+    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target, Activity? span = null)
     {
         // A small body of known length is received whole first, before any destination is ranked or connected.
         if (RequestBodySender.IsReceivedWhole(context.Request) && !await RequestBodySender.ReceiveWholeAsync(context, cluster, errors).ConfigureAwait(false))
@@ -56,7 +58,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             set.Items[ranked[0]].OnPicked();
             cluster.RetryBudget.OnRequest();
-            await ForwardAcrossAsync(context, cluster, target, set, ranked, count).ConfigureAwait(false);
+            await ForwardAcrossAsync(context, cluster, target, set, ranked, count, span).ConfigureAwait(false);
         }
         finally
         {
@@ -68,7 +70,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     // bounded by retries.maxAttempts, retries.timeout and the cluster's retry budget; the foundation's retry
     // of a stale pooled connection is free, once (nginx: it "does not use up a try").
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, string target, DestinationSet set, int[] ranked, int count)
+    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, string target, DestinationSet set, int[] ranked, int count, Activity? span)
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
@@ -106,20 +108,23 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
         }
 
         var attempts = 1;
+        var tries = 0;
         var staleRetried = false;
         var requireNew = false;
         while (true)
         {
-            Attempt attempt;
-            var attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+            Attempt attempt = default;
+            var attemptStarted = Stopwatch.GetTimestamp();
+            var attemptSpan = RequestTracing.StartAttempt(span, context, destination, ++tries);
             try
             {
-                attempt = await AttemptAsync(context, cluster, destination, requireNew, exchange).ConfigureAwait(false);
+                attempt = await AttemptAsync(context, cluster, destination, requireNew, exchange, attemptSpan).ConfigureAwait(false);
             }
             finally
             {
                 destination.OnRequestEnded();
                 telemetry.OnAttemptEnded(context, destination, attemptStarted);
+                RequestTracing.EndAttempt(attemptSpan, context, attempt.Error);
             }
 
             if (attempt.Error is not { } error)
@@ -201,7 +206,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     // One attempt on one destination. Returns the error if it failed in a way the caller decides about;
     // a success, a client that went away and a tunnel are finished here.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
+    private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange, Activity? span)
     {
         var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData) = exchange;
         var upgrade = upgradeFeature is { IsUpgradableRequest: true } || webSocketOverHttp2 is not null;
@@ -225,7 +230,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             if (usesHttp2)
             {
-                return await Http2AttemptAsync(context, cluster, destination, http2, exchange).ConfigureAwait(false);
+                return await Http2AttemptAsync(context, cluster, destination, http2, exchange, span).ConfigureAwait(false);
             }
         }
 
@@ -255,6 +260,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
         var connection = lease.Connection;
         telemetry.OnConnection(context, lease.Reused);
+        RequestTracing.OnConnection(span, lease.Reused);
         var released = false;
         var registration = context.RequestAborted.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection);
         try
@@ -269,7 +275,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             // 2. The request head, then 3. the body, if any.
             RequestHeadWriter.Write(
-                connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null, webSocketOverHttp2 is not null);
+                connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null, webSocketOverHttp2 is not null, span);
             if (body is null)
             {
                 await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);

@@ -18,6 +18,7 @@ internal sealed partial class ProxyHandler(
         statistics.OnRequestStarted();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var entry = telemetry.Begin(context, started);
+        var span = RequestTracing.StartServer(telemetry.Tracing, context);
         RouteStatistics? route = null;
         try
         {
@@ -47,11 +48,12 @@ internal sealed partial class ProxyHandler(
                 return;
             }
 
-            await forwarder.ForwardAsync(context, cluster, target.Target).ConfigureAwait(false);
+            await forwarder.ForwardAsync(context, cluster, target.Target, span).ConfigureAwait(false);
         }
         finally
         {
-            telemetry.End(context, started, entry, route);
+            RequestTracing.EndServer(span, context, route);
+            telemetry.End(context, started, entry, route, span);
             statistics.OnRequestEnded();
         }
     }

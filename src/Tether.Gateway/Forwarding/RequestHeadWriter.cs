@@ -1,10 +1,12 @@
 using System.Buffers;
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Tether.Gateway.Protection;
 using Tether.Gateway.Listeners;
+using Tether.Gateway.Observability;
 using Tether.Upstream.Http1;
 
 namespace Tether.Gateway.Forwarding;
@@ -47,7 +49,7 @@ internal static class RequestHeadWriter
     /// the method and every header name and value written here.</param>
     public static void Write(
         IBufferWriter<byte> output, HttpContext context, string target, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost,
-        bool lastRequest = false, bool webSocketOverHttp2 = false)
+        bool lastRequest = false, bool webSocketOverHttp2 = false, Activity? span = null)
     {
         var request = context.Request;
 
@@ -64,7 +66,7 @@ internal static class RequestHeadWriter
         foreach (var header in headers)
         {
             var name = header.Key;
-            if (IsDropped(name, nominated))
+            if (IsDropped(name, nominated) || (span is not null && RequestTracing.IsTraceContext(name)))
             {
                 continue;
             }
@@ -99,6 +101,16 @@ internal static class RequestHeadWriter
         if (host is not null)
         {
             Http1RequestWriter.WriteHeader(output, "X-Forwarded-Host"u8, host);
+        }
+
+        if (span is not null)
+        {
+            // The attempt's span is the backend's parent; the client's tracestate goes on with it.
+            Http1RequestWriter.WriteHeader(output, "traceparent"u8, span.Id);
+            if (span.TraceStateString is { } traceState)
+            {
+                Http1RequestWriter.WriteHeader(output, "tracestate"u8, traceState);
+            }
         }
 
         if (webSocketOverHttp2)

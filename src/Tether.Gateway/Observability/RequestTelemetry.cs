@@ -19,9 +19,10 @@ internal sealed class RequestTelemetry
     private readonly Histogram<double> _requestDuration;
     private readonly Histogram<double> _exchangeDuration;
 
-    public RequestTelemetry(AccessLog accessLog, TetherMeter meter)
+    public RequestTelemetry(AccessLog accessLog, TetherMeter meter, bool tracing = false)
     {
         AccessLog = accessLog;
+        Tracing = tracing;
         _requestDuration = meter.Meter.CreateHistogram<double>(
             "http.server.request.duration", "s", "Duration of requests proxied by Tether, from their start in Tether to their end.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Upstream.Pooling.DurationHistogram.LatencyBoundsSeconds });
@@ -31,6 +32,9 @@ internal sealed class RequestTelemetry
     }
 
     public AccessLog AccessLog { get; }
+
+    /// <summary>Whether requests get spans (<c>telemetry.tracing.sampleRatio</c> above 0; set at start).</summary>
+    public bool Tracing { get; }
 
     /// <summary>Requests no route matched (404) or refused before routing (400).</summary>
     public RouteStatistics Unrouted { get; } = new("", "");
@@ -60,7 +64,8 @@ internal sealed class RequestTelemetry
     }
 
     /// <summary>At the request's end (<paramref name="started"/>: its <see cref="Stopwatch.GetTimestamp"/>); <paramref name="route"/> null if none matched.</summary>
-    public void End(HttpContext context, long started, AccessLogEntry? entry, RouteStatistics? route)
+    /// <param name="span">The request's server span, if traced: its trace id is the access log's.</param>
+    public void End(HttpContext context, long started, AccessLogEntry? entry, RouteStatistics? route, Activity? span = null)
     {
         var elapsed = Stopwatch.GetElapsedTime(started);
         var request = context.Request;
@@ -95,7 +100,7 @@ internal sealed class RequestTelemetry
         entry.Cluster = route.Cluster.Length == 0 ? null : route.Cluster;
         entry.Referer = headers.Referer.Count > 0 ? headers.Referer.ToString() : null;
         entry.UserAgent = headers.UserAgent.Count > 0 ? headers.UserAgent.ToString() : null;
-        entry.TraceParent = headers.TraceParent.Count > 0 ? headers.TraceParent.ToString() : null;
+        entry.TraceParent = span?.Id ?? (headers.TraceParent.Count > 0 ? headers.TraceParent.ToString() : null);
         entry.RequestBody = null;
         AccessLog.Enqueue(entry);
     }

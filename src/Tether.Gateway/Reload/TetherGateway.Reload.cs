@@ -180,6 +180,13 @@ public sealed partial class TetherGateway
             ReloadLog.NeedsRestart(_log, "accessLog.queueSize");
         }
 
+        var (telemetry, wasTelemetry) = (config.Telemetry, previous.Config.Telemetry);
+        if (telemetry.Tracing != wasTelemetry.Tracing || telemetry.Otlp.Endpoint != wasTelemetry.Otlp.Endpoint
+            || telemetry.Otlp.ExportInterval != wasTelemetry.Otlp.ExportInterval || !telemetry.Otlp.Headers.OrderBy(h => h.Key).SequenceEqual(wasTelemetry.Otlp.Headers.OrderBy(h => h.Key)))
+        {
+            ReloadLog.NeedsRestart(_log, "telemetry");
+        }
+
         if (!string.Equals(config.Admin.Address ?? "", previous.Config.Admin.Address ?? "", StringComparison.Ordinal))
         {
             ReloadLog.NeedsRestart(_log, "admin.address");
