@@ -143,6 +143,42 @@ public sealed partial class AccessLogTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task The_combined_format_logs_a_502_and_a_retried_request_with_the_upstream_that_answered()
+    {
+        await using var origin = RawOrigin.Ok();
+        using var refusing = new RefusingPort();
+        var noEjection = new HealthCheckConfig { Passive = new PassiveHealthCheckConfig { ConsecutiveFailures = 0 } };
+        var config = TestGateway.ConfigFor(origin.Address) with
+        {
+            Routes =
+            [
+                new RouteConfig { Match = new RouteMatchConfig { PathPrefix = "/dead" }, Cluster = "dead" },
+                new RouteConfig { Cluster = "retry" },
+            ],
+            Clusters = new Dictionary<string, ClusterConfig>
+            {
+                ["dead"] = TestGateway.ClusterFor(refusing.Address),
+                ["retry"] = TestGateway.ClusterFor(refusing.Address, origin.Address) with { LoadBalancing = LoadBalancingPolicyNames.RoundRobin, HealthCheck = noEjection },
+            },
+        };
+        await using var gateway = await StartAsync(config, AccessLogFormat.Combined);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal(502, (await client.GetAsync("/dead/x")).Status);
+        Assert.Equal(200, (await client.GetAsync("/retry/1")).Status);
+        Assert.Equal(200, (await client.GetAsync("/retry/2")).Status);
+
+        var lines = await RawLinesAsync(3);
+        Assert.All(lines, l => Assert.Matches(CombinedLine(), l));
+        Assert.Contains("\"GET /dead/x HTTP/1.1\" 502 ", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith(" " + refusing.Address, lines[0], StringComparison.Ordinal);
+
+        // Both answered by the origin, one of them after a refused first attempt (round robin): the upstream is the one that answered.
+        Assert.All(lines.Skip(1), l => Assert.EndsWith(" " + origin.Address, l, StringComparison.Ordinal));
+        Assert.Equal(1, gateway.Gateway.Counters.Errors(Upstream.UpstreamPhase.Connect, Upstream.UpstreamErrorKind.Refused));
+    }
+
+    [Fact]
     public async Task A_full_queue_drops_and_counts_lines_and_never_holds_a_request()
     {
         await using var origin = RawOrigin.Ok();

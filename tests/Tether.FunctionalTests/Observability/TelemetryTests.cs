@@ -167,7 +167,15 @@ public sealed class TelemetryTests(ITestOutputHelper output)
 
         var docs = File.ReadAllText(Path.Combine(folder.FullName, "docs", "operations.md"));
         var families = Gateway.Observability.MetricFamilies.From(Gateway.Observability.TelemetrySnapshot.Take(gateway.Gateway));
-        Assert.All(families, f => Assert.Contains($"| `{f.Name}` | {f.Type.ToString().ToLowerInvariant()} |", docs, StringComparison.Ordinal));
+        Assert.All(families, f =>
+        {
+            // | `name` | type | unit | `label`, `label` | what |: the unit from the name's suffix, the labels as the code has them.
+            var unit = f.Name.Contains("_seconds", StringComparison.Ordinal) ? "seconds" : f.Name.Contains("_bytes", StringComparison.Ordinal) ? "bytes" : "";
+            var labels = string.Join(", ", f.Labels.Select(l => $"`{l}`"));
+            string[] cells = [$"`{f.Name}`", f.Type.ToString().ToLowerInvariant(), unit, labels];
+            var row = "|" + string.Concat(cells.Select(c => c.Length == 0 ? " |" : $" {c} |")) + " ";
+            Assert.Contains(row, docs, StringComparison.Ordinal);
+        });
     }
 
     private static double Value(string metrics, string name)
