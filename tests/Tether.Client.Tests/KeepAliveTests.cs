@@ -19,16 +19,13 @@ public sealed class KeepAliveTests(ITestOutputHelper output)
 
         var stopwatch = Stopwatch.StartNew();
         var runs = await Task.WhenAll(RunAsync(tether, tetherBackend.Url), RunAsync(sockets, socketsBackend.Url));
-        output.WriteLine($"TetherHttpHandler:  {runs[0].Failures} of 300 failed, {tetherBackend.ConnectionCount} connections opened{runs[0].FirstError}");
+        output.WriteLine($"TetherHttpHandler:  {runs[0].Failures} of 300 failed, {tetherBackend.ConnectionCount} connections opened, {tetherBackend.RequestCount - 300} request(s) retried after the backend dropped them{runs[0].FirstError}");
         output.WriteLine($"SocketsHttpHandler: {runs[1].Failures} of 300 failed, {socketsBackend.ConnectionCount} connections opened{runs[1].FirstError} (reported, not asserted)");
         output.WriteLine($"both runs side by side: {stopwatch.Elapsed.TotalSeconds:0.0} s");
 
         Assert.Equal(0, runs[0].Failures);
-        Assert.Equal(300, tetherBackend.RequestCount - RetriedOnce(tetherBackend));
+        Assert.True(tetherBackend.RequestCount >= 300);
     }
-
-    // A request the backend read and then dropped by closing (the race) is counted twice by the backend, once per try.
-    private static int RetriedOnce(RawBackend backend) => backend.RequestCount - 300;
 
     private static async Task<(int Failures, string FirstError)> RunAsync(HttpClient client, string url)
     {

@@ -22,6 +22,7 @@ internal sealed class RawBackend : IAsyncDisposable
     private readonly List<Task> _tasks = [];
     private int _nextConnection;
     private int _requests;
+    private int _disposed;
 
     public RawBackend(IPAddress? address = null, int port = 0)
     {
@@ -43,6 +44,10 @@ internal sealed class RawBackend : IAsyncDisposable
     public TimeSpan? IdleTimeout { get; init; }
 
     public Func<RawRequest, ValueTask<byte[]?>> Respond { get; init; } = _ => ValueTask.FromResult<byte[]?>(Ok("hello"));
+
+    /// <summary>If set, writes the answer itself on the socket (for responses sent in pieces); returns whether the
+    /// connection stays open.</summary>
+    public Func<RawRequest, Socket, Task<bool>>? Handle { get; init; }
 
     public ConcurrentQueue<RawRequest> Requests { get; } = new();
 
@@ -88,6 +93,11 @@ internal sealed class RawBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stopping.Cancel();
         _listener.Dispose();
         foreach (var s in _open.Values)
@@ -228,6 +238,16 @@ internal sealed class RawBackend : IAsyncDisposable
                 Interlocked.Increment(ref _requests);
                 var request = new RawRequest(id, index, parts[0], parts[1], headers, body.ToArray());
                 Requests.Enqueue(request);
+                if (Handle is { } handle)
+                {
+                    if (!await handle(request, socket))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
                 var response = await Respond(request);
                 if (response is null)
                 {
