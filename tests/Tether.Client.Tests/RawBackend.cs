@@ -10,7 +10,7 @@ internal sealed record RawRequest(int ConnectionId, int IndexOnConnection, strin
 
 /// <summary>
 /// A small HTTP/1.1 server on a raw socket, for backends that misbehave the way real ones do: it closes an idle
-/// connection at exactly <see cref="IdleTimeout"/> after its last response, without announcing it (no Keep-Alive
+/// kept-alive connection at exactly <see cref="IdleTimeout"/> after its last response, without announcing it (no Keep-Alive
 /// header), and counts what each connection carried. Answers come from <see cref="Respond"/> (null: close without one).
 /// </summary>
 internal sealed class RawBackend : IAsyncDisposable
@@ -152,7 +152,9 @@ internal sealed class RawBackend : IAsyncDisposable
                 while ((headEnd = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
                 {
                     using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                    if (IdleTimeout is { } t && filled == 0)
+                    // Only between requests: a fresh connection waits for its first one (a real server's header
+                    // timeout is longer; on a loaded machine a new connection's request can take a while to arrive).
+                    if (IdleTimeout is { } t && filled == 0 && index > 0)
                     {
                         idle.CancelAfter(t);
                     }

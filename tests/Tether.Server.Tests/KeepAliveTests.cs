@@ -54,7 +54,7 @@ public sealed class KeepAliveTests
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var slowStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = await TestBackend.StartAsync(
-            o => o.DrainDelay = TimeSpan.FromSeconds(3),
+            o => o.DrainDelay = TimeSpan.FromSeconds(8), // long enough for a loaded machine to send the late request within it
             app =>
             {
                 app.MapGet("/", () => "hello");
