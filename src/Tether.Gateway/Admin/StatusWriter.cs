@@ -68,6 +68,9 @@ internal static class StatusWriter
             json.WriteString("loadBalancing", cluster.LoadBalancing);
             json.WriteNumber("retryBudgetExhausted", cluster.RetryBudgetExhausted);
             json.WriteNumber("draining", cluster.Draining);
+
+            // pool.idleTimeout: a backend keeps idle connections open longer than this (Tether.Server reads it).
+            json.WriteNumber("idleTimeoutSeconds", Math.Round(cluster.IdleTimeoutSeconds, 3));
             json.WriteStartObject("destinations");
             foreach (var destination in cluster.Destinations)
             {

@@ -142,7 +142,7 @@ internal sealed record HistogramFigures(IReadOnlyList<double> Bounds, long[] Buc
     }
 }
 
-internal sealed record ClusterFigures(string Name, string LoadBalancing, long RetryBudgetExhausted, int Draining, IReadOnlyList<DestinationFigures> Destinations)
+internal sealed record ClusterFigures(string Name, string LoadBalancing, long RetryBudgetExhausted, int Draining, IReadOnlyList<DestinationFigures> Destinations, double IdleTimeoutSeconds = 0)
 {
     public static ClusterFigures Of(string name, ClusterState cluster)
     {
@@ -153,7 +153,7 @@ internal sealed record ClusterFigures(string Name, string LoadBalancing, long Re
             destinations.Add(DestinationFigures.Of(destination, now));
         }
 
-        return new ClusterFigures(name, cluster.Policy.Name, cluster.RetryBudget.Exhausted, cluster.Draining.Count, destinations);
+        return new ClusterFigures(name, cluster.Policy.Name, cluster.RetryBudget.Exhausted, cluster.Draining.Count, destinations, cluster.Config.Pool.IdleTimeout.TotalSeconds);
     }
 }
 

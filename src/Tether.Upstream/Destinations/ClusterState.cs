@@ -156,6 +156,10 @@ public sealed class ClusterState : IDisposable
     public Task ProbeNowAsync(CancellationToken cancellationToken) =>
         _checker?.ProbeAllAsync(cancellationToken) ?? Task.CompletedTask;
 
+    /// <summary>Done once the host names written in the config have been resolved for the first time (at once when
+    /// there are none). Until then a name is its own destination, resolved by the socket on connect.</summary>
+    public Task FirstResolution => _refresher?.FirstRefresh ?? Task.CompletedTask;
+
     /// <summary>Resolves the host names now (the refresher does this each resolveInterval). Tests call it.</summary>
     public Task ResolveNowAsync(CancellationToken cancellationToken) =>
         _refresher?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;

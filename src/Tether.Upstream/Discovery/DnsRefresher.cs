@@ -16,6 +16,9 @@ internal sealed class DnsRefresher : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly CancellationTokenSource _stopping = new();
 
+    // Completed once the first round of answers (or failures) has been applied.
+    private readonly TaskCompletionSource _firstRefresh = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public DnsRefresher(ClusterState cluster, IHostResolver resolver, TimeSpan? interval, TimeProvider timeProvider)
     {
         _cluster = cluster;
@@ -25,6 +28,10 @@ internal sealed class DnsRefresher : IDisposable
     }
 
     public void Start() => _ = LoopAsync();
+
+    /// <summary>Done once the first resolution of every host name has been applied (answer or failure): a client that
+    /// must not connect to the bare name first awaits it (Tether.Client).</summary>
+    public Task FirstRefresh => _firstRefresh.Task;
 
     /// <summary>Resolves every host name once and applies the answers. Tests call it directly.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
@@ -66,6 +73,7 @@ internal sealed class DnsRefresher : IDisposable
             while (!token.IsCancellationRequested)
             {
                 await RefreshAsync(token).ConfigureAwait(false);
+                _firstRefresh.TrySetResult();
                 if (_interval is not { } interval)
                 {
                     return;
@@ -81,6 +89,10 @@ internal sealed class DnsRefresher : IDisposable
         catch (ObjectDisposedException)
         {
             // The cluster went away mid-refresh.
+        }
+        finally
+        {
+            _firstRefresh.TrySetResult();
         }
     }
 }

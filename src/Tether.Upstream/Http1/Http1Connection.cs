@@ -48,6 +48,9 @@ public sealed class Http1Connection : IPooledConnection
     private long _bodyRemaining;
     private ChunkedDecoder _chunked;
 
+    // A close-delimited body (BodyFraming.CloseDelimited) read to the backend's FIN by ReadBodyAsync.
+    private bool _closeDelimitedEnded;
+
     private Http1Connection(UpstreamTransport transport, ConnectionLifetime lifetime)
     {
         _transport = transport;
@@ -169,6 +172,7 @@ public sealed class Http1Connection : IPooledConnection
 
                     _bodyRemaining = Head.Framing == BodyFraming.ContentLength ? Head.ContentLength : 0;
                     _chunked = default;
+                    _closeDelimitedEnded = false;
                     return Head;
                 }
 
@@ -332,6 +336,113 @@ public sealed class Http1Connection : IPooledConnection
 
                     destination.Advance(n);
                     await FlushClientAsync(destination, clientAborted).ConfigureAwait(false);
+                }
+        }
+    }
+
+    /// <summary>Whether the body of the current response has been read to its end (always for a bodiless one).</summary>
+    public bool IsBodyComplete => Head.Framing switch
+    {
+        BodyFraming.None => true,
+        BodyFraming.ContentLength => _bodyRemaining == 0,
+        BodyFraming.Chunked => _chunked.IsDone,
+        _ => _closeDelimitedEnded,
+    };
+
+    /// <summary>
+    /// Pull-style body read, for a consumer that is not a pipe (Tether.Client hands the response body to its caller
+    /// as a stream): up to <paramref name="destination"/>.Length body bytes, de-chunked; 0 once the body has ended
+    /// (then <see cref="IsBodyComplete"/> is true). Never reads past the body's end, so the connection can carry
+    /// another request after it. Throws <see cref="UpstreamException"/> (phase ReadBody) as <see cref="CopyBodyAsync"/>.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReadBodyAsync(Memory<byte> destination, TimeSpan timeout)
+    {
+        if (destination.IsEmpty || IsBodyComplete)
+        {
+            return 0;
+        }
+
+        switch (Head.Framing)
+        {
+            case BodyFraming.ContentLength:
+                {
+                    var want = (int)Math.Min(destination.Length, _bodyRemaining);
+                    int n;
+                    if (BufferedCount > 0)
+                    {
+                        n = Math.Min(want, BufferedCount);
+                        _buffer.AsSpan(_start, n).CopyTo(destination.Span);
+                        Consume(n);
+                    }
+                    else
+                    {
+                        n = await ReceiveAsync(destination[..want], UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            throw new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.Closed,
+                                $"backend closed the connection with {_bodyRemaining} of {Head.ContentLength} body bytes missing") { ResponseBytesReceived = true };
+                        }
+                    }
+
+                    _bodyRemaining -= n;
+                    return n;
+                }
+
+            case BodyFraming.Chunked:
+                while (true)
+                {
+                    // The decoder is given at most destination.Length input bytes at a time, so the data it returns
+                    // always fits; framing cut at the window's edge is carried in its state.
+                    while (BufferedCount > 0)
+                    {
+                        var window = Math.Min(BufferedCount, destination.Length);
+                        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_buffer!, _start, window));
+                        ChunkedReadResult result;
+                        ReadOnlySequence<byte> data;
+                        try
+                        {
+                            result = _chunked.Read(ref reader, out data);
+                        }
+                        catch (Http1ParseException ex)
+                        {
+                            throw new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.InvalidResponse, ex.Message, ex) { ResponseBytesReceived = true };
+                        }
+
+                        var copied = 0;
+                        if (result == ChunkedReadResult.Data)
+                        {
+                            data.CopyTo(destination.Span);
+                            copied = (int)data.Length;
+                        }
+
+                        Consume((int)reader.Consumed);
+                        if (copied > 0 || result == ChunkedReadResult.Done)
+                        {
+                            return copied;
+                        }
+                    }
+
+                    if (!await FillAsync(UpstreamPhase.ReadBody, timeout).ConfigureAwait(false))
+                    {
+                        throw new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.Closed,
+                            "backend closed the connection before the last chunk") { ResponseBytesReceived = true };
+                    }
+                }
+
+            default:
+                {
+                    if (BufferedCount > 0)
+                    {
+                        var n = Math.Min(destination.Length, BufferedCount);
+                        _buffer.AsSpan(_start, n).CopyTo(destination.Span);
+                        Consume(n);
+                        return n;
+                    }
+
+                    var received = await ReceiveAsync(destination, UpstreamPhase.ReadBody, timeout).ConfigureAwait(false);
+                    _closeDelimitedEnded = received == 0;
+                    return received;
                 }
         }
     }

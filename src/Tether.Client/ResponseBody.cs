@@ -1,0 +1,233 @@
+using System.Buffers;
+using System.Net;
+using Tether.Upstream;
+using Tether.Upstream.Destinations;
+using Tether.Upstream.Http1;
+using Tether.Upstream.Pooling;
+
+namespace Tether.Client;
+
+/// <summary>
+/// The response body as the caller reads it, straight from the pooled connection (nothing is buffered beyond the
+/// connection's own read buffer). The connection goes back to the pool the moment the body's last byte is read, and
+/// the request stops counting as in flight for least-connections; a body abandoned before its end closes it.
+/// </summary>
+internal sealed class ResponseBodyStream : Stream
+{
+    private readonly DestinationState _destination;
+    private readonly Http1Connection _connection;
+    private readonly TimeSpan _timeout;
+
+    // Why the connection is closed once the body ends cleanly (null: back to the pool), decided from the head before the
+    // connection (and its head object) can be reused by another request.
+    private readonly ConnectionCloseReason? _closeAfter;
+    private int _ended;
+
+    public ResponseBodyStream(DestinationState destination, Http1Connection connection, TimeSpan timeout, ConnectionCloseReason? closeAfter)
+    {
+        _destination = destination;
+        _connection = connection;
+        _timeout = timeout;
+        _closeAfter = closeAfter;
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    /// <summary>Ends the exchange if the body has no bytes left to read (a bodiless response, or the last read).</summary>
+    public bool TryEndIfComplete()
+    {
+        if (Volatile.Read(ref _ended) == 0 && _connection.IsBodyComplete)
+        {
+            End(null);
+            return true;
+        }
+
+        return Volatile.Read(ref _ended) != 0;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _ended) != 0 || buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), _connection)
+            : default;
+        int n;
+        try
+        {
+            n = await _connection.ReadBodyAsync(buffer, _timeout).ConfigureAwait(false);
+        }
+        catch (UpstreamException ex)
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            End(ex.Kind == UpstreamErrorKind.InvalidResponse ? ConnectionCloseReason.InvalidResponse : ConnectionCloseReason.Error);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The response body read was canceled.", ex, cancellationToken);
+            }
+
+            throw ClientErrors.BodyFailed(ex);
+        }
+
+        await registration.DisposeAsync().ConfigureAwait(false);
+        if (_connection.IsBodyComplete)
+        {
+            End(null);
+        }
+
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override int Read(Span<byte> buffer)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            var n = Read(rented, 0, buffer.Length);
+            rented.AsSpan(0, n).CopyTo(buffer);
+            return n;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Copies the rest of the body to <paramref name="destination"/> (what ReadAsStringAsync and friends use).</summary>
+    public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Clamp(bufferSize, 4096, 64 * 1024));
+        try
+        {
+            int n;
+            while ((n = await ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await destination.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        // Abandoned before the end: the rest of the body is still on the wire, so the connection cannot carry another
+        // request (SocketsHttpHandler drains a little; closing costs one new connection and never waits on the server).
+        End(ConnectionCloseReason.Error);
+        base.Dispose(disposing);
+    }
+
+    private void End(ConnectionCloseReason? failure)
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            return;
+        }
+
+        var reason = failure ?? _closeAfter ?? _connection.EndExchange();
+        _destination.Pool.Release(_connection, reason);
+        _destination.OnRequestEnded();
+    }
+}
+
+/// <summary>A response's content over its <see cref="ResponseBodyStream"/> (or empty when there is no body).</summary>
+internal sealed class ResponseContent : HttpContent
+{
+    private readonly ResponseBodyStream? _body;
+    private int _consumed;
+
+    public ResponseContent(ResponseBodyStream? body)
+    {
+        _body = body;
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        if (_body is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        TakeOnce();
+        return _body.CopyToAsync(stream, 16 * 1024, cancellationToken);
+    }
+
+    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult(ReadStream());
+
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => Task.FromResult(ReadStream());
+
+    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => ReadStream();
+
+    protected override bool TryComputeLength(out long length)
+    {
+        // A length the server sent is in the Content-Length header, which HttpContentHeaders reads first.
+        length = 0;
+        return _body is null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _body?.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private Stream ReadStream()
+    {
+        if (_body is null)
+        {
+            return Stream.Null;
+        }
+
+        TakeOnce();
+        return _body;
+    }
+
+    private void TakeOnce()
+    {
+        if (Interlocked.Exchange(ref _consumed, 1) != 0)
+        {
+            throw new InvalidOperationException("The response content was already read; it streams from the connection and can be read once (buffer it with LoadIntoBufferAsync to read it again).");
+        }
+    }
+}

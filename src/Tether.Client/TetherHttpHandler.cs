@@ -1,0 +1,464 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tether.Upstream;
+using Tether.Upstream.Destinations;
+using Tether.Upstream.Discovery;
+using Tether.Upstream.Http1;
+using Tether.Upstream.Pooling;
+using Tether.Upstream.Retries;
+
+namespace Tether.Client;
+
+/// <summary>
+/// An <see cref="HttpMessageHandler"/> for <see cref="HttpClient"/> over Tether's HTTP/1.1 keep-alive pool (see
+/// <see cref="TetherClientOptions"/>): idle connections are probed before reuse, a reused connection that fails before
+/// any response byte is retried once on a fresh one (idempotent methods, or any request whose head did not leave),
+/// the server's Keep-Alive header and its unannounced idle timeout are learned, and a host name's addresses are all
+/// used (least in-flight requests first), re-resolved, and drained when DNS drops one.
+/// </summary>
+/// <remarks>
+/// Errors: a timeout (the caller's token, HttpClient.Timeout, <see cref="TetherClientOptions.ConnectTimeout"/>,
+/// <see cref="TetherClientOptions.ResponseTimeout"/>) is a <see cref="TaskCanceledException"/>; a failed exchange an
+/// <see cref="HttpRequestException"/> with <see cref="HttpRequestException.HttpRequestError"/> set (ConnectionError,
+/// NameResolutionError, SecureConnectionError, ResponseEnded, InvalidResponse). The response body streams from the
+/// connection, which returns to the pool when the body has been read to its end (dispose the response otherwise).
+/// </remarks>
+public sealed class TetherHttpHandler : HttpMessageHandler
+{
+    // Hosts remembered at once; a host unused for a while is forgotten by the sweep (its DNS refresh stops with it).
+    private const int MaxHosts = 4096;
+
+    private readonly TetherClientOptions _options;
+    private readonly ConcurrentDictionary<HostKey, HostPool> _hosts = new();
+    private readonly object _createLock = new();
+    private readonly IHostResolver _resolver;
+    private readonly IClusterObserver _observer;
+    private readonly ITimer _sweeper;
+    private readonly TimeSpan _forgetHostAfter;
+    private int _disposed;
+
+    /// <summary>A handler with the default <see cref="TetherClientOptions"/>.</summary>
+    public TetherHttpHandler()
+        : this(new TetherClientOptions())
+    {
+    }
+
+    /// <summary>A handler with <paramref name="options"/> (copied: later changes to them have no effect).</summary>
+    /// <exception cref="ArgumentException">An option is invalid; the message names each and the fix.</exception>
+    public TetherHttpHandler(TetherClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid TetherClientOptions: " + string.Join("; ", errors), nameof(options));
+        }
+
+        _options = options.Clone();
+        _resolver = _options.ResolveHost is { } resolve ? new DelegateHostResolver(resolve) : SystemHostResolver.Instance;
+        var logger = _options.LoggerFactory?.CreateLogger("Tether.Client") ?? NullLogger.Instance;
+        _observer = new ClientClusterObserver(logger);
+        _forgetHostAfter = _options.IdleTimeout + TimeSpan.FromMinutes(1);
+
+        // The timer holds the handler weakly: an HttpClient dropped without Dispose does not keep it alive.
+        var weak = new WeakReference<TetherHttpHandler>(this);
+        _sweeper = _options.TimeProvider.CreateTimer(static s => SweepCallback(s!), weak, _options.SweepInterval, _options.SweepInterval);
+    }
+
+    /// <summary>The options in force (a copy of those given).</summary>
+    public TetherClientOptions Options => _options.Clone();
+
+    /// <summary>Hosts with a pool now.</summary>
+    internal int HostCount => _hosts.Count;
+
+    internal HostPool? FindHost(Uri uri) => _hosts.TryGetValue(HostKey.For(uri), out var host) ? host : null;
+
+    /// <inheritdoc />
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var uri = request.RequestUri;
+        if (uri is null || !uri.IsAbsoluteUri)
+        {
+            throw new InvalidOperationException("The request has no absolute RequestUri; set one, or HttpClient.BaseAddress.");
+        }
+
+        if (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new NotSupportedException($"The '{uri.Scheme}' scheme is not supported; TetherHttpHandler speaks http and https.");
+        }
+
+        if (request.Version.Major >= 2 && request.VersionPolicy != HttpVersionPolicy.RequestVersionOrLower)
+        {
+            throw new HttpRequestException(HttpRequestError.VersionNegotiationError,
+                $"HTTP/{request.Version} was required, but TetherHttpHandler speaks HTTP/1.1; use VersionPolicy RequestVersionOrLower, or SocketsHttpHandler for HTTP/2.");
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<HttpResponseMessage>(cancellationToken);
+        }
+
+        return SendToHostAsync(request, HostKey.For(uri), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _sweeper.Dispose();
+            lock (_createLock)
+            {
+                foreach (var host in _hosts.Values)
+                {
+                    host.Dispose();
+                }
+
+                _hosts.Clear();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Closes expired idle connections and lets drained addresses and long-unused hosts go. The timer calls it
+    /// every <see cref="TetherClientOptions.SweepInterval"/>; tests call it directly.</summary>
+    internal void Sweep()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        foreach (var host in _hosts.Values)
+        {
+            host.Cluster.Sweep();
+            host.TrackPools();
+            if (_options.TimeProvider.GetElapsedTime(host.LastUsedTimestamp) >= _forgetHostAfter && host.IsUnused)
+            {
+                lock (_createLock)
+                {
+                    if (_hosts.TryRemove(new KeyValuePair<HostKey, HostPool>(host.Key, host)))
+                    {
+                        host.Dispose();
+                    }
+                }
+            }
+        }
+    }
+
+    private static void SweepCallback(object state)
+    {
+        if (((WeakReference<TetherHttpHandler>)state).TryGetTarget(out var handler))
+        {
+            handler.Sweep();
+        }
+    }
+
+    private HostPool GetHost(HostKey key)
+    {
+        if (_hosts.TryGetValue(key, out var host))
+        {
+            return host;
+        }
+
+        lock (_createLock)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_hosts.TryGetValue(key, out host))
+            {
+                return host;
+            }
+
+            if (_hosts.Count >= MaxHosts)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError,
+                    $"{key.Authority}: more than {MaxHosts} hosts in use by one TetherHttpHandler; hosts unused for {_forgetHostAfter.TotalSeconds:0} s are forgotten");
+            }
+
+            host = new HostPool(key, _options, _resolver, _observer);
+            _hosts[key] = host;
+            host.TrackPools();
+            return host;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendToHostAsync(HttpRequestMessage request, HostKey key, CancellationToken cancellationToken)
+    {
+        // A host forgotten by the sweep between the look-up and the acquire is looked up again (once is plenty: the
+        // sweep forgets only hosts unused for minutes).
+        for (var round = 0; ; round++)
+        {
+            var host = GetHost(key);
+            host.Touch();
+            var resolved = host.Cluster.FirstResolution;
+            if (!resolved.IsCompleted)
+            {
+                await resolved.WaitAsync(cancellationToken).ConfigureAwait(false);
+                host.TrackPools();
+            }
+
+            var response = await SendAcrossAsync(request, host, cancellationToken).ConfigureAwait(false);
+            if (response is not null)
+            {
+                return response;
+            }
+
+            if (round > 0)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError, $"{key.Authority}: the host's pools were closed while the request started");
+            }
+        }
+    }
+
+    // Tries the ranked addresses in turn (Tether.Gateway's forwarder without the proxying): a connect failure, or a
+    // request that provably did not reach the server, moves to the next, bounded by MaxAttempts and the retry budget;
+    // the retry of a stale pooled connection is free, once. Null when the host was disposed under the request.
+    private async Task<HttpResponseMessage?> SendAcrossAsync(HttpRequestMessage request, HostPool host, CancellationToken cancellationToken)
+    {
+        var cluster = host.Cluster;
+        var set = cluster.Set;
+        var wanted = Math.Max(1, Math.Min(set.Items.Length, _options.MaxAttempts));
+        var ranked = ArrayPool<int>.Shared.Rent(wanted);
+        try
+        {
+            var count = cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted));
+            if (count == 0)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError,
+                    $"{host.Authority}: none of its {set.Items.Length} address(es) is available (each failed repeatedly and is ejected for a while)");
+            }
+
+            set.Items[ranked[0]].OnPicked();
+            cluster.RetryBudget.OnRequest();
+
+            var bodyLength = RequestHead.BodyLength(request);
+            var replayable = RequestBody.IsReplayable(request.Content);
+            var idempotent = RetryRules.IsIdempotent(request.Method.Method);
+            var started = host.TimeProvider.GetTimestamp();
+            var next = 0;
+            var destination = NextCandidate(set, ranked, count, ref next);
+            if (destination is null)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError, $"{host.Authority}: every address was being drained (a DNS change)");
+            }
+
+            var attempts = 1;
+            var staleRetried = false;
+            var requireNew = false;
+            while (true)
+            {
+                Attempt attempt;
+                try
+                {
+                    attempt = await AttemptAsync(request, host, destination, requireNew, bodyLength, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    destination.OnRequestEnded();
+                    throw;
+                }
+
+                if (attempt.Response is { } response)
+                {
+                    return response; // the response's body stream ends the destination's in-flight count
+                }
+
+                destination.OnRequestEnded();
+                var error = attempt.Error!;
+                if (error is { Phase: UpstreamPhase.Queue, InnerException: ObjectDisposedException }
+                    && !(_hosts.TryGetValue(host.Key, out var current) && ReferenceEquals(current, host)))
+                {
+                    return null; // the sweep forgot the host under us: start again with a fresh one
+                }
+
+                if (RetryRules.CountsAgainstDestination(error, attempt.Reused))
+                {
+                    cluster.ReportFailure(destination);
+                }
+
+                var bodyConsumed = attempt.BodyStarted && !replayable;
+                var decision = RetryRules.Classify(error, attempt.Reused, bodyConsumed, idempotent);
+                var free = decision == RetryDecision.StaleConnection && !staleRetried;
+                if (decision == RetryDecision.None || (!free && !MayRetry(cluster, attempts, started)))
+                {
+                    throw ClientErrors.RequestFailed(error, destination.Name);
+                }
+
+                staleRetried |= free;
+                var failed = destination;
+                destination = NextCandidate(set, ranked, count, ref next);
+                requireNew = false;
+                if (destination is null && free && failed.TryEnter())
+                {
+                    // No other address: the stale connection's retry goes to the same one, on a fresh connection.
+                    destination = failed;
+                    requireNew = true;
+                }
+
+                if (destination is null)
+                {
+                    throw ClientErrors.RequestFailed(error, failed.Name);
+                }
+
+                if (!free)
+                {
+                    attempts++;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ranked);
+        }
+    }
+
+    private bool MayRetry(ClusterState cluster, int attempts, long started)
+    {
+        if (attempts >= _options.MaxAttempts)
+        {
+            return false;
+        }
+
+        if (cluster.Config.Retries.Timeout is { } timeout && _options.TimeProvider.GetElapsedTime(started) >= timeout)
+        {
+            return false;
+        }
+
+        return cluster.RetryBudget.TryRetry();
+    }
+
+    private static DestinationState? NextCandidate(DestinationSet set, int[] ranked, int count, ref int next)
+    {
+        while (next < count)
+        {
+            var candidate = set.Items[ranked[next++]];
+            if (candidate.TryEnter())
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    // One attempt on one address. A response is returned with the destination still counted in flight (its body stream
+    // ends that); an error is returned for the caller to decide about; cancellation throws.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Attempt> AttemptAsync(
+        HttpRequestMessage request, HostPool host, DestinationState destination, bool requireNew, long bodyLength, CancellationToken cancellationToken)
+    {
+        // 1. A connection: idle and probed, new, or after a wait at MaxConnectionsPerHost.
+        PooledLease<Http1Connection> lease;
+        try
+        {
+            lease = await destination.Pool.AcquireAsync(requireNew, default, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PoolExhaustedException ex)
+        {
+            return new Attempt(null, new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, ex.Message, ex), false, false);
+        }
+        catch (UpstreamException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new Attempt(null, ex, false, false);
+        }
+        catch (UpstreamException ex)
+        {
+            throw new OperationCanceledException("The request was canceled while connecting.", ex, cancellationToken);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            // The address was drained and its pool closed between the ranking and now, or the handler is being disposed.
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            return new Attempt(null, new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, "address removed", ex), false, false);
+        }
+
+        var connection = lease.Connection;
+        ClientMetrics.OnConnection(lease.Reused, lease.Reused ? host.TimeProvider.GetElapsedTime(connection.Lifetime.IdleSinceTimestamp) : default, host.Key.Host, host.Key.Port);
+        var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection)
+            : default;
+        var bodyStarted = false;
+        try
+        {
+            connection.BeginRequest();
+
+            // A connection that will not be reused (no idle slots, its last request by MaxRequestsPerConnection or the
+            // server's Keep-Alive: max, or the caller asked) tells the server so.
+            ConnectionCloseReason? closeAfter = destination.Pool.Options.MaxIdle == 0 ? ConnectionCloseReason.PoolFull
+                : connection.Lifetime.IsLastRequest ? ConnectionCloseReason.MaxRequests
+                : request.Headers.ConnectionClose == true ? ConnectionCloseReason.ServerClose
+                : null;
+
+            // 2. The head, then 3. the body, streamed.
+            RequestHead.Write(connection.Output, request, host.DefaultHostHeader, bodyLength, closeAfter is not null);
+            if (request.Content is { } content)
+            {
+                bodyStarted = true;
+                await RequestBody.SendAsync(connection, content, bodyLength, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
+            }
+
+            // 4. The response head; the body is the caller's to read.
+            var head = await connection.ReadResponseHeadAsync(request.Method == HttpMethod.Head, _options.ResponseTimeout).ConfigureAwait(false);
+            if (head.StatusCode == 101)
+            {
+                throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,
+                    "101 Switching Protocols to a request that did not ask to upgrade") { ResponseBytesReceived = true };
+            }
+
+            connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
+            if (head.StatusCode >= 500)
+            {
+                host.Cluster.ReportFailure(destination);
+            }
+            else
+            {
+                host.Cluster.ReportSuccess(destination);
+            }
+
+            closeAfter ??= head.ConnectionClose ? ConnectionCloseReason.ServerClose : null;
+            await registration.DisposeAsync().ConfigureAwait(false);
+            var body = new ResponseBodyStream(destination, connection, _options.ResponseTimeout, closeAfter);
+            var response = ResponseHead.Build(request, head, connection.IsBodyComplete ? null : body);
+            body.TryEndIfComplete();
+            return new Attempt(response, null, lease.Reused, bodyStarted);
+        }
+        catch (UpstreamException ex)
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            destination.Pool.Release(connection, ex.Kind == UpstreamErrorKind.InvalidResponse ? ConnectionCloseReason.InvalidResponse : ConnectionCloseReason.Error);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The request was canceled.", ex, cancellationToken);
+            }
+
+            return new Attempt(null, ex, lease.Reused, bodyStarted);
+        }
+        catch (Exception ex)
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            destination.Pool.Release(connection, ConnectionCloseReason.Error);
+            if (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The request was canceled.", ex, cancellationToken);
+            }
+
+            throw;
+        }
+    }
+
+    private readonly record struct Attempt(HttpResponseMessage? Response, UpstreamException? Error, bool Reused, bool BodyStarted);
+}
