@@ -51,7 +51,7 @@ internal sealed partial class Forwarder
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = body,
         };
-        CopyRequestHeaders(context, message, destination.HostHeader);
+        CopyRequestHeaders(context, message, destination.HostHeader, exchange.Route);
         if (body is null)
         {
             timeout.CancelAfter(responseTimeout);
@@ -81,6 +81,11 @@ internal sealed partial class Forwarder
 
             var clientResponse = context.Response;
             CopyResponseHead(response, clientResponse);
+            if (exchange.Route.Transforms is { ChangesResponse: true } transforms)
+            {
+                transforms.ApplyResponse(context, clientResponse);
+            }
+
             var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request), response);
 
             // 5. The body, each read bounded by responseTimeout, each piece flushed to the client as it comes.
@@ -124,7 +129,7 @@ internal sealed partial class Forwarder
 
             if (FindInner<BadHttpRequestException>(ex) is { } bad)
             {
-                errors.ClientBadRequest(context, cluster, destination, bad);
+                await errors.ClientBadRequestAsync(context, cluster, destination, bad).ConfigureAwait(false);
                 return default;
             }
 
@@ -190,8 +195,9 @@ internal sealed partial class Forwarder
         return new UpstreamException(failedPhase, kind, detail, ex) { ResponseBytesReceived = bodyPhase };
     }
 
-    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage message, string fallbackHost)
+    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage message, string fallbackHost, Routing.RouteModel route)
     {
+        var transforms = route.Transforms;
         var request = context.Request;
         var headers = request.Headers;
         var nominated = headers.Connection;
@@ -222,6 +228,11 @@ internal sealed partial class Forwarder
                 continue;
             }
 
+            if (transforms is not null && transforms.SkipsRequestHeader(name))
+            {
+                continue;
+            }
+
             var target = IsContentHeader(name) ? message.Content?.Headers : (System.Net.Http.Headers.HttpHeaders)message.Headers;
             if (target is null)
             {
@@ -239,8 +250,14 @@ internal sealed partial class Forwarder
         }
 
         // :authority: the client's Host, as HTTP/1.1 backends get it.
-        message.Headers.TryAddWithoutValidation(HeaderNames.Host, host ?? fallbackHost);
+        message.Headers.TryAddWithoutValidation(HeaderNames.Host, transforms?.Host(context) ?? host ?? fallbackHost);
+        transforms?.AddRequestHeaders(message, context);
         message.Headers.TryAddWithoutValidation("X-Forwarded-For", RequestHeadWriter.ForwardedFor(context, headers));
+        if (RequestHeadWriter.Forwarded(context, headers, route.AddForwarded) is { } forwarded)
+        {
+            message.Headers.TryAddWithoutValidation("Forwarded", forwarded);
+        }
+
         message.Headers.TryAddWithoutValidation("X-Forwarded-Proto", request.Scheme);
         if (host is not null)
         {
