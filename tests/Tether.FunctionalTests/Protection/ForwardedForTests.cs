@@ -32,4 +32,45 @@ public class ForwardedForTests
         Assert.Equal("127.0.0.2", gateway.Origin.Header(0, "X-Forwarded-For"));
         Assert.Single(gateway.Origin.Requests);
     }
+
+    private const string WithForwarded = "GET / HTTP/1.1\r\nHost: app.example\r\nForwarded: for=203.0.113.9;proto=https\r\n\r\n";
+
+    [Fact]
+    public async Task A_clients_Forwarded_header_is_dropped_unless_the_peer_is_a_trusted_proxy()
+    {
+        await using var gateway = await ProtectionGateway.StartAsync(d => d with { TrustedProxies = ["127.0.0.2/32"] });
+
+        using (var untrusted = await gateway.ConnectAsync("127.0.0.1"))
+        {
+            Assert.StartsWith("HTTP/1.1 200 ", await ProtectionGateway.ExchangeAsync(untrusted, WithForwarded), StringComparison.Ordinal);
+        }
+
+        using (var trusted = await gateway.ConnectAsync("127.0.0.2"))
+        {
+            Assert.StartsWith("HTTP/1.1 200 ", await ProtectionGateway.ExchangeAsync(trusted, WithForwarded), StringComparison.Ordinal);
+        }
+
+        Assert.Null(gateway.Origin.Header(0, "Forwarded"));
+        Assert.Equal("for=203.0.113.9;proto=https", gateway.Origin.Header(1, "Forwarded"));
+    }
+
+    [Fact]
+    public async Task With_addForwarded_the_header_is_replaced_or_appended_to_like_X_Forwarded_For()
+    {
+        await using var gateway = await ProtectionGateway.StartAsync(d => d with { TrustedProxies = ["127.0.0.2/32"], AddForwarded = true });
+
+        using (var untrusted = await gateway.ConnectAsync("127.0.0.1"))
+        {
+            Assert.StartsWith("HTTP/1.1 200 ", await ProtectionGateway.ExchangeAsync(untrusted, WithForwarded), StringComparison.Ordinal);
+        }
+
+        using (var trusted = await gateway.ConnectAsync("127.0.0.2"))
+        {
+            Assert.StartsWith("HTTP/1.1 200 ", await ProtectionGateway.ExchangeAsync(trusted, WithForwarded), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("for=127.0.0.1;proto=http;host=\"app.example\"", gateway.Origin.Header(0, "Forwarded"));
+        Assert.Equal("for=203.0.113.9;proto=https, for=127.0.0.2;proto=http;host=\"app.example\"", gateway.Origin.Header(1, "Forwarded"));
+        Assert.Single(gateway.Origin.Requests.First().Split("\r\n"), line => line.StartsWith("Forwarded:", StringComparison.OrdinalIgnoreCase));
+    }
 }

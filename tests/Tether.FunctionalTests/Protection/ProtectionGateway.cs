@@ -31,7 +31,8 @@ internal sealed class ProtectionGateway : IAsyncDisposable
         Func<DownstreamConfig, DownstreamConfig>? downstream = null,
         Func<ListenerConfig, ListenerConfig>? listener = null,
         Func<ClusterConfig, ClusterConfig>? cluster = null,
-        Func<RouteConfig, IReadOnlyList<RouteConfig>>? routes = null)
+        Func<RouteConfig, IReadOnlyList<RouteConfig>>? routes = null,
+        TimeProvider? timeProvider = null)
     {
         var origin = new RecordingOrigin();
         AddressParser.TryParseDestination(origin.Address, 1, out var destination, out _);
@@ -48,7 +49,7 @@ internal sealed class ProtectionGateway : IAsyncDisposable
         try
         {
             var logs = new TestLoggerProvider();
-            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory() }), origin, logs);
+            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory(), TimeProvider = timeProvider ?? TimeProvider.System }), origin, logs);
         }
         catch
         {
