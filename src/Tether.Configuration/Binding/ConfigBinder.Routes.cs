@@ -46,7 +46,7 @@ internal static partial class ConfigBinder
             Host = reader.Read("host", defaults.Host, ValueParsers.OptionalString),
             PathPrefix = reader.Read("pathPrefix", defaults.PathPrefix, ValueParsers.OptionalString),
             Methods = BindOptionalList(reader, "methods", BindPlainString),
-            Headers = BindList(reader, "headers", defaults.Headers, BindHeaderMatch),
+            Headers = (IReadOnlyList<HeaderMatchConfig>?)BindOptionalList(reader, "headers", BindHeaderMatch) ?? defaults.Headers,
         };
         reader.Finish();
         return match;
