@@ -95,6 +95,12 @@ internal sealed partial class ProxyHandler(
             return false;
         }
 
+        // A tunnel (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT) carries a stream, not a body: it is never cut off.
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } || RequestValidator.IsWebSocketOverHttp2(context))
+        {
+            return true;
+        }
+
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
         {
             feature.MaxRequestBodySize = limit;
