@@ -11,7 +11,7 @@
 #   --rounds N        [BENCH_ROUNDS=3]        rounds; the report shows medians
 #   --duration S      [BENCH_DURATION=4]      seconds per scenario, proxy and round
 #   --warmup S        [BENCH_WARMUP=1]        unrecorded seconds per scenario and proxy before round 1
-#   --scenarios LIST  [BENCH_SCENARIOS]       subset of: small 16k 1m post4k latency h2tls noka idle (the
+#   --scenarios LIST  [BENCH_SCENARIOS]       subset of: small xform 16k 1m post4k latency h2tls noka idle (the
 #                                             default), and, opt-in, issue 12's backends over TLS and HTTP/2:
 #                                             grpc httpsbackend httpsbackend-nokeepalive; "all" = every one
 #   --proxies LIST    [BENCH_PROXIES]         subset of: tether nginx haproxy
@@ -42,7 +42,7 @@ source "$BENCH_DIR/lib/scenarios.sh"
 # shellcheck source=bench/lib/backends.sh
 source "$BENCH_DIR/lib/backends.sh"
 
-ALL_SCENARIOS="small 16k 1m post4k latency h2tls noka idle"
+ALL_SCENARIOS="small xform 16k 1m post4k latency h2tls noka idle"
 SMOKE=0
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-4}

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # One run = one scenario against one proxy; it appends one record to $RAW.
-# Load scenarios: small 16k 1m post4k latency h2tls noka, and (bench/lib/backends.sh) grpc httpsbackend
+# Load scenarios: small xform 16k 1m post4k latency h2tls noka, and (bench/lib/backends.sh) grpc httpsbackend
 # httpsbackend-nokeepalive, where PROXY may also be "direct" (the backend without a proxy).  Memory: idle.
 
 CLIENT_GRACE=30     # seconds a load generator may run past its duration before `timeout` stops it
@@ -15,6 +15,8 @@ client_command() {
     local -a wrk=(wrk -t1 -c64 "-d${seconds}s" --timeout 10s -s "$BENCH_DIR/wrk.lua")
     case $scenario in
         small) printf '%s\n' "${wrk[@]}" "$http/" ;;
+        # small with one request-header transform (Tether requestHeaders.set, nginx proxy_set_header, HAProxy set-header)
+        xform) printf '%s\n' "${wrk[@]}" "$http/xform" ;;
         16k) printf '%s\n' "${wrk[@]}" "$http/16k" ;;
         1m) printf '%s\n' "${wrk[@]}" "$http/1m" ;;
         post4k) printf '%s\n' "${wrk[@]}" "$http/post" ;;

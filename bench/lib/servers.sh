@@ -76,6 +76,7 @@ write_origin_config() {
         root $RUN_DIR/www;
         default_type text/plain;
         location = / { return 200 "$ORIGIN_BODY"; }
+        location = /xform { return 200 "$ORIGIN_BODY"; }
         location = /16k { }
         location = /1m { }
         # nginx reads (and discards) the whole request body before the connection is reused:
@@ -116,16 +117,27 @@ write_nginx_config() {
             echo "        ssl_certificate_key $RUN_DIR/tls/key.pem;"
         fi
         echo "        location / {"
-        echo "            proxy_pass http://origin;"
-        if [ "$keepalive" = 1 ]; then
-            echo "            proxy_http_version 1.1;"
-            echo '            proxy_set_header Connection "";'
-        fi
-        echo "            proxy_max_temp_file_size $NGINX_MAX_TEMP_FILE;"
+        nginx_proxy_lines "$keepalive"
+        echo "        }"
+        # The xform scenario: the small request with one request header set (proxy_set_header replaces the
+        # inherited list, so the location repeats it).
+        echo "        location = /xform {"
+        nginx_proxy_lines "$keepalive"
+        echo "            proxy_set_header X-Bench 1;"
         echo "        }"
         echo "    }"
         echo "}"
     } >"$RUN_DIR/$name.conf"
+}
+
+# nginx_proxy_lines KEEPALIVE(1|0): the proxy directives of a location to the origin.
+nginx_proxy_lines() {
+    echo "            proxy_pass http://origin;"
+    if [ "$1" = 1 ]; then
+        echo "            proxy_http_version 1.1;"
+        echo '            proxy_set_header Connection "";'
+    fi
+    echo "            proxy_max_temp_file_size $NGINX_MAX_TEMP_FILE;"
 }
 
 # write_haproxy_config NAME PORT TLS_PORT KEEPALIVE(1|0)
@@ -153,6 +165,7 @@ CONF
         echo "frontend main"
         echo "    bind 127.0.0.1:$port"
         [ -n "$tls_port" ] && echo "    bind 127.0.0.1:$tls_port ssl crt $RUN_DIR/tls/combined.pem alpn h2,http/1.1"
+        echo "    http-request set-header X-Bench 1 if { path /xform }"
         echo "    default_backend origin"
         echo "backend origin"
         echo "    server origin 127.0.0.1:$ORIGIN_PORT"
@@ -175,7 +188,10 @@ write_tether_config() {
   "downstream": { "maxRequestsPerConnection": 0 },
   "admin": { "address": "127.0.0.1:$admin_port" },
   "accessLog": { "path": "$access_log", "format": "$format" },
-  "routes": [ { "match": { "pathPrefix": "/" }, "cluster": "origin" } ],
+  "routes": [
+    { "match": { "pathPrefix": "/xform" }, "cluster": "origin", "transforms": { "requestHeaders": { "set": { "X-Bench": "1" } } } },
+    { "match": { "pathPrefix": "/" }, "cluster": "origin" }
+  ],
   "clusters": {
     "origin": {
       "destinations": [ "127.0.0.1:$ORIGIN_PORT" ],

@@ -13,6 +13,7 @@ NAMES = {"tether": "Tether", "nginx": "nginx", "haproxy": "HAProxy", "direct": "
 # key, label, short label for the chart
 SCENARIOS = [
     ("small", "HTTP/1.1 keep-alive, 64 conns, 19 B body", "64 conns, 19 B"),
+    ("xform", "As 64 conns, 19 B, with one request header set (transform)", "+ 1 header transform"),
     ("16k", "HTTP/1.1 keep-alive, 64 conns, 16 KB body", "64 conns, 16 KB"),
     ("1m", "HTTP/1.1 keep-alive, 64 conns, 1 MB body", "64 conns, 1 MB"),
     ("post4k", "POST 4 KB body, 64 conns", "POST 4 KB"),

@@ -90,15 +90,6 @@ public readonly record struct HashKey(HashKeySource Source, string Name)
             return false;
         }
 
-        foreach (var c in name)
-        {
-            // An HTTP token: what header and cookie names are made of.
-            if (c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c, StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
+        return HttpSyntax.IsToken(name);
     }
 }

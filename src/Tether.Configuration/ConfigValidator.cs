@@ -109,6 +109,11 @@ public static partial class ConfigValidator
         Positive(errors, "downstream.keepAliveTimeout", downstream.KeepAliveTimeout, "75s");
         Positive(errors, "downstream.requestHeadersTimeout", downstream.RequestHeadersTimeout, "10s");
         NotNegative(errors, "downstream.maxRequestsPerConnection", downstream.MaxRequestsPerConnection, "1000, or 0 for unlimited");
+        if (downstream.MaxRequestBodySize < 0)
+        {
+            errors.Add(new ConfigError("downstream.maxRequestBodySize", downstream.MaxRequestBodySize.ToString(CultureInfo.InvariantCulture),
+                "cannot be negative; use a size such as \"1m\", or 0 for unlimited"));
+        }
         OptionalPositive(errors, "downstream.maxConnectionLifetime", downstream.MaxConnectionLifetime, "1h");
         if (downstream.TcpKeepAlive is { } keepAlive)
         {
@@ -133,40 +138,6 @@ public static partial class ConfigValidator
         {
             errors.Add(new ConfigError(path, ConfigText.Quote(Durations.Format(value)),
                 $"the kernel counts TCP keepalive in whole seconds from 1s to {MaxKeepAliveSeconds}s; use a duration such as \"{example}\""));
-        }
-    }
-
-    private static void ValidateRoutes(IReadOnlyList<RouteConfig> routes, IReadOnlyDictionary<string, ClusterConfig> clusters, List<ConfigError> errors)
-    {
-        for (var i = 0; i < routes.Count; i++)
-        {
-            var route = routes[i];
-            var path = ConfigText.Index("routes", i);
-            if (route.Match.PathPrefix is { } prefix && !prefix.StartsWith('/'))
-            {
-                errors.Add(new ConfigError(path + ".match.pathPrefix", ConfigText.Quote(prefix),
-                    $"a path prefix starts with \"/\"; write \"/{prefix.TrimStart('/')}\""));
-            }
-
-            if (route.Match.Host is { } host && (host.Length == 0 || host.Contains('/', StringComparison.Ordinal) || host.Contains(' ', StringComparison.Ordinal)))
-            {
-                errors.Add(new ConfigError(path + ".match.host", ConfigText.Quote(host),
-                    "write a host name such as \"api.example.com\" or \"*.example.com\", or remove \"host\" to match any host"));
-            }
-
-            if (string.IsNullOrWhiteSpace(route.Cluster))
-            {
-                errors.Add(new ConfigError(path + ".cluster", ConfigText.Quote(route.Cluster),
-                    $"every route names the cluster it sends to; add \"cluster\": \"{FirstOr(clusters, "api")}\""));
-            }
-            else if (!clusters.ContainsKey(route.Cluster))
-            {
-                var defined = clusters.Count == 0
-                    ? "no clusters are defined; add one under \"clusters\""
-                    : "the defined clusters are " + string.Join(", ", clusters.Keys.Select(ConfigText.Quote));
-                errors.Add(new ConfigError(path + ".cluster", ConfigText.Quote(route.Cluster),
-                    $"there is no cluster named \"{route.Cluster}\"; {defined}"));
-            }
         }
     }
 

@@ -42,11 +42,7 @@ public static class ConfigWriter
         var routes = new JsonArray();
         foreach (var route in config.Routes)
         {
-            routes.Add(new JsonObject
-            {
-                ["match"] = new JsonObject { ["host"] = route.Match.Host, ["pathPrefix"] = route.Match.PathPrefix },
-                ["cluster"] = route.Cluster,
-            });
+            routes.Add(ConfigWriterRoutes.Route(route));
         }
 
         var clusters = new JsonObject();
@@ -85,6 +81,8 @@ public static class ConfigWriter
                     ["initialConnectionWindowSize"] = downstream.Http2.InitialConnectionWindowSize,
                 },
                 ["trustedProxies"] = Strings(downstream.TrustedProxies),
+                ["maxRequestBodySize"] = Sizes.Format(downstream.MaxRequestBodySize),
+                ["addForwarded"] = downstream.AddForwarded,
                 ["underscoresInHeaders"] = EnumName(downstream.UnderscoresInHeaders),
             },
             ["routes"] = routes,
@@ -215,7 +213,7 @@ public static class ConfigWriter
         ["grace"] = Durations.Format(rate.Grace),
     };
 
-    private static JsonArray Strings(IReadOnlyList<string> values)
+    internal static JsonArray Strings(IReadOnlyList<string> values)
     {
         var array = new JsonArray();
         foreach (var value in values)

@@ -209,6 +209,15 @@ public sealed record DownstreamConfig
     /// <summary>CIDRs of proxies in front whose X-Forwarded-For is kept and appended to; from anyone else it is replaced.</summary>
     public NetworkListConfig TrustedProxies { get; init; } = NetworkListConfig.Empty;
 
+    /// <summary>nginx client_max_body_size: a request body larger than this gets 413 (before any byte reaches a
+    /// backend when its Content-Length says so; a streamed body is cut off when it passes the size). 0 = unlimited.
+    /// A route may set its own (<see cref="RouteConfig.MaxRequestBodySize"/>).</summary>
+    public long MaxRequestBodySize { get; init; } = 1024 * 1024;
+
+    /// <summary>Send an RFC 7239 Forwarded header (for, proto, host) to backends, appended to a trusted proxy's own,
+    /// as X-Forwarded-For is. Off: a client's Forwarded header is dropped unless its peer is a trusted proxy.</summary>
+    public bool AddForwarded { get; init; }
+
     /// <summary>nginx underscores_in_headers / ignore_invalid_headers. What to do with a request header whose
     /// name holds "_" (a backend or CGI gateway that maps "_" to "-" would read Transfer_Encoding as Transfer-Encoding).</summary>
     public UnderscoreHeaders UnderscoresInHeaders { get; init; } = UnderscoreHeaders.Drop;
@@ -231,7 +240,23 @@ public sealed record RouteConfig
 {
     public RouteMatchConfig Match { get; init; } = new();
 
+    /// <summary>Where the route sends requests; "" when it answers itself (<see cref="Redirect"/> or <see cref="Respond"/>).</summary>
     public string Cluster { get; init; } = "";
+
+    /// <summary>Null = <see cref="DownstreamConfig.MaxRequestBodySize"/>; 0 = unlimited.</summary>
+    public long? MaxRequestBodySize { get; init; }
+
+    /// <summary>Path and header changes on the way to the backend and back. Null = none.</summary>
+    public TransformsConfig? Transforms { get; init; }
+
+    /// <summary>The route answers with a redirect (no cluster).</summary>
+    public RedirectConfig? Redirect { get; init; }
+
+    /// <summary>The route answers with a fixed response (no cluster).</summary>
+    public RespondConfig? Respond { get; init; }
+
+    /// <summary>Null = no rate limit.</summary>
+    public RateLimitConfig? RateLimit { get; init; }
 }
 
 public sealed record RouteMatchConfig
@@ -241,6 +266,12 @@ public sealed record RouteMatchConfig
 
     /// <summary>Path prefix on segment boundaries ("/api" matches "/api" and "/api/x", not "/apix"). Null = "/".</summary>
     public string? PathPrefix { get; init; }
+
+    /// <summary>Null = any method; otherwise one of these (case-sensitive, as methods are).</summary>
+    public IReadOnlyList<string>? Methods { get; init; }
+
+    /// <summary>Every one of these must hold. Empty = no header condition.</summary>
+    public IReadOnlyList<HeaderMatchConfig> Headers { get; init; } = [];
 }
 
 public static class LoadBalancingPolicyNames

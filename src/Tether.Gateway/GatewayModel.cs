@@ -54,7 +54,7 @@ internal sealed class GatewayModel : IDisposable
 
         Clusters = clusters;
         Reused = reused;
-        Routes = new RouteTable(config.Routes, clusters, previous?.Routes);
+        Routes = new RouteTable(config.Routes, clusters, previous?.Routes, config.Downstream, options.TimeProvider);
         Connections = new ConnectionPolicy(config.Downstream, options.TimeProvider);
     }
 

@@ -23,6 +23,8 @@ internal static partial class ConfigBinder
             MaxRequestHeaderCount = reader.Read("maxRequestHeaderCount", defaults.MaxRequestHeaderCount, ValueParsers.Int),
             Http2 = BindHttp2(reader.Object("http2")),
             TrustedProxies = BindNetworks(reader, "trustedProxies"),
+            MaxRequestBodySize = reader.Read("maxRequestBodySize", defaults.MaxRequestBodySize, ValueParsers.Size),
+            AddForwarded = reader.Read("addForwarded", defaults.AddForwarded, ValueParsers.Bool),
             UnderscoresInHeaders = reader.Read("underscoresInHeaders", defaults.UnderscoresInHeaders, ValueParsers.UnderscoreHeaders),
         };
     }

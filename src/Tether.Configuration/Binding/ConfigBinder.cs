@@ -30,12 +30,16 @@ internal static partial class ConfigBinder
         return config;
     }
 
-    private static List<T> BindList<T>(ObjectReader parent, string key, IReadOnlyList<T> defaults, Func<BindContext, JsonNode?, string, T> bindItem)
+    private static List<T> BindList<T>(ObjectReader parent, string key, IReadOnlyList<T> defaults, Func<BindContext, JsonNode?, string, T> bindItem) =>
+        BindOptionalList(parent, key, bindItem) ?? [.. defaults];
+
+    /// <summary>The list under <paramref name="key"/>, or null when it is absent (or not an array, reported).</summary>
+    private static List<T>? BindOptionalList<T>(ObjectReader parent, string key, Func<BindContext, JsonNode?, string, T> bindItem)
     {
         var array = parent.Array(key, out var path);
         if (array is null)
         {
-            return [.. defaults];
+            return null;
         }
 
         var items = new List<T>(array.Count);
@@ -103,31 +107,6 @@ internal static partial class ConfigBinder
         };
         reader.Finish();
         return reader.IsPresent ? keepAlive : null;
-    }
-
-    private static RouteConfig BindRoute(BindContext context, JsonNode? node, string path)
-    {
-        var reader = Required(context, node, path, "a route such as { \"match\": { \"pathPrefix\": \"/api\" }, \"cluster\": \"api\" }");
-        var defaults = new RouteConfig();
-        var route = new RouteConfig
-        {
-            Match = BindMatch(reader.Object("match")),
-            Cluster = reader.Read("cluster", defaults.Cluster, ValueParsers.String),
-        };
-        reader.Finish();
-        return route;
-    }
-
-    private static RouteMatchConfig BindMatch(ObjectReader reader)
-    {
-        var defaults = new RouteMatchConfig();
-        var match = new RouteMatchConfig
-        {
-            Host = reader.Read("host", defaults.Host, ValueParsers.OptionalString),
-            PathPrefix = reader.Read("pathPrefix", defaults.PathPrefix, ValueParsers.OptionalString),
-        };
-        reader.Finish();
-        return match;
     }
 
     private static Dictionary<string, ClusterConfig> BindClusters(ObjectReader reader)

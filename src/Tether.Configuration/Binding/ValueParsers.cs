@@ -108,6 +108,31 @@ internal static class ValueParsers
         return false;
     }
 
+    /// <summary>A byte size: a JSON number of bytes, or a string such as "1m", "512k" or "2g" (<see cref="Sizes"/>).</summary>
+    public static bool Size(JsonNode? node, bool fromEnvironment, out long value, out string error)
+    {
+        value = 0;
+        error = "";
+        if (node is JsonValue number && number.GetValueKind() == JsonValueKind.Number)
+        {
+            if (number.TryGetValue(out value) && value >= 0)
+            {
+                return true;
+            }
+
+            error = "expected a size such as \"1m\", \"512k\" or a whole number of bytes, or 0 for unlimited";
+            return false;
+        }
+
+        if (AsString(node) is { } text && Sizes.TryParse(text, out value))
+        {
+            return true;
+        }
+
+        error = "expected a size such as \"1m\", \"512k\" or a whole number of bytes (k, m, g are KiB, MiB, GiB), or 0 for unlimited";
+        return false;
+    }
+
     public static bool Bool(JsonNode? node, bool fromEnvironment, out bool value, out string error)
     {
         value = false;

@@ -53,7 +53,7 @@ internal sealed partial class Forwarder
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = body,
         };
-        CopyRequestHeaders(context, message, destination.HostHeader, span);
+        CopyRequestHeaders(context, message, destination.HostHeader, exchange.Route, span);
         if (body is null)
         {
             timeout.CancelAfter(responseTimeout);
@@ -84,6 +84,11 @@ internal sealed partial class Forwarder
 
             var clientResponse = context.Response;
             CopyResponseHead(response, clientResponse);
+            if (exchange.Route.Transforms is { ChangesResponse: true } transforms)
+            {
+                transforms.ApplyResponse(context, clientResponse);
+            }
+
             var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request), response);
 
             // 5. The body, each read bounded by responseTimeout, each piece flushed to the client as it comes.
@@ -127,7 +132,7 @@ internal sealed partial class Forwarder
 
             if (FindInner<BadHttpRequestException>(ex) is { } bad)
             {
-                errors.ClientBadRequest(context, cluster, destination, bad);
+                await errors.ClientBadRequestAsync(context, cluster, destination, bad).ConfigureAwait(false);
                 return default;
             }
 
@@ -193,8 +198,9 @@ internal sealed partial class Forwarder
         return new UpstreamException(failedPhase, kind, detail, ex) { ResponseBytesReceived = bodyPhase };
     }
 
-    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage message, string fallbackHost, Activity? span)
+    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage message, string fallbackHost, Routing.RouteModel route, Activity? span)
     {
+        var transforms = route.Transforms;
         var request = context.Request;
         var headers = request.Headers;
         var nominated = headers.Connection;
@@ -225,6 +231,11 @@ internal sealed partial class Forwarder
                 continue;
             }
 
+            if (transforms is not null && transforms.SkipsRequestHeader(name))
+            {
+                continue;
+            }
+
             var target = IsContentHeader(name) ? message.Content?.Headers : (System.Net.Http.Headers.HttpHeaders)message.Headers;
             if (target is null)
             {
@@ -242,8 +253,14 @@ internal sealed partial class Forwarder
         }
 
         // :authority: the client's Host, as HTTP/1.1 backends get it.
-        message.Headers.TryAddWithoutValidation(HeaderNames.Host, host ?? fallbackHost);
+        message.Headers.TryAddWithoutValidation(HeaderNames.Host, transforms?.Host(context) ?? host ?? fallbackHost);
+        transforms?.AddRequestHeaders(message, context);
         message.Headers.TryAddWithoutValidation("X-Forwarded-For", RequestHeadWriter.ForwardedFor(context, headers));
+        if (RequestHeadWriter.Forwarded(context, headers, route.AddForwarded) is { } forwarded)
+        {
+            message.Headers.TryAddWithoutValidation("Forwarded", forwarded);
+        }
+
         message.Headers.TryAddWithoutValidation("X-Forwarded-Proto", request.Scheme);
         if (host is not null)
         {

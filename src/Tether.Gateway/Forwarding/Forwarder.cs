@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Tether.Configuration;
 using Tether.Gateway.Observability;
 using Tether.Gateway.ProxyProtocol;
+using Tether.Gateway.Routing;
 using Tether.Upstream;
 using Tether.Upstream.Connecting;
 using Tether.Upstream.Destinations;
@@ -23,11 +24,13 @@ namespace Tether.Gateway.Forwarding;
 /// </summary>
 internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry telemetry, ILogger<Forwarder> logger)
 {
-    /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>).</param>
+    /// <param name="route">The matched route: its cluster, transforms and forwarding headers.</param>
+    /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>), after the route's path transforms.</param>
     /// <param name="span">The request's server span (null while not traced): each attempt gets a child span.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target, Activity? span = null)
+    public async ValueTask ForwardAsync(HttpContext context, RouteModel route, string target, Activity? span = null)
     {
+        var cluster = route.Cluster!;
         // A small body of known length is received whole first, before any destination is ranked or connected.
         if (RequestBodySender.IsReceivedWhole(context.Request) && !await RequestBodySender.ReceiveWholeAsync(context, cluster, errors).ConfigureAwait(false))
         {
@@ -58,7 +61,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             set.Items[ranked[0]].OnPicked();
             cluster.RetryBudget.OnRequest();
-            await ForwardAcrossAsync(context, cluster, target, set, ranked, count, span).ConfigureAwait(false);
+            await ForwardAcrossAsync(context, cluster, route, target, set, ranked, count, span).ConfigureAwait(false);
         }
         finally
         {
@@ -70,7 +73,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     // bounded by retries.maxAttempts, retries.timeout and the cluster's retry budget; the foundation's retry
     // of a stale pooled connection is free, once (nginx: it "does not use up a try").
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, string target, DestinationSet set, int[] ranked, int count, Activity? span)
+    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, RouteModel route, string target, DestinationSet set, int[] ranked, int count, Activity? span)
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
@@ -92,7 +95,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             : new ConnectData(BackendProxyHeader.For(context, cluster.Config.ProxyProtocol));
         var exchange = new Exchange(
             target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2,
-            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData);
+            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData, route);
 
         var retries = cluster.Config.Retries;
         var idempotent = RetryRules.IsIdempotent(request.Method);
@@ -208,7 +211,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange, Activity? span)
     {
-        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData) = exchange;
+        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData, route) = exchange;
         var upgrade = upgradeFeature is { IsUpgradableRequest: true } || webSocketOverHttp2 is not null;
 
         // HTTP/2 destinations take every request but upgrades (a tunnel starts as an HTTP/1.1 connection).
@@ -275,7 +278,8 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             // 2. The request head, then 3. the body, if any.
             RequestHeadWriter.Write(
-                connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null, webSocketOverHttp2 is not null, span);
+                connection.Output, context, target, bodyMode, contentLength, upgrade, destination.HostHeader, lastRequest is not null, webSocketOverHttp2 is not null,
+                route.Transforms, route.AddForwarded, span);
             if (body is null)
             {
                 await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
@@ -307,6 +311,11 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             var response = context.Response;
             ResponseHeadCopier.Copy(head, response);
+            if (route.Transforms is { ChangesResponse: true } transforms)
+            {
+                transforms.ApplyResponse(context, response);
+            }
+
             var forwardsTrailers = ResponseTrailers.Declare(context, head);
 
             // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
@@ -366,7 +375,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
                 destination.Pool.Release(connection, ConnectionCloseReason.Error);
             }
 
-            errors.ClientBadRequest(context, cluster, destination, ex);
+            await errors.ClientBadRequestAsync(context, cluster, destination, ex).ConfigureAwait(false);
             return default;
         }
         catch
@@ -438,7 +447,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     private readonly record struct Exchange(
         string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature,
         IHttpExtendedConnectFeature? WebSocketOverHttp2, RequestBodySender? Body,
-        ConnectData ConnectData);
+        ConnectData ConnectData, RouteModel Route);
 
     /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.
     /// <paramref name="BodyConsumed"/>: an HTTP/2 attempt took request body bytes (then nothing is retried).</summary>

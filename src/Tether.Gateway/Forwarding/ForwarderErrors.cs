@@ -26,7 +26,7 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         var status = StatusCodeFor(error.Kind);
         counters.OnUpstreamError(error.Phase, error.Kind);
         RequestTelemetry.OnError(context, error.Phase, error.Kind);
-        Log.UpstreamFailed(logger, status, cluster.Name, destination.Name, error.Phase, error.Kind, error.Message, reused, context.Request.Method, context.Request.Path);
+        Log.UpstreamFailed(logger, status, cluster.Name, destination.Name, error.Phase, error.Kind, error.Message, reused, context.Request.Method, context.Request.Path, ErrorResponse.RequestId(context));
 
         var response = context.Response;
         if (response.HasStarted)
@@ -45,14 +45,12 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         response.Headers.KeepAlive = keepAlive;
         if (IsGrpc(context.Request))
         {
-            AnswerGrpc(response, error.Kind == UpstreamErrorKind.Timeout ? GrpcDeadlineExceeded : GrpcUnavailable, $"upstream {error.Phase} failed ({error.Kind})");
+            AnswerGrpc(context, error.Kind == UpstreamErrorKind.Timeout ? GrpcDeadlineExceeded : GrpcUnavailable, $"upstream {error.Phase} failed ({error.Kind})");
             return;
         }
 
-        response.StatusCode = status;
-        response.ContentType = "text/plain; charset=utf-8";
         // The phase and cause only: the backend's address is the log line's, never the client's to see.
-        await response.WriteAsync($"{status} {ReasonPhrase(status)}: upstream {error.Phase} failed ({error.Kind})\n").ConfigureAwait(false);
+        await ErrorResponse.WriteAsync(context, status, $"upstream {error.Phase} failed ({error.Kind})").ConfigureAwait(false);
     }
 
     private const int GrpcDeadlineExceeded = 4;
@@ -64,8 +62,11 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
 
     // A gRPC client reads failures from grpc-status, not from the HTTP status: a "trailers-only" answer (HTTP 200,
     // the status in the only HEADERS frame), as Envoy and grpc-go's proxies give it. The message names no backend.
-    private static void AnswerGrpc(HttpResponse response, int grpcStatus, string message)
+    private static void AnswerGrpc(HttpContext context, int grpcStatus, string message)
     {
+        var response = context.Response;
+        ErrorResponse.MarkRequestId(context);
+        message += "; request id " + ErrorResponse.RequestId(context);
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/grpc";
         response.Headers["grpc-status"] = grpcStatus.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -76,16 +77,14 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
     {
         counters.OnUpstreamError(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity);
         RequestTelemetry.OnError(context, UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity);
-        Log.NoDestination(logger, cluster.Name);
+        Log.NoDestination(logger, cluster.Name, ErrorResponse.RequestId(context));
         if (IsGrpc(context.Request))
         {
-            AnswerGrpc(context.Response, GrpcUnavailable, "no destination available");
+            AnswerGrpc(context, GrpcUnavailable, "no destination available");
             return;
         }
 
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync($"503 Service Unavailable: cluster '{cluster.Name}' has no destination to send to\n").ConfigureAwait(false);
+        await ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, $"cluster '{cluster.Name}' has no destination to send to").ConfigureAwait(false);
     }
 
     public void ClientAborted(HttpContext context, ClusterState cluster, DestinationState destination, UpstreamException error)
@@ -97,15 +96,28 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
 
     /// <summary>The client's request body was rejected by Kestrel mid-stream: its status (400, 408, 413) goes to the
     /// client if no response has started, and the backend connection has already been dropped.</summary>
-    public void ClientBadRequest(HttpContext context, ClusterState cluster, DestinationState? destination, BadHttpRequestException error)
+    public async Task ClientBadRequestAsync(HttpContext context, ClusterState cluster, DestinationState? destination, BadHttpRequestException error)
     {
         counters.OnClientAborted();
         RequestTelemetry.OnError(context, UpstreamPhase.SendBody, UpstreamErrorKind.ClientAborted);
-        Log.ClientBadRequest(logger, error.StatusCode, cluster.Name, destination?.Name ?? "(none yet)", context.Request.Method, context.Request.Path, error.Message);
-        if (!context.Response.HasStarted)
+        Log.ClientBadRequest(logger, error.StatusCode, cluster.Name, destination?.Name ?? "(none yet)", context.Request.Method, context.Request.Path, error.Message, ErrorResponse.RequestId(context));
+        var response = context.Response;
+        if (response.HasStarted)
         {
-            context.Response.StatusCode = error.StatusCode;
-            context.Response.Headers.Connection = "close";
+            return;
+        }
+
+        // What the backend's head may have put there goes, as in FailAsync; the client connection closes.
+        response.Clear();
+        response.Headers.Connection = "close";
+        var text = error.StatusCode == StatusCodes.Status413PayloadTooLarge ? "the request body is larger than this route allows" : "the request body was rejected";
+        try
+        {
+            await ErrorResponse.WriteAsync(context, error.StatusCode, text).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client is gone; the status was the point.
         }
     }
 
@@ -117,25 +129,22 @@ internal sealed partial class ForwarderErrors(ILogger<ForwarderErrors> logger, G
         Log.ClientAborted(logger, cluster.Name, "(none yet)", UpstreamPhase.SendBody, context.Request.Method, context.Request.Path);
     }
 
-    private static string ReasonPhrase(int status) =>
-        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
-
     private static partial class Log
     {
         [LoggerMessage(EventId = 1100, EventName = "UpstreamFailed", Level = LogLevel.Warning,
-            Message = "{Status} cluster={Cluster} destination={Destination} phase={Phase} cause={Kind}: {Detail} (reused connection: {Reused}) for {Method} {Path}")]
-        public static partial void UpstreamFailed(ILogger logger, int status, string cluster, string destination, UpstreamPhase phase, UpstreamErrorKind kind, string detail, bool reused, string method, PathString path);
+            Message = "{Status} cluster={Cluster} destination={Destination} phase={Phase} cause={Kind}: {Detail} (reused connection: {Reused}) for {Method} {Path} request={RequestId}")]
+        public static partial void UpstreamFailed(ILogger logger, int status, string cluster, string destination, UpstreamPhase phase, UpstreamErrorKind kind, string detail, bool reused, string method, PathString path, string requestId);
 
         [LoggerMessage(EventId = 1101, EventName = "NoDestination", Level = LogLevel.Warning,
-            Message = "503 cluster={Cluster}: no destination available")]
-        public static partial void NoDestination(ILogger logger, string cluster);
+            Message = "503 cluster={Cluster}: no destination available request={RequestId}")]
+        public static partial void NoDestination(ILogger logger, string cluster, string requestId);
 
         [LoggerMessage(EventId = 1102, EventName = "ClientAborted", Level = LogLevel.Debug,
             Message = "client went away: cluster={Cluster} destination={Destination} phase={Phase} for {Method} {Path}")]
         public static partial void ClientAborted(ILogger logger, string cluster, string destination, UpstreamPhase phase, string method, PathString path);
 
         [LoggerMessage(EventId = 1103, EventName = "ClientBadRequest", Level = LogLevel.Debug,
-            Message = "{Status} to the client: its request body was rejected mid-stream (any backend connection dropped): cluster={Cluster} destination={Destination} for {Method} {Path}: {Reason}")]
-        public static partial void ClientBadRequest(ILogger logger, int status, string cluster, string destination, string method, PathString path, string reason);
+            Message = "{Status} to the client: its request body was rejected mid-stream (any backend connection dropped): cluster={Cluster} destination={Destination} for {Method} {Path}: {Reason} request={RequestId}")]
+        public static partial void ClientBadRequest(ILogger logger, int status, string cluster, string destination, string method, PathString path, string reason, string requestId);
     }
 }

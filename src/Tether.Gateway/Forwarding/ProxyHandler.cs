@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Tether.Gateway.Draining;
@@ -30,7 +31,7 @@ internal sealed partial class ProxyHandler(
             if (rejection != RequestRejection.None)
             {
                 counters.OnRejected();
-                Log.Rejected(logger, context.Request.Protocol, RequestHeadWriter.ClientAddress(context), reason!);
+                Log.Rejected(logger, context.Request.Protocol, RequestHeadWriter.ClientAddress(context), reason!, ErrorResponse.RequestId(context));
                 await RequestValidator.RejectAsync(context, rejection, reason!).ConfigureAwait(false);
                 return;
             }
@@ -38,17 +39,39 @@ internal sealed partial class ProxyHandler(
             ApplyConnectionPolicy(context, current.Connections);
 
             // Routed on the very path that is forwarded (normalised), never on a different reading of the target.
-            var cluster = current.Routes.Match(context.Request.Host.Value, target.RoutePath, out route);
-            if (cluster is null)
+            var matched = current.Routes.Find(context.Request.Host.Value, target.RoutePath, context.Request);
+            if (matched is null)
             {
                 counters.OnNotFound();
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                context.Response.ContentType = "text/plain; charset=utf-8";
-                await context.Response.WriteAsync("404 Not Found: no route matches this host and path\n").ConfigureAwait(false);
+                await ErrorResponse.WriteAsync(context, StatusCodes.Status404NotFound, "no route matches this request").ConfigureAwait(false);
                 return;
             }
 
-            await forwarder.ForwardAsync(context, cluster, target.Target, span).ConfigureAwait(false);
+            route = matched.Statistics;
+            if (matched.RateLimiter is { } limiter && !limiter.TryAcquire(context, out var retryAfter))
+            {
+                Log.RateLimited(logger, RequestHeadWriter.ClientAddress(context), limiter.Route, retryAfter, ErrorResponse.RequestId(context));
+                context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await ErrorResponse.WriteAsync(context, limiter.Config.Status, "too many requests; retry after the time Retry-After gives").ConfigureAwait(false);
+                return;
+            }
+
+            if (!ApplyBodyLimit(context, matched.MaxRequestBodySize))
+            {
+                Log.BodyTooLarge(logger, RequestHeadWriter.ClientAddress(context), context.Request.ContentLength ?? -1, matched.MaxRequestBodySize, ErrorResponse.RequestId(context));
+                ErrorResponse.CloseAfter(context);
+                await ErrorResponse.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "the request body is larger than this route allows").ConfigureAwait(false);
+                return;
+            }
+
+            if (matched.Answer is { } answer)
+            {
+                await answer.AnswerAsync(context).ConfigureAwait(false);
+                return;
+            }
+
+            var forwarded = matched.Transforms is { } transforms ? transforms.Rewrite(target.Target) : target.Target;
+            await forwarder.ForwardAsync(context, matched, forwarded, span).ConfigureAwait(false);
         }
         finally
         {
@@ -56,6 +79,36 @@ internal sealed partial class ProxyHandler(
             telemetry.End(context, started, entry, route, span);
             statistics.OnRequestEnded();
         }
+    }
+
+    // nginx client_max_body_size. A declared length over the limit is refused here, before any backend is involved; a
+    // body of unknown length (chunked, HTTP/2 DATA) is counted by Kestrel, which throws BadHttpRequestException(413)
+    // from the read that passes the limit: the forwarder then drops the backend connection or resets its stream
+    // mid-request (no complete request lands) and answers 413 if no response has started.
+    private static bool ApplyBodyLimit(HttpContext context, long limit)
+    {
+        if (limit <= 0)
+        {
+            return true; // Kestrel's own limit is off for every request (TetherGateway)
+        }
+
+        if (context.Request.ContentLength > limit)
+        {
+            return false;
+        }
+
+        // A tunnel (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT) carries a stream, not a body: it is never cut off.
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } || RequestValidator.IsWebSocketOverHttp2(context))
+        {
+            return true;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+        {
+            feature.MaxRequestBodySize = limit;
+        }
+
+        return true;
     }
 
     // nginx keepalive_requests / keepalive_time, draining and recycling. HTTP/1.x: the response says
@@ -101,7 +154,15 @@ internal sealed partial class ProxyHandler(
     private static partial class Log
     {
         [LoggerMessage(EventId = 2030, EventName = "RequestRejected", Level = LogLevel.Debug,
-            Message = "refused a {Protocol} request from {Client} before any backend: {Reason}")]
-        public static partial void Rejected(ILogger logger, string protocol, string? client, string reason);
+            Message = "refused a {Protocol} request from {Client} before any backend: {Reason} request={RequestId}")]
+        public static partial void Rejected(ILogger logger, string protocol, string? client, string reason, string requestId);
+
+        [LoggerMessage(EventId = 2031, EventName = "RateLimited", Level = LogLevel.Debug,
+            Message = "rate limit of route {Route} reached by {Client}: answered without a backend, retry after {RetryAfterSeconds}s request={RequestId}")]
+        public static partial void RateLimited(ILogger logger, string? client, string route, int retryAfterSeconds, string requestId);
+
+        [LoggerMessage(EventId = 2032, EventName = "RequestBodyTooLarge", Level = LogLevel.Debug,
+            Message = "413 to {Client} before any backend: Content-Length {ContentLength} is over the route's maxRequestBodySize {Limit} request={RequestId}")]
+        public static partial void BodyTooLarge(ILogger logger, string? client, long contentLength, long limit, string requestId);
     }
 }

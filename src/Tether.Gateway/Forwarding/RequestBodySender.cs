@@ -41,7 +41,7 @@ internal sealed class RequestBodySender(HttpContext context, RequestBodyMode mod
         }
         catch (BadHttpRequestException ex)
         {
-            errors.ClientBadRequest(context, cluster, destination: null, ex);
+            await errors.ClientBadRequestAsync(context, cluster, destination: null, ex).ConfigureAwait(false);
             return false;
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionResetException)

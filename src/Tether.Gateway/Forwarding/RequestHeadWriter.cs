@@ -49,7 +49,7 @@ internal static class RequestHeadWriter
     /// the method and every header name and value written here.</param>
     public static void Write(
         IBufferWriter<byte> output, HttpContext context, string target, RequestBodyMode bodyMode, long contentLength, bool upgrade, string fallbackHost,
-        bool lastRequest = false, bool webSocketOverHttp2 = false, Activity? span = null)
+        bool lastRequest = false, bool webSocketOverHttp2 = false, RouteTransforms? transforms = null, bool addForwarded = false, Activity? span = null)
     {
         var request = context.Request;
 
@@ -76,6 +76,11 @@ internal static class RequestHeadWriter
                 host = header.Value.ToString();
             }
 
+            if (transforms is not null && transforms.SkipsRequestHeader(name))
+            {
+                continue;
+            }
+
             var values = header.Value;
             if (values.Count == 1)
             {
@@ -90,13 +95,19 @@ internal static class RequestHeadWriter
             }
         }
 
-        if (host is null)
+        if (host is null && transforms is not { SetsHost: true })
         {
             // HTTP/1.0 clients may omit Host; HTTP/1.1 backends require it.
             Http1RequestWriter.WriteHeader(output, "Host"u8, fallbackHost);
         }
 
+        transforms?.WriteRequestHeaders(output, context);
         WriteForwardedFor(output, context, headers);
+        if (Forwarded(context, headers, addForwarded) is { } forwarded)
+        {
+            Http1RequestWriter.WriteHeader(output, "Forwarded"u8, forwarded);
+        }
+
         Http1RequestWriter.WriteHeader(output, "X-Forwarded-Proto"u8, request.Scheme);
         if (host is not null)
         {
@@ -165,6 +176,34 @@ internal static class RequestHeadWriter
         return peer;
     }
 
+    /// <summary>
+    /// The RFC 7239 Forwarded value sent to the backend, or null for none. Like X-Forwarded-For: a client's own
+    /// Forwarded is a claim anyone can make, so it is dropped unless the peer is a trusted proxy (then kept); with
+    /// downstream.addForwarded Tether's own element (for, proto, host) is appended.
+    /// </summary>
+    internal static string? Forwarded(HttpContext context, IHeaderDictionary headers, bool add)
+    {
+        string? chain = null;
+        if (context.Features.Get<ClientConnectionFeature>() is { IsTrustedProxy: true } && headers.TryGetValue("Forwarded", out var values) && !StringValues.IsNullOrEmpty(values))
+        {
+            chain = values.Count == 1 ? values[0] : string.Join(", ", (IEnumerable<string?>)values);
+        }
+
+        if (!add)
+        {
+            return chain;
+        }
+
+        // RFC 7239 §6: an IPv6 node is bracketed and then quoted (':' is no token character); so is a host with a port.
+        var client = ClientAddress(context);
+        var node = client is null ? "unknown" : client.Contains(':', StringComparison.Ordinal) ? "\"[" + client + "]\"" : client;
+        var host = context.Request.Host.Value;
+        var element = string.IsNullOrEmpty(host)
+            ? $"for={node};proto={context.Request.Scheme}"
+            : $"for={node};proto={context.Request.Scheme};host=\"{host}\"";
+        return chain is null ? element : chain + ", " + element;
+    }
+
     /// <summary>The client's address as Tether saw it: after the PROXY protocol, else the peer's.</summary>
     internal static string? ClientAddress(HttpContext context)
     {
@@ -191,6 +230,7 @@ internal static class RequestHeadWriter
             case 6 when string.Equals(name, HeaderNames.Expect, StringComparison.OrdinalIgnoreCase):
             case 14 when string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
                 || string.Equals(name, "HTTP2-Settings", StringComparison.OrdinalIgnoreCase):
+            case 9 when string.Equals(name, "Forwarded", StringComparison.OrdinalIgnoreCase):
             case 15 when string.Equals(name, "X-Forwarded-For", StringComparison.OrdinalIgnoreCase):
             case 16 when string.Equals(name, "X-Forwarded-Host", StringComparison.OrdinalIgnoreCase):
             case 17 when string.Equals(name, "X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase):

@@ -1,5 +1,7 @@
+using Microsoft.AspNetCore.Http;
 using Tether.Configuration;
 using Tether.Gateway.Observability;
+using Tether.Gateway.Protection;
 using Tether.Upstream.Destinations;
 
 namespace Tether.Gateway.Routing;
@@ -7,62 +9,67 @@ namespace Tether.Gateway.Routing;
 /// <summary>Routes compiled for matching. First match wins.</summary>
 internal sealed class RouteTable
 {
-    private readonly CompiledRoute[] _routes;
+    private readonly RouteModel[] _routes;
 
-    /// <param name="previous">The table this one replaces: a route with the same match and cluster keeps its figures.</param>
-    public RouteTable(IReadOnlyList<RouteConfig> routes, IReadOnlyDictionary<string, ClusterState> clusters, RouteTable? previous = null)
+    /// <param name="previous">The table this one replaces: a route with the same match and cluster keeps its figures,
+    /// and one with the same match and rate limit keeps its buckets.</param>
+    public RouteTable(
+        IReadOnlyList<RouteConfig> routes, IReadOnlyDictionary<string, ClusterState> clusters, RouteTable? previous = null,
+        DownstreamConfig? downstream = null, TimeProvider? timeProvider = null)
     {
-        _routes = new CompiledRoute[routes.Count];
+        downstream ??= new DownstreamConfig();
+        _routes = new RouteModel[routes.Count];
         for (var i = 0; i < routes.Count; i++)
         {
             var r = routes[i];
-            var prefix = r.Match.PathPrefix;
-            if (string.IsNullOrEmpty(prefix) || prefix == "/")
-            {
-                prefix = null;
-            }
-            else
-            {
-                prefix = prefix.TrimEnd('/');
-            }
-
-            var host = string.IsNullOrEmpty(r.Match.Host) || r.Match.Host == "*" ? null : r.Match.Host;
             var label = RouteStatistics.Label(r.Match);
             var statistics = previous?.Statistics.FirstOrDefault(s => s.Route == label && s.Cluster == r.Cluster)
                 ?? Statistics.FirstOrDefault(s => s.Route == label && s.Cluster == r.Cluster)
                 ?? new RouteStatistics(r.Cluster, label);
-            _routes[i] = new CompiledRoute(host, prefix, clusters[r.Cluster], statistics);
+            RouteRateLimiter? limiter = null;
+            if (r.RateLimit is { } rateLimit)
+            {
+                limiter = previous?.FindLimiter(label, rateLimit) ?? new RouteRateLimiter(label, rateLimit, timeProvider ?? TimeProvider.System);
+            }
+
+            var cluster = r.Redirect is null && r.Respond is null ? clusters[r.Cluster] : null;
+            _routes[i] = new RouteModel(r, downstream, cluster, statistics, limiter);
         }
     }
 
     /// <summary>Each route's request durations, in route order (two routes that read the same share one).</summary>
     public IEnumerable<RouteStatistics> Statistics => _routes.Where(r => r is not null).Select(r => r.Statistics).Distinct();
 
-    /// <summary>The cluster for a request, or null (404).</summary>
+    /// <summary>The cluster for a request by host and path alone, or null (404, or a route that answers itself).</summary>
     /// <param name="host">The Host header value (may carry a port).</param>
     /// <param name="path">The decoded path of the target that is forwarded (<see cref="Forwarding.UpstreamTarget.RoutePath"/>).</param>
-    public ClusterState? Match(string? host, ReadOnlySpan<char> path) => Match(host, path, out _);
+    public ClusterState? Match(string? host, ReadOnlySpan<char> path) => Find(host, path, request: null)?.Cluster;
 
-    /// <summary>The cluster for a request, or null (404), and the matched route's figures.</summary>
-    public ClusterState? Match(string? host, ReadOnlySpan<char> path, out RouteStatistics? statistics)
+    /// <summary>The first route that matches the request, or null (404).</summary>
+    /// <param name="request">Its method and headers, for routes that match on them; null matches only routes that do not.</param>
+    public RouteModel? Find(string? host, ReadOnlySpan<char> path, HttpRequest? request)
     {
         foreach (var route in _routes)
         {
-            if (route.Host is not null && !HostMatches(route.Host, host))
+            if (route.Matches(host, path, request))
             {
-                continue;
+                return route;
             }
-
-            if (route.PathPrefix is not null && !PathMatches(route.PathPrefix, path))
-            {
-                continue;
-            }
-
-            statistics = route.Statistics;
-            return route.Cluster;
         }
 
-        statistics = null;
+        return null;
+    }
+
+    private RouteRateLimiter? FindLimiter(string label, RateLimitConfig config)
+    {
+        foreach (var route in _routes)
+        {
+            if (route.RateLimiter is { } limiter && limiter.Route == label && limiter.Config == config)
+            {
+                return limiter;
+            }
+        }
+
         return null;
     }
 
@@ -105,6 +112,4 @@ internal sealed class RouteTable
         var colon = host.LastIndexOf(':');
         return colon >= 0 ? host[..colon] : host;
     }
-
-    private sealed record CompiledRoute(string? Host, string? PathPrefix, ClusterState Cluster, RouteStatistics Statistics);
 }

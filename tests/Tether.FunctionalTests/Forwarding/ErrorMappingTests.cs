@@ -19,9 +19,9 @@ public sealed class ErrorMappingTests(ITestOutputHelper output)
         var response = await client.GetAsync("/x");
 
         Assert.Equal(502, response.Status);
-        Assert.Equal("502 Bad Gateway: upstream Connect failed (Refused)\n", response.BodyText);
-        Assert.DoesNotContain(refusing.Address.ToString(), response.BodyText, StringComparison.Ordinal);
-        AssertLogged(gateway, 502, refusing.Address, "Connect", "Refused");
+        var id = AssertRequestId(response, refusing.Address);
+        Assert.Equal($"502 Bad Gateway: upstream Connect failed (Refused)\nrequest id: {id}\n", response.BodyText);
+        AssertLogged(gateway, 502, refusing.Address, "Connect", "Refused", id);
         Assert.Equal(1, gateway.Gateway.Counters.Errors(UpstreamPhase.Connect, UpstreamErrorKind.Refused));
         Assert.Equal(1, gateway.PoolStatistics().ConnectFailures);
 
@@ -47,7 +47,7 @@ public sealed class ErrorMappingTests(ITestOutputHelper output)
         Assert.Equal(504, response.Status);
         Assert.Contains("ReadHeaders", response.BodyText, StringComparison.Ordinal);
         Assert.InRange(elapsed.TotalMilliseconds, 250, 5000);
-        AssertLogged(gateway, 504, origin.Address, "ReadHeaders", "Timeout");
+        AssertLogged(gateway, 504, origin.Address, "ReadHeaders", "Timeout", AssertRequestId(response, origin.Address));
         Assert.True(await origin.Connections[0].ClosedByTetherAsync(TimeSpan.FromSeconds(5)), "the timed-out connection was not closed");
         Assert.Equal(1, gateway.PoolStatistics().Closed(Upstream.Pooling.ConnectionCloseReason.Error));
     }
@@ -100,7 +100,7 @@ public sealed class ErrorMappingTests(ITestOutputHelper output)
         Assert.Equal(200, served.Status);
         Assert.Equal(1, origin.Accepted);
         Assert.Equal(1, gateway.PoolStatistics().QueueTimeouts);
-        AssertLogged(gateway, 503, origin.Address, "Queue", "NoCapacity");
+        AssertLogged(gateway, 503, origin.Address, "Queue", "NoCapacity", AssertRequestId(queued, origin.Address));
     }
 
     [Fact]
@@ -175,10 +175,75 @@ public sealed class ErrorMappingTests(ITestOutputHelper output)
         Assert.True(await client.WaitForCloseAsync(TimeSpan.FromSeconds(5)));
     }
 
-    private static void AssertLogged(TestGateway gateway, int status, string destination, string phase, string cause)
+    [Fact]
+    public async Task A_gRPC_call_to_a_refused_backend_gets_status_14_with_a_request_id_and_no_address()
+    {
+        using var refusing = new RefusingPort();
+        await using var gateway = await TestGateway.StartAsync(refusing.Address, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        await client.SendAsync(RawClient.Request("POST", "/pkg.Svc/Call", "tether.test", "Content-Type: application/grpc", "Content-Length: 0"));
+        var response = await client.ReadResponseAsync();
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("14", response.Head.Get("grpc-status"));
+        var id = AssertRequestId(response, refusing.Address);
+        var message = Uri.UnescapeDataString(response.Head.Get("grpc-message")!);
+        Assert.Equal($"upstream Connect failed (Refused); request id {id}", message);
+        Assert.DoesNotContain(refusing.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), message, StringComparison.Ordinal);
+        AssertLogged(gateway, 502, refusing.Address, "Connect", "Refused", id);
+    }
+
+    [Fact]
+    public async Task A_cluster_with_every_destination_ejected_is_a_503_naming_the_cluster_only()
+    {
+        using var refusing = new RefusingPort();
+        using var other = new RefusingPort();
+        await using var gateway = await TestGateway.StartAsync(TestGateway.ConfigFor(refusing.Address, other.Address) with
+        {
+            Clusters = new Dictionary<string, ClusterConfig>
+            {
+                [TestGateway.Cluster] = TestGateway.ClusterFor(refusing.Address, other.Address) with
+                {
+                    HealthCheck = new HealthCheckConfig { Passive = new PassiveHealthCheckConfig { ConsecutiveFailures = 1 } },
+                    Retries = new RetryConfig { MaxAttempts = 1 },
+                },
+            },
+        }, output: output);
+        await using var client = await gateway.ConnectAsync();
+
+        Assert.Equal(502, (await client.GetAsync()).Status);
+        Assert.Equal(502, (await client.GetAsync()).Status);
+        var response = await client.GetAsync();
+
+        Assert.Equal(503, response.Status);
+        var id = AssertRequestId(response, refusing.Address);
+        Assert.DoesNotContain(other.Address, response.BodyText, StringComparison.Ordinal);
+        Assert.StartsWith("503 Service Unavailable: cluster 'app' has no destination to send to\n", response.BodyText, StringComparison.Ordinal);
+        Assert.Contains(gateway.Logs.Named("NoDestination"), e => e.Message.Contains("request=" + id, StringComparison.Ordinal));
+    }
+
+    // The id is in X-Request-Id and (for a text body) in the body; no error answer names a backend's address or port.
+    private static string AssertRequestId(ClientResponse response, string backendAddress)
+    {
+        var id = response.Head.Get("X-Request-Id");
+        Assert.False(string.IsNullOrEmpty(id), response.Head.Text);
+        if (response.Body.Length > 0)
+        {
+            Assert.Contains("request id: " + id, response.BodyText, StringComparison.Ordinal);
+        }
+
+        var port = backendAddress[(backendAddress.LastIndexOf(':') + 1)..];
+        Assert.DoesNotContain(backendAddress, response.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(":" + port, response.BodyText, StringComparison.Ordinal);
+        return id!;
+    }
+
+    private static void AssertLogged(TestGateway gateway, int status, string destination, string phase, string cause, string requestId)
     {
         var entry = Assert.Single(gateway.Logs.Named("UpstreamFailed"));
         Assert.Equal(LogLevel.Warning, entry.Level);
         Assert.StartsWith($"{status} cluster=app destination={destination} phase={phase} cause={cause}:", entry.Message, StringComparison.Ordinal);
+        Assert.EndsWith("request=" + requestId, entry.Message, StringComparison.Ordinal);
     }
 }

@@ -30,7 +30,9 @@ internal sealed class ProtectionGateway : IAsyncDisposable
     public static async Task<ProtectionGateway> StartAsync(
         Func<DownstreamConfig, DownstreamConfig>? downstream = null,
         Func<ListenerConfig, ListenerConfig>? listener = null,
-        Func<ClusterConfig, ClusterConfig>? cluster = null)
+        Func<ClusterConfig, ClusterConfig>? cluster = null,
+        Func<RouteConfig, IReadOnlyList<RouteConfig>>? routes = null,
+        TimeProvider? timeProvider = null)
     {
         var origin = new RecordingOrigin();
         AddressParser.TryParseDestination(origin.Address, 1, out var destination, out _);
@@ -40,14 +42,14 @@ internal sealed class ProtectionGateway : IAsyncDisposable
         {
             Listeners = [listener?.Invoke(listenerConfig) ?? listenerConfig],
             Downstream = downstream?.Invoke(new DownstreamConfig()) ?? new DownstreamConfig(),
-            Routes = [new RouteConfig { Cluster = "origin" }],
+            Routes = routes?.Invoke(new RouteConfig { Cluster = "origin" }) ?? [new RouteConfig { Cluster = "origin" }],
             Clusters = new Dictionary<string, ClusterConfig> { ["origin"] = cluster?.Invoke(clusterConfig) ?? clusterConfig },
             Admin = new AdminConfig { Address = null },
         };
         try
         {
             var logs = new TestLoggerProvider();
-            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory() }), origin, logs);
+            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory(), TimeProvider = timeProvider ?? TimeProvider.System }), origin, logs);
         }
         catch
         {

@@ -35,6 +35,12 @@ internal sealed class RecordingOrigin : IAsyncDisposable
 
     public int Connections;
 
+    /// <summary>Bytes received over all connections (PROXY headers included).</summary>
+    public long BytesReceived;
+
+    /// <summary>Connections that have ended (the peer closed or reset them).</summary>
+    public int ConnectionsEnded;
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -91,6 +97,7 @@ internal sealed class RecordingOrigin : IAsyncDisposable
                     return;
                 }
 
+                Interlocked.Add(ref BytesReceived, n);
                 buffer.AddRange(chunk.AsSpan(0, n));
                 if (first)
                 {
@@ -118,6 +125,10 @@ internal sealed class RecordingOrigin : IAsyncDisposable
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
         {
+        }
+        finally
+        {
+            Interlocked.Increment(ref ConnectionsEnded);
         }
     }
 

@@ -118,6 +118,34 @@ public sealed class RouteTableTests : IDisposable
         Assert.Equal("a", table.Match("whatever", "/")?.Name);
     }
 
+    [Fact]
+    public void A_reload_that_keeps_a_routes_match_and_rate_limit_keeps_its_buckets()
+    {
+        var limited = Route("a", pathPrefix: "/api") with { RateLimit = new RateLimitConfig { RequestsPerSecond = 5 } };
+        var first = Table(limited);
+        var kept = new RouteTable([limited, Route("b")], _clusters, first);
+        var changed = new RouteTable([limited with { RateLimit = limited.RateLimit with { Burst = 50 } }], _clusters, kept);
+
+        var limiter = first.Find(null, "/api", request: null)!.RateLimiter;
+        Assert.NotNull(limiter);
+        Assert.Same(limiter, kept.Find(null, "/api", request: null)!.RateLimiter);
+        Assert.NotSame(limiter, changed.Find(null, "/api", request: null)!.RateLimiter);
+        Assert.Null(kept.Find(null, "/other", request: null)!.RateLimiter);
+    }
+
+    [Fact]
+    public void A_route_that_matches_on_methods_or_headers_is_skipped_without_a_request_and_answers_need_no_cluster()
+    {
+        var table = Table(
+            Route("a") with { Match = new RouteMatchConfig { Methods = ["POST"] } },
+            new RouteConfig { Respond = new RespondConfig { Body = "x" } });
+
+        var route = table.Find("h", "/", request: null)!;
+        Assert.Null(route.Cluster);
+        Assert.NotNull(route.Answer);
+        Assert.Null(table.Match("h", "/"));
+    }
+
     public void Dispose()
     {
         foreach (var cluster in _clusters.Values)
