@@ -64,6 +64,9 @@ internal sealed partial class Http2FloodMiddleware(
             var transport = connection.Transport;
             connection.Transport = new GuardedTransport(
                 new GuardedReader(transport.Input, guard, this, connection), new CountingWriter(transport.Output, guard));
+
+            // HTTP/2 pipelines are the ones Kestrel abandons after reset floods; a stop must not wait for them.
+            return AbandonedPipeline.RunAsync(next, connection, timeProvider);
         }
 
         return next(connection);

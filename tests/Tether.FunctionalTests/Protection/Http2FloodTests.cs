@@ -17,17 +17,13 @@ public sealed class Http2FloodTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int EnhanceYourCalm = 0xb;
     private readonly string _dir = Directory.CreateTempSubdirectory("tether-h2flood-").FullName;
-    private RawOrigin _origin = null!;
+    private readonly RawOrigin _origin = RawOrigin.Ok();
 
     public static TheoryData<string> Listeners => ["h2c", "h2c by preface", "TLS"];
 
-    public Task InitializeAsync()
-    {
-        _origin = RawOrigin.Ok();
-        return Task.CompletedTask;
-    }
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
+    async Task IAsyncLifetime.DisposeAsync()
     {
         await _origin.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
