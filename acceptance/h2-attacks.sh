@@ -194,8 +194,9 @@ served continuation-big
 
 DUR=$((HEADERS_TIMEOUT + 5))
 attack continuation-empty default continuation-empty "Tether's frame guard: 64 CONTINUATION frames per header block"
-check "CONTINUATION flood (empty frames): GOAWAY $(j "$WORK/continuation-empty.json" 'f["goaway"]') after $(j "$WORK/continuation-empty.json" 'f["open_s"]') s (ENHANCE_YOUR_CALM within 1 s, not at requestHeadersTimeout ${HEADERS_TIMEOUT} s), origin saw $(j "$WORK/continuation-empty.json" 'd["origin"]')" \
-  is_true continuation-empty "f['goaway'] == 'ENHANCE_YOUR_CALM' and f['open_s'] <= 1 and d['origin'] == 0"
+# The client is still writing when Tether closes, so its kernel may take the GOAWAY away with a reset: closed is the test.
+check "CONTINUATION flood (empty frames): closed after $(j "$WORK/continuation-empty.json" 'f["open_s"]') s ($(j "$WORK/continuation-empty.json" '"GOAWAY " + str(f["goaway"]) if f["goaway"] else f["how"]'); within 1 s, not at requestHeadersTimeout ${HEADERS_TIMEOUT} s), origin saw $(j "$WORK/continuation-empty.json" 'd["origin"]')" \
+  is_true continuation-empty "f['closed'] and f['open_s'] <= 1 and d['origin'] == 0"
 echo "INFO  CONTINUATION flood (empty frames): Tether spent $(j "$WORK/continuation-empty.json" 'd["cpu_s"]') CPU s; the client got $(j "$WORK/continuation-empty.json" 'd["continuation_frames"]') frames onto the wire before the close"
 rss_bounded continuation-empty 50
 served continuation-empty
