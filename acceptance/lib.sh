@@ -86,6 +86,10 @@ start_tether() {
 }
 
 status_json() { curl -s "http://127.0.0.1:$1/status"; }
+now_ms() { date +%s%3N; }
+accepted() { # accepted ADMIN_PORT: client connections Tether has accepted since it started
+  status_json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['connections']['accepted'])"
+}
 closed() { # closed ADMIN_PORT REASON
   status_json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['connections']['closed']['$2'])"
 }

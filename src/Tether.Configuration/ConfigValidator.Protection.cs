@@ -28,6 +28,7 @@ public static partial class ConfigValidator
         AtLeast(errors, "downstream.http2.maxStreamsPerConnection", d.Http2.MaxStreamsPerConnection, 1, "100");
         AtLeast(errors, "downstream.http2.initialStreamWindowSize", d.Http2.InitialStreamWindowSize, MinHttp2Window, "786432 (768 KiB)");
         AtLeast(errors, "downstream.http2.initialConnectionWindowSize", d.Http2.InitialConnectionWindowSize, MinHttp2Window, "1048576 (1 MiB)");
+        NotNegative(errors, "downstream.http2.maxControlFramesPerSecond", d.Http2.MaxControlFramesPerSecond, "1000, or 0 for no limit");
         ValidateNetworks(d.TrustedProxies, "downstream.trustedProxies", errors);
 
         for (var i = 0; i < config.Listeners.Count; i++)

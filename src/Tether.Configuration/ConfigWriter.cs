@@ -79,6 +79,7 @@ public static class ConfigWriter
                     ["maxStreamsPerConnection"] = downstream.Http2.MaxStreamsPerConnection,
                     ["initialStreamWindowSize"] = downstream.Http2.InitialStreamWindowSize,
                     ["initialConnectionWindowSize"] = downstream.Http2.InitialConnectionWindowSize,
+                    ["maxControlFramesPerSecond"] = downstream.Http2.MaxControlFramesPerSecond,
                 },
                 ["trustedProxies"] = Strings(downstream.TrustedProxies),
                 ["maxRequestBodySize"] = Sizes.Format(downstream.MaxRequestBodySize),

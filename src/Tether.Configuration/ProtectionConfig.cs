@@ -23,6 +23,13 @@ public sealed record Http2LimitsConfig
 
     /// <summary>Bytes a client may send on all streams of a connection before Tether reads them (1 MiB).</summary>
     public int InitialConnectionWindowSize { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Frames a client may send in one second that carry no request progress (SETTINGS, PING, RST_STREAM,
+    /// PRIORITY, WINDOW_UPDATE beyond what the responses earn, empty DATA/HEADERS/CONTINUATION, unknown types)
+    /// before its connection is closed with GOAWAY ENHANCE_YOUR_CALM. 0 = no limit.
+    /// </summary>
+    public int MaxControlFramesPerSecond { get; init; } = 1000;
 }
 
 public enum ProxyProtocolMode

@@ -282,12 +282,20 @@ public sealed partial class TetherGateway : IAsyncDisposable
         Recycler.Sweep();
     }
 
-    private ListenerServer CreateListener(ListenerConfig listener, TetherConfig config) =>
-        ListenerServer.Create(listener, _options, kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, _options.TimeProvider), _proxy.HandleAsync);
+    private ListenerServer CreateListener(ListenerConfig listener, TetherConfig config)
+    {
+        var frameLimits = new Http2FrameLimits(config.Downstream);
+        return ListenerServer.Create(
+            listener,
+            _options,
+            frameLimits,
+            kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, frameLimits, _options.TimeProvider),
+            _proxy.HandleAsync);
+    }
 
     private static void ConfigureKestrel(
         Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, TetherConfig config, ListenerConfig listener,
-        DownstreamStatistics downstream, ConnectionLimiter limiter, NetworkList trustedProxies, TimeProvider timeProvider)
+        DownstreamStatistics downstream, ConnectionLimiter limiter, NetworkList trustedProxies, Http2FrameLimits frameLimits, TimeProvider timeProvider)
     {
         var d = config.Downstream;
         kestrel.AddServerHeader = false;
@@ -343,7 +351,36 @@ public sealed partial class TetherGateway : IAsyncDisposable
             {
                 ListenEndpoints.UseTls(listen, tls);
             }
+
+            // Last, on the bytes Kestrel's HTTP/2 reads: after TLS (ALPN has chosen) and after the preface check.
+            if (Http2Guarded(listener, cleartextMixed) is { } isHttp2)
+            {
+                listen.Use(next => new Http2FloodMiddleware(next, isHttp2, frameLimits, downstream.Closed, timeProvider, protectionLog).OnConnectionAsync);
+            }
         });
+    }
+
+    /// <summary>How a connection of <paramref name="listener"/> is known to be HTTP/2, or null if none can be.</summary>
+    private static Func<Microsoft.AspNetCore.Connections.ConnectionContext, bool>? Http2Guarded(ListenerConfig listener, bool cleartextMixed)
+    {
+        if (listener.Protocols == ListenerProtocols.Http1)
+        {
+            return null;
+        }
+
+        if (listener.Tls is null)
+        {
+            // "http2" without TLS is prior knowledge only; "http1AndHttp2" is HTTP/2 once the preface said so.
+            return cleartextMixed ? H2cPrefaceMiddleware.ChoseHttp2 : static _ => true;
+        }
+
+        // With TLS, ALPN decides; a client that offers no ALPN gets HTTP/2 only where HTTP/1.1 is not served.
+        var http2Only = listener.Protocols == ListenerProtocols.Http2;
+        return connection =>
+        {
+            var alpn = connection.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature>()?.ApplicationProtocol ?? default;
+            return alpn.IsEmpty ? http2Only : alpn.Span.SequenceEqual("h2"u8);
+        };
     }
 
     private static partial class Log

@@ -20,6 +20,7 @@ public class ProtectionConfigTests
         Assert.Equal(100, d.Http2.MaxStreamsPerConnection);
         Assert.Equal(786432, d.Http2.InitialStreamWindowSize);
         Assert.Equal(1048576, d.Http2.InitialConnectionWindowSize);
+        Assert.Equal(1000, d.Http2.MaxControlFramesPerSecond);
         Assert.Empty(d.TrustedProxies);
         Assert.Equal(ProxyProtocolMode.Off, ConfigAssert.Valid("{}").Listeners[0].ProxyProtocol.Mode);
     }
@@ -38,7 +39,7 @@ public class ProtectionConfigTests
             "sendBufferSize": 65536, "receiveBufferSize": 16384,
             "maxConnectionsPerClient": 100, "maxConnections": 10000,
             "maxRequestLineSize": 4096, "maxRequestHeadersSize": 16384, "maxRequestHeaderCount": 50,
-            "http2": { "maxStreamsPerConnection": 50, "initialStreamWindowSize": 65535, "initialConnectionWindowSize": 131072 },
+            "http2": { "maxStreamsPerConnection": 50, "initialStreamWindowSize": 65535, "initialConnectionWindowSize": 131072, "maxControlFramesPerSecond": 0 },
             "trustedProxies": ["10.0.0.0/8"]
           },
           "routes": [{ "cluster": "api" }],
@@ -52,6 +53,7 @@ public class ProtectionConfigTests
         Assert.Equal(65536, d.SendBufferSize);
         Assert.Equal(16384, d.ReceiveBufferSize);
         Assert.Equal(50, d.Http2.MaxStreamsPerConnection);
+        Assert.Equal(0, d.Http2.MaxControlFramesPerSecond);
         Assert.Equal(["10.0.0.0/8"], d.TrustedProxies);
         var proxy = config.Listeners[0].ProxyProtocol;
         Assert.Equal(ProxyProtocolMode.Optional, proxy.Mode);
@@ -70,6 +72,7 @@ public class ProtectionConfigTests
     [InlineData("""{ "downstream": { "maxRequestLineSize": 0 } }""", "downstream.maxRequestLineSize", "8192")]
     [InlineData("""{ "downstream": { "maxRequestHeaderCount": 0 } }""", "downstream.maxRequestHeaderCount", "100")]
     [InlineData("""{ "downstream": { "http2": { "initialStreamWindowSize": 1000 } } }""", "downstream.http2.initialStreamWindowSize", "at least 65535")]
+    [InlineData("""{ "downstream": { "http2": { "maxControlFramesPerSecond": -1 } } }""", "downstream.http2.maxControlFramesPerSecond", "1000, or 0 for no limit")]
     [InlineData("""{ "downstream": { "minRequestBodyRate": { "grace": "1s" } } }""", "downstream.minRequestBodyRate.grace", "more than 1s")]
     [InlineData("""{ "downstream": { "minResponseRate": { "bytesPerSecond": -1 } } }""", "downstream.minResponseRate.bytesPerSecond", "0 to turn the check off")]
     [InlineData("""{ "downstream": { "tlsHandshakeTimeout": "0s" } }""", "downstream.tlsHandshakeTimeout", "10s")]

@@ -49,6 +49,7 @@ internal static partial class ConfigBinder
             MaxStreamsPerConnection = reader.Read("maxStreamsPerConnection", defaults.MaxStreamsPerConnection, ValueParsers.Int),
             InitialStreamWindowSize = reader.Read("initialStreamWindowSize", defaults.InitialStreamWindowSize, ValueParsers.Int),
             InitialConnectionWindowSize = reader.Read("initialConnectionWindowSize", defaults.InitialConnectionWindowSize, ValueParsers.Int),
+            MaxControlFramesPerSecond = reader.Read("maxControlFramesPerSecond", defaults.MaxControlFramesPerSecond, ValueParsers.Int),
         };
         reader.Finish();
         return http2;

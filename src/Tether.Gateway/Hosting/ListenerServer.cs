@@ -16,12 +16,14 @@ namespace Tether.Gateway.Hosting;
 internal sealed class ListenerServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly Protection.Http2FrameLimits _frameLimits;
     private int _stopped;
 
-    private ListenerServer(ListenerConfig config, WebApplication app)
+    private ListenerServer(ListenerConfig config, WebApplication app, Protection.Http2FrameLimits frameLimits)
     {
         Config = config;
         _app = app;
+        _frameLimits = frameLimits;
     }
 
     public ListenerConfig Config { get; }
@@ -29,14 +31,15 @@ internal sealed class ListenerServer : IAsyncDisposable
     /// <summary>The bound URL (port 0 resolved), once started.</summary>
     public Uri? Url { get; private set; }
 
-    public static ListenerServer Create(ListenerConfig config, GatewayOptions options, Action<KestrelServerOptions> configureKestrel, RequestDelegate handler)
+    public static ListenerServer Create(
+        ListenerConfig config, GatewayOptions options, Protection.Http2FrameLimits frameLimits, Action<KestrelServerOptions> configureKestrel, RequestDelegate handler)
     {
         ArgumentNullException.ThrowIfNull(config);
         var builder = GatewayHost.CreateBuilder(options);
         builder.WebHost.UseKestrel(configureKestrel);
         var app = builder.Build();
         app.Run(handler);
-        return new ListenerServer(config, app);
+        return new ListenerServer(config, app, frameLimits);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -55,6 +58,7 @@ internal sealed class ListenerServer : IAsyncDisposable
         var kestrel = _app.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
         kestrel.Limits.KeepAliveTimeout = downstream.KeepAliveTimeout;
         Protection.KestrelLimits.Apply(kestrel, downstream);
+        _frameLimits.Apply(downstream);
     }
 
     /// <summary>Stops accepting, asks every connection to close, aborts what is left when the token fires.</summary>

@@ -49,6 +49,10 @@ internal sealed class H2cPrefaceMiddleware(ConnectionDelegate next, KestrelServe
 
     private static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
+    /// <summary>True once this middleware has switched <paramref name="connection"/> to HTTP/2 (for the middlewares after it).</summary>
+    public static bool ChoseHttp2(ConnectionContext connection) =>
+        _protocolsFeatureType is not null && ReferenceEquals(connection.Features[_protocolsFeatureType], _http2Only);
+
     public Task OnConnectionAsync(ConnectionContext connection)
     {
         // Data already buffered (behind a PROXY header, or a fast client): decided without a timer or a state machine.

@@ -29,6 +29,9 @@ public enum ProtectionCloseReason
 
     /// <summary>No PROXY header on a listener that requires one (or none within its timeout).</summary>
     ProxyProtocolMissing,
+
+    /// <summary>An HTTP/2 client over downstream.http2.maxControlFramesPerSecond, or with a header block of too many CONTINUATION frames.</summary>
+    Http2Flood,
 }
 
 /// <summary>Client connections closed by Tether's protections, by reason. Lock-free; read by the admin endpoint.</summary>

@@ -21,6 +21,16 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(FileInfo? configFile, LogLevel minimumLevel, CancellationToken cancellationToken)
     {
+        // The console writer, fed by a factory that decides what is logged: Kestrel's repeated warnings and errors
+        // (hundreds a second under an HTTP/2 reset flood) are limited there (RepeatLimitingLoggerProvider).
+        using var console = LoggerFactory.Create(b => b
+            .SetMinimumLevel(LogLevel.Trace)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            }));
         using var loggerFactory = LoggerFactory.Create(b => b
             .SetMinimumLevel(minimumLevel)
             .AddFilter("Microsoft", LogLevel.Warning)
@@ -28,12 +38,7 @@ internal static class RunCommand
             // category is enabled at any level; a proxy pays that on its hottest path (a third of all
             // allocations in a profile). Tether logs what matters about requests itself.
             .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            }));
+            .AddProvider(new Tether.Gateway.Observability.RepeatLimitingLoggerProvider(console)));
         var log = loggerFactory.CreateLogger("Tether");
 
         DemoOrigins? demo = null;

@@ -137,6 +137,36 @@ internal sealed class RawHttp2Client : IAsyncDisposable
         return new Http2Outcome(state.Status, state.Body.ToString(), state.ResetCode, state.Ended ? null : _goAway ?? -1);
     }
 
+    /// <summary>Makes <see cref="ReadOutcomeAsync"/> follow a stream whose request went out through <see cref="SendRawAsync"/>.</summary>
+    public void Expect(int streamId) => _streams[streamId] = new StreamState();
+
+    /// <summary>Writes <paramref name="frames"/> as they are (frames built with <see cref="Http2Frame.Build"/>).</summary>
+    public Task SendRawAsync(byte[] frames) => WriteAsync(frames);
+
+    /// <summary>
+    /// Reads until the server sends GOAWAY (its error code) or closes the connection (null); answers SETTINGS and
+    /// PING on the way. A write that fails because the server has gone counts as a close.
+    /// </summary>
+    public async Task<int?> ReadUntilGoAwayAsync()
+    {
+        using var cts = new CancellationTokenSource(s_timeout);
+        while (_goAway is null)
+        {
+            if (await _reader.ReadAsync(cts.Token) is not { } frame)
+            {
+                return null;
+            }
+
+            var (type, _, _, payload) = frame;
+            if (type == Http2Frame.GoAway)
+            {
+                _goAway = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4));
+            }
+        }
+
+        return _goAway;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stream.DisposeAsync();
