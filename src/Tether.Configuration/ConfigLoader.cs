@@ -55,7 +55,7 @@ public static class ConfigLoader
             var first = result.Errors[0];
             result = result with
             {
-                Errors = [first with { Message = first.Message + "; the file looks like YAML: name it .yaml or .yml to read it as YAML" }],
+                Errors = [first with { Message = first.Message.TrimEnd('.') + "; the file looks like YAML: name it .yaml or .yml to read it as YAML" }],
             };
         }
 

@@ -7,9 +7,9 @@ namespace Tether.Configuration;
 
 /// <summary>
 /// <see cref="TetherConfig"/> → JSON in the config file's own syntax (durations as "65s", every key
-/// written out), so the effective config can be printed and read back by <see cref="ConfigLoader"/>.
+/// written out), or the same tree in YAML, so the effective config can be printed and read back by <see cref="ConfigLoader"/>.
 /// </summary>
-public static class ConfigWriter
+public static partial class ConfigWriter
 {
     private static readonly JsonSerializerOptions _options = new()
     {
@@ -20,6 +20,12 @@ public static class ConfigWriter
     public static string ToJson(TetherConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
+        return ToTree(config).ToJsonString(_options);
+    }
+
+    // The config as the tree a file would parse to: one shape for both syntaxes.
+    private static JsonObject ToTree(TetherConfig config)
+    {
         var listeners = new JsonArray();
         foreach (var listener in config.Listeners)
         {
@@ -102,7 +108,7 @@ public static class ConfigWriter
                 ["queueSize"] = config.AccessLog.QueueSize,
             },
         };
-        return root.ToJsonString(_options);
+        return root;
     }
 
     private static JsonObject Cluster(ClusterConfig cluster)

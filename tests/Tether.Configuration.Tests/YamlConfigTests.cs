@@ -17,6 +17,15 @@ public sealed class YamlConfigTests : IDisposable
     }
 
     [Fact]
+    public void The_writer_s_yaml_reads_back_to_the_same_config()
+    {
+        var config = ConfigLoader.LoadFile(Path.Combine(ExampleFilesTests.ExamplesFolder(), "grpc.json")).Config!;
+        var again = ConfigLoader.ParseYaml(ConfigWriter.ToYaml(config));
+        Assert.True(again.Succeeded, string.Join("\n", again.Errors));
+        Assert.Equal(ConfigWriter.ToJson(config), ConfigWriter.ToJson(again.Config!));
+    }
+
+    [Fact]
     public void Scalars_are_typed_as_json_would_have_them()
     {
         var config = Valid("""

@@ -73,6 +73,11 @@ internal static partial class YamlTree
         return false;
     }
 
+    /// <summary>True if <paramref name="text"/> written plain (unquoted) reads back as that string, not as a
+    /// number, boolean or null.</summary>
+    public static bool ReadsAsString(string text) =>
+        Reader.Scalar(new Scalar(null, null, text, ScalarStyle.Plain, isPlainImplicit: true, isQuotedImplicit: false)) is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.String;
+
     /// <summary>"line 3, column 5", as JSON syntax errors are placed.</summary>
     public static string Where(Mark mark) => $"line {mark.Line}, column {mark.Column}";
 
@@ -202,7 +207,7 @@ internal static partial class YamlTree
 
         // YAML 1.2 core schema: an explicit tag wins; quoted and block scalars are strings; a plain scalar is
         // null, a boolean or a number when it reads as one, else a string.
-        private static JsonNode? Scalar(Scalar scalar)
+        public static JsonNode? Scalar(Scalar scalar)
         {
             var text = scalar.Value;
             var tag = scalar.Tag.IsEmpty ? null : scalar.Tag.Value;

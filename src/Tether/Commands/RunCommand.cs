@@ -11,7 +11,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "The JSON config file. Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901)." };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "The config file (JSON, or YAML: .yaml, .yml). Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901)." };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level.", DefaultValueFactory = _ => LogLevel.Information };
         var command = new Command("run", "Run the gateway.") { config, logLevel };
         command.SetAction((parseResult, cancellationToken) =>
@@ -45,19 +45,12 @@ internal static class RunCommand
         }
         else
         {
-            var result = ConfigLoader.LoadFile(configFile.FullName, EnvironmentVariables.Read());
-            if (!result.Succeeded)
+            if (ConfigErrors.Load(configFile, "; not starting") is not { } loaded)
             {
-                Console.Error.WriteLine($"{configFile.FullName}: {result.Errors.Count} error(s); not starting");
-                foreach (var error in result.Errors)
-                {
-                    Console.Error.WriteLine($"  {error}");
-                }
-
                 return 1;
             }
 
-            config = result.Config!;
+            config = loaded;
         }
 
         TetherGateway gateway;
