@@ -21,19 +21,15 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(FileInfo? configFile, LogLevel minimumLevel, CancellationToken cancellationToken)
     {
-        using var loggerFactory = LoggerFactory.Create(b => b
+        // Under systemd, lines carry their level as a journal priority (<4> for a warning) and no timestamp of
+        // their own (the journal stamps them); elsewhere, one line each with a UTC timestamp.
+        using var loggerFactory = LoggerFactory.Create(b => ConsoleFormat(b
             .SetMinimumLevel(minimumLevel)
             .AddFilter("Microsoft", LogLevel.Warning)
             // ASP.NET's hosting diagnostics start an Activity and a log scope for every request whenever this
             // category is enabled at any level; a proxy pays that on its hottest path (a third of all
             // allocations in a profile). Tether logs what matters about requests itself.
-            .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            }));
+            .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None)));
         var log = loggerFactory.CreateLogger("Tether");
 
         DemoOrigins? demo = null;
@@ -91,6 +87,9 @@ internal static class RunCommand
             // same way. Cancel = true keeps the runtime from ending the process on the spot.
             using var signals = new ProcessSignals(gateway, log);
             using var cancelled = cancellationToken.Register(() => signals.Stop("cancelled"));
+            var service = ServiceManager.Create();
+            _ = gateway.DrainBegun.ContinueWith(_ => service.Stopping(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            service.Ready();
             var summary = await gateway.Drained;
             log.LogInformation("stopped after draining {Connections} connection(s) in {Seconds:0.000}s", summary.ConnectionsDrained, summary.Elapsed.TotalSeconds);
         }
@@ -102,4 +101,13 @@ internal static class RunCommand
 
         return 0;
     }
+
+    private static ILoggingBuilder ConsoleFormat(ILoggingBuilder builder) => ServiceManager.LogsToJournal
+        ? builder.AddSystemdConsole(o => o.UseUtcTimestamp = true)
+        : builder.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
 }
