@@ -40,6 +40,7 @@ echo "packaging: $out/tether-$rid ($(du -h "$out/tether-$rid" | cut -f1), publis
 # The version is the one `tether --version` prints, without any +commit suffix.
 version=$("$out/tether-$rid" --version | sed -e 's/^tether //' -e 's/+.*//')
 root=$(mktemp -d)
+chmod 0755 "$root"  # mktemp makes it 0700; it becomes / in the package
 trap 'rm -rf "$root"' EXIT
 install -D -m 0755 "$out/tether-$rid" "$root/usr/bin/tether"
 install -D -m 0644 packaging/deb/tether.service "$root/lib/systemd/system/tether.service"
@@ -53,5 +54,7 @@ for script in postinst prerm postrm; do
   install -m 0755 "packaging/deb/$script" "$root/DEBIAN/$script"
 done
 package="$out/tether_${version}_amd64.deb"
-dpkg-deb --root-owner-group --build "$root" "$package" >/dev/null
+# gzip, not dpkg-deb's default xz: xz took over a minute of CPU on this 100 MB binary (CI builds it on every run);
+# every dpkg reads gzip.
+dpkg-deb --root-owner-group -Zgzip --build "$root" "$package" >/dev/null
 echo "packaging: $package ($(du -h "$package" | cut -f1))"
