@@ -50,6 +50,14 @@ public static partial class ConfigWriter
             {
                 ["match"] = new JsonObject { ["host"] = route.Match.Host, ["pathPrefix"] = route.Match.PathPrefix },
                 ["cluster"] = route.Cluster,
+                ["compression"] = new JsonObject
+                {
+                    ["enabled"] = route.Compression.Enabled,
+                    ["algorithms"] = Strings(route.Compression.Algorithms),
+                    ["contentTypes"] = Strings(route.Compression.ContentTypes),
+                    ["minSize"] = route.Compression.MinSize,
+                    ["level"] = EnumName(route.Compression.Level),
+                },
             });
         }
 

@@ -201,6 +201,8 @@ public sealed record RouteConfig
     public RouteMatchConfig Match { get; init; } = new();
 
     public string Cluster { get; init; } = "";
+
+    public CompressionConfig Compression { get; init; } = new();
 }
 
 public sealed record RouteMatchConfig

@@ -112,9 +112,37 @@ internal static partial class ConfigBinder
         {
             Match = BindMatch(reader.Object("match")),
             Cluster = reader.Read("cluster", defaults.Cluster, ValueParsers.String),
+            Compression = BindCompression(reader.Object("compression")),
         };
         reader.Finish();
         return route;
+    }
+
+    private static CompressionConfig BindCompression(ObjectReader reader)
+    {
+        var defaults = new CompressionConfig();
+        var compression = new CompressionConfig
+        {
+            Enabled = reader.Read("enabled", defaults.Enabled, ValueParsers.Bool),
+            Algorithms = BindList(reader, "algorithms", defaults.Algorithms, BindName),
+            ContentTypes = BindList(reader, "contentTypes", defaults.ContentTypes, BindName),
+            MinSize = reader.Read("minSize", defaults.MinSize, ValueParsers.Size),
+            Level = reader.Read("level", defaults.Level, ValueParsers.CompressionLevel),
+        };
+        reader.Finish();
+        return compression;
+    }
+
+    // One string of a list of names (algorithms, media types); what it means is the validator's to check.
+    private static string BindName(BindContext context, JsonNode? node, string path)
+    {
+        if (ValueParsers.String(node, context.VariableOf(node) is not null, out var value, out var error))
+        {
+            return value;
+        }
+
+        context.Error(path, node, error);
+        return "";
     }
 
     private static RouteMatchConfig BindMatch(ObjectReader reader)

@@ -191,6 +191,45 @@ internal static class ValueParsers
     public static bool UpstreamProtocol(JsonNode? node, bool fromEnvironment, out UpstreamProtocol value, out string error) =>
         Named(node, out value, out error, "expected \"http1\", \"http2\" or \"auto\"");
 
+    public static bool CompressionLevel(JsonNode? node, bool fromEnvironment, out CompressionLevelName value, out string error) =>
+        Named(node, out value, out error, "expected \"fastest\", \"optimal\" or \"smallestSize\"");
+
+    /// <summary>A byte count: a whole number, or a string with a unit k, m or g (1024-based): 1024, "1k", "8m".</summary>
+    public static bool Size(JsonNode? node, bool fromEnvironment, out long value, out string error)
+    {
+        const string Examples = "write a size such as 1024, \"1k\" or \"8m\"";
+        value = 0;
+        error = "";
+        if (node is JsonValue number && number.GetValueKind() == JsonValueKind.Number)
+        {
+            if (number.TryGetValue(out value) && value >= 0)
+            {
+                return true;
+            }
+
+            error = "expected a whole number of bytes, 0 or more; " + Examples;
+            return false;
+        }
+
+        if (AsString(node) is { } text)
+        {
+            var trimmed = text.Trim().ToLowerInvariant();
+            var unit = trimmed.Length > 0 ? trimmed[^1] switch { 'k' => 1L << 10, 'm' => 1L << 20, 'g' => 1L << 30, _ => 1L } : 1L;
+            var digits = unit == 1 ? trimmed : trimmed[..^1];
+            if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count <= long.MaxValue / unit)
+            {
+                value = count * unit;
+                return true;
+            }
+
+            error = $"\"{text}\" is not a size; {Examples}";
+            return false;
+        }
+
+        error = $"expected a size, got {ConfigText.KindOf(node)}; {Examples}";
+        return false;
+    }
+
     public static bool AccessLogFormat(JsonNode? node, bool fromEnvironment, out AccessLogFormat value, out string error) =>
         Named(node, out value, out error, "expected \"combined\" or \"json\"");
 

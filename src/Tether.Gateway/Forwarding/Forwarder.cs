@@ -23,8 +23,9 @@ namespace Tether.Gateway.Forwarding;
 internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry telemetry, ILogger<Forwarder> logger)
 {
     /// <param name="target">The validated, normalised request target (<see cref="RequestValidator"/>).</param>
+    /// <param name="compression">The route's response compression, or null.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target)
+    public async ValueTask ForwardAsync(HttpContext context, ClusterState cluster, string target, ResponseCompression? compression = null)
     {
         // A small body of known length is received whole first, before any destination is ranked or connected.
         if (RequestBodySender.IsReceivedWhole(context.Request) && !await RequestBodySender.ReceiveWholeAsync(context, cluster, errors).ConfigureAwait(false))
@@ -56,7 +57,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             set.Items[ranked[0]].OnPicked();
             cluster.RetryBudget.OnRequest();
-            await ForwardAcrossAsync(context, cluster, target, set, ranked, count).ConfigureAwait(false);
+            await ForwardAcrossAsync(context, cluster, target, compression, set, ranked, count).ConfigureAwait(false);
         }
         finally
         {
@@ -68,7 +69,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     // bounded by retries.maxAttempts, retries.timeout and the cluster's retry budget; the foundation's retry
     // of a stale pooled connection is free, once (nginx: it "does not use up a try").
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, string target, DestinationSet set, int[] ranked, int count)
+    private async ValueTask ForwardAcrossAsync(HttpContext context, ClusterState cluster, string target, ResponseCompression? compression, DestinationSet set, int[] ranked, int count)
     {
         var request = context.Request;
         var requestWasHead = HttpMethods.IsHead(request.Method);
@@ -90,7 +91,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             : new ConnectData(BackendProxyHeader.For(context, cluster.Config.ProxyProtocol));
         var exchange = new Exchange(
             target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2,
-            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData);
+            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData, compression);
 
         var retries = cluster.Config.Retries;
         var idempotent = RetryRules.IsIdempotent(request.Method);
@@ -203,7 +204,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange)
     {
-        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData) = exchange;
+        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData, compression) = exchange;
         var upgrade = upgradeFeature is { IsUpgradableRequest: true } || webSocketOverHttp2 is not null;
 
         // HTTP/2 destinations take every request but upgrades (a tunnel starts as an HTTP/1.1 connection).
@@ -256,6 +257,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
         var connection = lease.Connection;
         telemetry.OnConnection(context, lease.Reused);
         var released = false;
+        CompressedBody? compressed = null;
         var registration = context.RequestAborted.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection);
         try
         {
@@ -302,10 +304,16 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             var response = context.Response;
             ResponseHeadCopier.Copy(head, response);
             var forwardsTrailers = ResponseTrailers.Declare(context, head);
+            compressed = compression?.Begin(context);
 
             // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
             // last bytes go to the client.
-            var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            var clean = await connection.CopyBodyAsync(compressed?.Writer ?? response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            if (compressed is not null)
+            {
+                await compressed.CompleteAsync().ConfigureAwait(false);
+            }
+
             await registration.DisposeAsync().ConfigureAwait(false);
             var trailers = forwardsTrailers && clean ? connection.TakeTrailers() : null;
             var closeReason = !clean ? ConnectionCloseReason.ServerClose
@@ -373,6 +381,11 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             throw;
         }
+        finally
+        {
+            // A body that broke mid-way: free the encoder (its pooled and native buffers); the client's response is cut anyway.
+            compressed?.Abandon();
+        }
     }
 
     private async Task TunnelAsync(
@@ -432,7 +445,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     private readonly record struct Exchange(
         string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature,
         IHttpExtendedConnectFeature? WebSocketOverHttp2, RequestBodySender? Body,
-        ConnectData ConnectData);
+        ConnectData ConnectData, ResponseCompression? Compression);
 
     /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.
     /// <paramref name="BodyConsumed"/>: an HTTP/2 attempt took request body bytes (then nothing is retried).</summary>

@@ -37,7 +37,7 @@ internal sealed partial class ProxyHandler(
             ApplyConnectionPolicy(context, current.Connections);
 
             // Routed on the very path that is forwarded (normalised), never on a different reading of the target.
-            var cluster = current.Routes.Match(context.Request.Host.Value, target.RoutePath, out route);
+            var cluster = current.Routes.Match(context.Request.Host.Value, target.RoutePath, out route, out var compression);
             if (cluster is null)
             {
                 counters.OnNotFound();
@@ -47,7 +47,7 @@ internal sealed partial class ProxyHandler(
                 return;
             }
 
-            await forwarder.ForwardAsync(context, cluster, target.Target).ConfigureAwait(false);
+            await forwarder.ForwardAsync(context, cluster, target.Target, compression).ConfigureAwait(false);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Tether.Gateway.Forwarding;
 using Tether.Configuration;
 using Tether.Gateway.Observability;
 using Tether.Upstream.Destinations;
@@ -31,7 +32,7 @@ internal sealed class RouteTable
             var statistics = previous?.Statistics.FirstOrDefault(s => s.Route == label && s.Cluster == r.Cluster)
                 ?? Statistics.FirstOrDefault(s => s.Route == label && s.Cluster == r.Cluster)
                 ?? new RouteStatistics(r.Cluster, label);
-            _routes[i] = new CompiledRoute(host, prefix, clusters[r.Cluster], statistics);
+            _routes[i] = new CompiledRoute(host, prefix, clusters[r.Cluster], statistics, ResponseCompression.Create(r.Compression));
         }
     }
 
@@ -44,7 +45,11 @@ internal sealed class RouteTable
     public ClusterState? Match(string? host, ReadOnlySpan<char> path) => Match(host, path, out _);
 
     /// <summary>The cluster for a request, or null (404), and the matched route's figures.</summary>
-    public ClusterState? Match(string? host, ReadOnlySpan<char> path, out RouteStatistics? statistics)
+    public ClusterState? Match(string? host, ReadOnlySpan<char> path, out RouteStatistics? statistics) => Match(host, path, out statistics, out _);
+
+    /// <summary>The cluster for a request, or null (404), the matched route's figures and its response compression
+    /// (null when the route has none).</summary>
+    public ClusterState? Match(string? host, ReadOnlySpan<char> path, out RouteStatistics? statistics, out ResponseCompression? compression)
     {
         foreach (var route in _routes)
         {
@@ -59,10 +64,12 @@ internal sealed class RouteTable
             }
 
             statistics = route.Statistics;
+            compression = route.Compression;
             return route.Cluster;
         }
 
         statistics = null;
+        compression = null;
         return null;
     }
 
@@ -106,5 +113,5 @@ internal sealed class RouteTable
         return colon >= 0 ? host[..colon] : host;
     }
 
-    private sealed record CompiledRoute(string? Host, string? PathPrefix, ClusterState Cluster, RouteStatistics Statistics);
+    private sealed record CompiledRoute(string? Host, string? PathPrefix, ClusterState Cluster, RouteStatistics Statistics, ResponseCompression? Compression);
 }
