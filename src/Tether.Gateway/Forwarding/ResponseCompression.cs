@@ -48,7 +48,11 @@ internal sealed class ResponseCompression
         }
 
         var headers = response.Headers;
-        headers.Vary = StringValues.Concat(headers.Vary, HeaderNames.AcceptEncoding);
+        if (!Mentions(headers.Vary, HeaderNames.AcceptEncoding) && !Mentions(headers.Vary, "*"))
+        {
+            headers.Vary = StringValues.Concat(headers.Vary, HeaderNames.AcceptEncoding);
+        }
+
         var encoding = Negotiate(context.Request.Headers.AcceptEncoding);
         if (encoding is null)
         {
@@ -89,11 +93,15 @@ internal sealed class ResponseCompression
         return TypeListed(headers.ContentType);
     }
 
-    private static bool HasNoTransform(StringValues cacheControl)
+    private static bool HasNoTransform(StringValues cacheControl) => Mentions(cacheControl, "no-transform");
+
+    // A header's values mention the token (a substring test: "no-transform", "accept-encoding" and "*" do not
+    // occur inside other Cache-Control directives or Vary field names).
+    private static bool Mentions(StringValues values, string token)
     {
-        foreach (var value in cacheControl)
+        foreach (var value in values)
         {
-            if (value is not null && value.Contains("no-transform", StringComparison.OrdinalIgnoreCase))
+            if (value is not null && value.Contains(token, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -88,6 +88,19 @@ public sealed class CompressionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_backend_s_own_Vary_is_kept_and_not_repeated()
+    {
+        await using var origin = Origin();
+        await using var gateway = await StartAsync(origin.Address);
+        using var http = Client(gateway);
+
+        using var response = await GetAsync(http, "/json-vary", "gzip");
+
+        Assert.Equal(["gzip"], response.Content.Headers.ContentEncoding);
+        Assert.Equal(["Origin", "Accept-Encoding"], response.Headers.Vary);
+    }
+
+    [Fact]
     public async Task A_route_without_compression_sends_no_vary_and_compresses_nothing()
     {
         await using var origin = Origin();
@@ -159,6 +172,7 @@ public sealed class CompressionTests(ITestOutputHelper output)
     {
         "/json" when request.Method == "HEAD" => connection.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {Json.Length}\r\n\r\n"),
         "/json" => connection.RespondAsync(200, Json, "Content-Type: application/json; charset=utf-8", "ETag: \"v1\""),
+        "/json-vary" => connection.RespondAsync(200, Json, "Content-Type: application/json", "Vary: Origin, Accept-Encoding"),
         "/small" => connection.RespondAsync(200, "{\"ok\":true}", "Content-Type: application/json"),
         "/encoded" => connection.RespondAsync(200, Json, "Content-Type: application/json", "Content-Encoding: gzip"),
         "/no-transform" => connection.RespondAsync(200, Json, "Content-Type: application/json", "Cache-Control: public, no-transform"),
