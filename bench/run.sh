@@ -22,6 +22,11 @@
 #                                             head: build the last commit (git archive), ignoring local edits
 #   --tether-access-log F [BENCH_TETHER_ACCESS_LOG=off] Tether's accessLog.format: off, json or combined,
 #                                             to a file in the run folder (the cost of the access log)
+#   --tether-compression A [BENCH_TETHER_COMPRESSION=off] off, gzip or br: Tether's route compresses every
+#                                             response (compression.minSize 0, so the small scenario's 19 B too)
+#                                             and wrk sends Accept-Encoding: A to every proxy (nginx and HAProxy
+#                                             pass it on and compress nothing): the cost of compression, in
+#                                             paired runs with and without (docs/benchmarks.md)
 #   --port-base N     [BENCH_PORT_BASE=28000] ports used: base+80 .. base+139 on 127.0.0.1
 #   --out DIR         [BENCH_OUT]             where the report goes (default bench/results)
 #   --serve S                                 start everything, print the addresses, wait S seconds, stop
@@ -54,6 +59,7 @@ PROXY_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BUILD=${BENCH_BUILD:-1}
 TETHER_SOURCE=${BENCH_TETHER_SOURCE:-worktree}
 TETHER_ACCESS_LOG=${BENCH_TETHER_ACCESS_LOG:-off}
+TETHER_COMPRESSION=${BENCH_TETHER_COMPRESSION:-off}
 PORT_BASE=${BENCH_PORT_BASE:-28000}
 OUT_DIR=${BENCH_OUT:-}
 SERVE=0
@@ -85,6 +91,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --tether-source) TETHER_SOURCE=$2; shift ;;
         --tether-access-log) TETHER_ACCESS_LOG=$2; shift ;;
+        --tether-compression) TETHER_COMPRESSION=$2; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
         --serve) SERVE=$2; shift ;;
@@ -106,8 +113,10 @@ done
 [ "$DURATION" -ge 1 ] || die "--duration must be at least 1 second"
 [[ $TETHER_SOURCE =~ ^(worktree|head)$ ]] || die "--tether-source is worktree or head, not '$TETHER_SOURCE'"
 [[ $TETHER_ACCESS_LOG =~ ^(off|json|combined)$ ]] || die "--tether-access-log is off, json or combined, not '$TETHER_ACCESS_LOG'"
+[[ $TETHER_COMPRESSION =~ ^(off|gzip|br)$ ]] || die "--tether-compression is off, gzip or br, not '$TETHER_COMPRESSION'"
 
 RUN_DIR="$BENCH_DIR/results/tmp/run"
+[ "$TETHER_COMPRESSION" = off ] || log "Tether compresses every response with $TETHER_COMPRESSION (minSize 0); wrk sends Accept-Encoding: $TETHER_COMPRESSION"
 [ "$TETHER_ACCESS_LOG" = off ] || log "Tether logs every request (accessLog.format $TETHER_ACCESS_LOG) to $RUN_DIR/<instance>-access.log"
 RAW="$RUN_DIR/raw.jsonl"
 # Servers outlive nothing: even if this script is killed, `timeout` stops them after this long.

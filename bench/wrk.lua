@@ -7,6 +7,12 @@ if post_bytes > 0 then
    wrk.headers["Content-Type"] = "application/octet-stream"
 end
 
+-- BENCH_ACCEPT_ENCODING (run.sh --tether-compression): ask for gzip or br; wrk counts the encoded bytes.
+local accept_encoding = os.getenv("BENCH_ACCEPT_ENCODING") or "off"
+if accept_encoding ~= "off" and accept_encoding ~= "" then
+   wrk.headers["Accept-Encoding"] = accept_encoding
+end
+
 function done(summary, latency, requests)
    local e = summary.errors
    io.write(string.format(

@@ -116,7 +116,7 @@ run_load() {
         python3 "$BENCH_DIR/tools/foreign_cpu.py" snap $$ "$RUN_DIR/foreign.json"
         read -r -a m_before <<<"$(machine_ticks)"
         cpu_before=$(cpu_ticks "$server")
-        BENCH_POST_BYTES=$post_bytes timeout --kill-after=5 $((seconds + CLIENT_GRACE)) "${cmd[@]}" \
+        BENCH_POST_BYTES=$post_bytes BENCH_ACCEPT_ENCODING=${TETHER_COMPRESSION:-off} timeout --kill-after=5 $((seconds + CLIENT_GRACE)) "${cmd[@]}" \
             >"$RUN_DIR/client.out" 2>&1 &
         CLIENT_PID=$!
         wait "$CLIENT_PID" || true

@@ -174,7 +174,11 @@ CONF
 
 # write_tether_config NAME PORT TLS_PORT ADMIN_PORT MAX_IDLE
 write_tether_config() {
-    local name=$1 port=$2 tls_port=$3 admin_port=$4 max_idle=$5 tls="" access_log="off" format="combined"
+    local name=$1 port=$2 tls_port=$3 admin_port=$4 max_idle=$5 tls="" access_log="off" format="combined" compression=""
+    # --tether-compression: every response compressed, however small, so the small scenario pays the whole cost.
+    if [ "${TETHER_COMPRESSION:-off}" != off ]; then
+        compression=", \"compression\": { \"enabled\": true, \"algorithms\": [\"$TETHER_COMPRESSION\"], \"minSize\": 0 }"
+    fi
     if [ "${TETHER_ACCESS_LOG:-off}" != off ]; then
         access_log="$RUN_DIR/$name-access.log" format=$TETHER_ACCESS_LOG
         rm -f "$access_log"
@@ -190,7 +194,7 @@ write_tether_config() {
   "accessLog": { "path": "$access_log", "format": "$format" },
   "routes": [
     { "match": { "pathPrefix": "/xform" }, "cluster": "origin", "transforms": { "requestHeaders": { "set": { "X-Bench": "1" } } } },
-    { "match": { "pathPrefix": "/" }, "cluster": "origin" }
+    { "match": { "pathPrefix": "/" }, "cluster": "origin"$compression }
   ],
   "clusters": {
     "origin": {

@@ -45,6 +45,7 @@ public static partial class ConfigValidator
                     "cannot be negative; use a size such as \"10m\", or 0 for unlimited"));
             }
 
+            ValidateCompression(path + ".compression", route.Compression, errors);
             if (route.Transforms is { } transforms)
             {
                 if (answers > 0)

@@ -141,6 +141,53 @@ public static partial class ConfigValidator
         }
     }
 
+    private static void ValidateCompression(string path, CompressionConfig compression, List<ConfigError> errors)
+    {
+        var algorithms = compression.Algorithms;
+        if (algorithms.Count == 0)
+        {
+            errors.Add(new ConfigError(path + ".algorithms", "[]", "name at least one algorithm: [\"br\", \"gzip\"], or set \"enabled\": false"));
+        }
+
+        for (var i = 0; i < algorithms.Count; i++)
+        {
+            var at = ConfigText.Index(path + ".algorithms", i);
+            if (algorithms[i] is not (CompressionAlgorithms.Brotli or CompressionAlgorithms.Gzip))
+            {
+                errors.Add(new ConfigError(at, ConfigText.Quote(algorithms[i]), "use \"br\" (brotli) or \"gzip\""));
+            }
+            else if (IndexOf(algorithms, algorithms[i]) < i)
+            {
+                errors.Add(new ConfigError(at, ConfigText.Quote(algorithms[i]), "this algorithm is listed twice; keep one"));
+            }
+        }
+
+        for (var i = 0; i < compression.ContentTypes.Count; i++)
+        {
+            var type = compression.ContentTypes[i];
+            var slash = type.IndexOf('/', StringComparison.Ordinal);
+            if (slash <= 0 || slash == type.Length - 1 || type.Contains(';', StringComparison.Ordinal) || type.Contains(' ', StringComparison.Ordinal)
+                || (type.Contains('*', StringComparison.Ordinal) && !type.EndsWith("/*", StringComparison.Ordinal)) || type.StartsWith('*'))
+            {
+                errors.Add(new ConfigError(ConfigText.Index(path + ".contentTypes", i), ConfigText.Quote(type),
+                    "write a media type such as \"application/json\" or a whole type such as \"text/*\", without parameters"));
+            }
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> values, string value)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (values[i] == value)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     private static void ValidateCluster(string name, ClusterConfig cluster, List<ConfigError> errors)
     {
         var path = ConfigText.Child("clusters", name);

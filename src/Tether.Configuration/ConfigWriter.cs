@@ -7,9 +7,9 @@ namespace Tether.Configuration;
 
 /// <summary>
 /// <see cref="TetherConfig"/> → JSON in the config file's own syntax (durations as "65s", every key
-/// written out), so the effective config can be printed and read back by <see cref="ConfigLoader"/>.
+/// written out), or the same tree in YAML, so the effective config can be printed and read back by <see cref="ConfigLoader"/>.
 /// </summary>
-public static class ConfigWriter
+public static partial class ConfigWriter
 {
     private static readonly JsonSerializerOptions _options = new()
     {
@@ -22,6 +22,12 @@ public static class ConfigWriter
     public static string ToJson(TetherConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
+        return ToTree(config).ToJsonString(_options);
+    }
+
+    // The config as the tree a file would parse to: one shape for both syntaxes.
+    private static JsonObject ToTree(TetherConfig config)
+    {
         var listeners = new JsonArray();
         foreach (var listener in config.Listeners)
         {
@@ -114,7 +120,7 @@ public static class ConfigWriter
                 },
             },
         };
-        return root.ToJsonString(_options);
+        return root;
     }
 
     private static JsonObject Cluster(ClusterConfig cluster)
@@ -201,7 +207,7 @@ public static class ConfigWriter
     };
 
     // "optional", "v2": the enum name in lower camelCase, as the config spells it.
-    private static string EnumName<T>(T value)
+    internal static string EnumName<T>(T value)
         where T : struct, Enum
     {
         var name = value.ToString();

@@ -26,6 +26,14 @@ internal static class ConfigWriterRoutes
             ["cluster"] = route.Cluster,
             ["maxRequestBodySize"] = route.MaxRequestBodySize is { } size ? Sizes.Format(size) : null,
             ["transforms"] = route.Transforms is { } transforms ? Transforms(transforms) : null,
+            ["compression"] = new JsonObject
+            {
+                ["enabled"] = route.Compression.Enabled,
+                ["algorithms"] = ConfigWriter.Strings(route.Compression.Algorithms),
+                ["contentTypes"] = ConfigWriter.Strings(route.Compression.ContentTypes),
+                ["minSize"] = route.Compression.MinSize,
+                ["level"] = ConfigWriter.EnumName(route.Compression.Level),
+            },
             ["redirect"] = route.Redirect is { } redirect
                 ? new JsonObject
                 {

@@ -257,6 +257,8 @@ public sealed record RouteConfig
 
     /// <summary>Null = no rate limit.</summary>
     public RateLimitConfig? RateLimit { get; init; }
+
+    public CompressionConfig Compression { get; init; } = new();
 }
 
 public sealed record RouteMatchConfig

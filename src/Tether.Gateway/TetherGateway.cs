@@ -138,6 +138,9 @@ public sealed partial class TetherGateway : IAsyncDisposable
     /// <summary>Completes when a drain has finished: listeners stopped, pools closed.</summary>
     public Task<DrainSummary> Drained => Drainer.Completed;
 
+    /// <summary>Completes when a drain starts (SIGTERM, POST /drain, a stop).</summary>
+    public Task DrainBegun => Drainer.Begun;
+
     internal GatewayModel Model => _model;
 
     internal Drainer Drainer { get; }

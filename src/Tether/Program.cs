@@ -13,6 +13,7 @@ var root = new RootCommand("Tether: a reverse proxy and load balancer that gets 
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
+root.Subcommands.Add(ConfigCommand.Create());
 foreach (var command in root.Subcommands)
 {
     CliVersion.AddTo(command);

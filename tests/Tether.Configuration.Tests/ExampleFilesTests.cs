@@ -6,9 +6,12 @@ public class ExampleFilesTests
     public static TheoryData<string> ExampleFiles()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.GetFiles(ExamplesFolder(), "*.json"))
+        foreach (var file in Directory.GetFiles(ExamplesFolder()))
         {
-            data.Add(Path.GetFileName(file));
+            if (file.EndsWith(".json", StringComparison.Ordinal) || file.EndsWith(".yaml", StringComparison.Ordinal))
+            {
+                data.Add(Path.GetFileName(file));
+            }
         }
 
         return data;
@@ -80,7 +83,7 @@ public class ExampleFilesTests
         Assert.Equal(json, ConfigWriter.ToJson(again.Config!));
     }
 
-    private static string ExamplesFolder()
+    internal static string ExamplesFolder()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
         {

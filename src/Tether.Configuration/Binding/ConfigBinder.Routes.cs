@@ -15,6 +15,7 @@ internal static partial class ConfigBinder
             Cluster = reader.Read("cluster", defaults.Cluster, ValueParsers.String),
             MaxRequestBodySize = reader.Read("maxRequestBodySize", defaults.MaxRequestBodySize, PresentSize),
             Transforms = BindTransforms(reader.Object("transforms")),
+            Compression = BindCompression(reader.Object("compression")),
             Redirect = BindRedirect(reader.Object("redirect")),
             Respond = BindRespond(reader.Object("respond")),
             RateLimit = BindRateLimit(reader.Object("rateLimit")),

@@ -109,6 +109,33 @@ internal static partial class ConfigBinder
         return reader.IsPresent ? keepAlive : null;
     }
 
+    private static CompressionConfig BindCompression(ObjectReader reader)
+    {
+        var defaults = new CompressionConfig();
+        var compression = new CompressionConfig
+        {
+            Enabled = reader.Read("enabled", defaults.Enabled, ValueParsers.Bool),
+            Algorithms = BindList(reader, "algorithms", defaults.Algorithms, BindName),
+            ContentTypes = BindList(reader, "contentTypes", defaults.ContentTypes, BindName),
+            MinSize = reader.Read("minSize", defaults.MinSize, ValueParsers.Size),
+            Level = reader.Read("level", defaults.Level, ValueParsers.CompressionLevel),
+        };
+        reader.Finish();
+        return compression;
+    }
+
+    // One string of a list of names (algorithms, media types); what it means is the validator's to check.
+    private static string BindName(BindContext context, JsonNode? node, string path)
+    {
+        if (ValueParsers.String(node, context.VariableOf(node) is not null, out var value, out var error))
+        {
+            return value;
+        }
+
+        context.Error(path, node, error);
+        return "";
+    }
+
     private static Dictionary<string, ClusterConfig> BindClusters(ObjectReader reader)
     {
         var clusters = new Dictionary<string, ClusterConfig>(StringComparer.Ordinal);

@@ -235,6 +235,9 @@ internal static class ValueParsers
     public static bool UpstreamProtocol(JsonNode? node, bool fromEnvironment, out UpstreamProtocol value, out string error) =>
         Named(node, out value, out error, "expected \"http1\", \"http2\" or \"auto\"");
 
+    public static bool CompressionLevel(JsonNode? node, bool fromEnvironment, out CompressionLevelName value, out string error) =>
+        Named(node, out value, out error, "expected \"fastest\", \"optimal\" or \"smallestSize\"");
+
     public static bool AccessLogFormat(JsonNode? node, bool fromEnvironment, out AccessLogFormat value, out string error) =>
         Named(node, out value, out error, "expected \"combined\" or \"json\"");
 

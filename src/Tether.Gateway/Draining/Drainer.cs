@@ -25,6 +25,7 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
     private static readonly TimeSpan CloseGraceMax = TimeSpan.FromMilliseconds(100);
 
     private readonly TaskCompletionSource<DrainSummary> _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _begun = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _abort = new();
     private volatile int _phase;
     private int _started;
@@ -40,6 +41,9 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
     /// <summary>Completes when a drain has finished (listeners stopped, pools closed).</summary>
     public Task<DrainSummary> Completed => _completed.Task;
 
+    /// <summary>Completes when a drain starts, whatever started it (what systemd is told as STOPPING=1).</summary>
+    public Task Begun => _begun.Task;
+
     /// <summary>
     /// Runs the drain once; later calls return the first one's result. <paramref name="stopListeners"/> must
     /// stop accepting, ask connections to close, and abort what is left when its token fires.
@@ -51,6 +55,7 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         ArgumentNullException.ThrowIfNull(closePools);
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
+            _begun.TrySetResult();
             _ = RunOnceAsync(drain, cause, stopListeners, closePools);
         }
 

@@ -61,6 +61,7 @@ internal sealed partial class Forwarder
 
         pool.OnStreamStarted();
         HttpResponseMessage? response = null;
+        CompressedBody? compressed = null;
         var phase = UpstreamPhase.ReadHeaders;
         var opened = pool.Created;
         try
@@ -90,11 +91,12 @@ internal sealed partial class Forwarder
             }
 
             var forwardsTrailers = ResponseTrailers.Declare(context, ForwarderErrors.IsGrpc(request), response);
+            compressed = exchange.Compression?.Begin(context);
 
             // 5. The body, each read bounded by responseTimeout, each piece flushed to the client as it comes.
             phase = UpstreamPhase.ReadBody;
             var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
-            var writer = clientResponse.BodyWriter;
+            var writer = compressed?.Writer ?? clientResponse.BodyWriter;
             while (true)
             {
                 var memory = writer.GetMemory(Http2ReadBytes);
@@ -113,6 +115,11 @@ internal sealed partial class Forwarder
                     errors.ClientAborted(context, cluster, destination, new UpstreamException(UpstreamPhase.ReadBody, UpstreamErrorKind.ClientAborted, "client went away"));
                     return default;
                 }
+            }
+
+            if (compressed is not null)
+            {
+                await compressed.CompleteAsync().ConfigureAwait(false);
             }
 
             if (forwardsTrailers)
@@ -147,6 +154,7 @@ internal sealed partial class Forwarder
         }
         finally
         {
+            compressed?.Abandon();
             response?.Dispose();
             pool.OnStreamEnded();
         }

@@ -95,7 +95,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             : new ConnectData(BackendProxyHeader.For(context, cluster.Config.ProxyProtocol));
         var exchange = new Exchange(
             target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2,
-            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData, route);
+            bodyMode == RequestBodyMode.None || contentLength == 0 ? null : new RequestBodySender(context, bodyMode), connectData, route, route.Compression);
 
         var retries = cluster.Config.Retries;
         var idempotent = RetryRules.IsIdempotent(request.Method);
@@ -211,7 +211,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(HttpContext context, ClusterState cluster, DestinationState destination, bool requireNew, Exchange exchange, Activity? span)
     {
-        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData, route) = exchange;
+        var (target, requestWasHead, bodyMode, contentLength, upgradeFeature, webSocketOverHttp2, body, connectData, route, compression) = exchange;
         var upgrade = upgradeFeature is { IsUpgradableRequest: true } || webSocketOverHttp2 is not null;
 
         // HTTP/2 destinations take every request but upgrades (a tunnel starts as an HTTP/1.1 connection).
@@ -265,6 +265,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
         telemetry.OnConnection(context, lease.Reused);
         RequestTracing.OnConnection(span, lease.Reused);
         var released = false;
+        CompressedBody? compressed = null;
         var registration = context.RequestAborted.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection);
         try
         {
@@ -317,10 +318,16 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             }
 
             var forwardsTrailers = ResponseTrailers.Declare(context, head);
+            compressed = compression?.Begin(context);
 
             // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
             // last bytes go to the client.
-            var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            var clean = await connection.CopyBodyAsync(compressed?.Writer ?? response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            if (compressed is not null)
+            {
+                await compressed.CompleteAsync().ConfigureAwait(false);
+            }
+
             await registration.DisposeAsync().ConfigureAwait(false);
             var trailers = forwardsTrailers && clean ? connection.TakeTrailers() : null;
             var closeReason = !clean ? ConnectionCloseReason.ServerClose
@@ -388,6 +395,11 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             throw;
         }
+        finally
+        {
+            // A body that broke mid-way: free the encoder (its pooled and native buffers); the client's response is cut anyway.
+            compressed?.Abandon();
+        }
     }
 
     private async Task TunnelAsync(
@@ -447,7 +459,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
     private readonly record struct Exchange(
         string Target, bool RequestWasHead, RequestBodyMode BodyMode, long ContentLength, IHttpUpgradeFeature? UpgradeFeature,
         IHttpExtendedConnectFeature? WebSocketOverHttp2, RequestBodySender? Body,
-        ConnectData ConnectData, RouteModel Route);
+        ConnectData ConnectData, RouteModel Route, ResponseCompression? Compression);
 
     /// <summary>An attempt's failure for the caller to decide about (retry or answer); default = done.
     /// <paramref name="BodyConsumed"/>: an HTTP/2 attempt took request body bytes (then nothing is retried).</summary>

@@ -33,6 +33,7 @@ internal sealed class RouteModel
             : config.Respond is { } respond ? new FixedAnswer(respond)
             : null;
         RateLimiter = rateLimiter;
+        Compression = ResponseCompression.Create(config.Compression);
     }
 
     /// <summary>Null when the route answers itself (<see cref="Answer"/>).</summary>
@@ -51,6 +52,9 @@ internal sealed class RouteModel
     public RouteAnswer? Answer { get; }
 
     public RouteRateLimiter? RateLimiter { get; }
+
+    /// <summary>The route's response compression; null when it has none (then the forwarder pays one null check).</summary>
+    public ResponseCompression? Compression { get; }
 
     public bool Matches(string? host, ReadOnlySpan<char> path, HttpRequest? request)
     {

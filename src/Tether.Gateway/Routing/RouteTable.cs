@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Tether.Gateway.Forwarding;
 using Tether.Configuration;
 using Tether.Gateway.Observability;
 using Tether.Gateway.Protection;

@@ -9,7 +9,7 @@ internal static class CheckCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo>("--config", "-c") { Description = "The JSON config file to validate.", Required = true };
+        var config = new Option<FileInfo>("--config", "-c") { Description = "The config file to validate (JSON, or YAML: .yaml, .yml).", Required = true };
         var probe = new Option<bool>("--probe") { Description = "Also probe each destination and check the timeout chain." };
         var json = new Option<bool>("--json") { Description = "With --probe: print the chain report as JSON." };
         var command = new Command("check", "Validate a config file and print every error (key, value, what to do).")
@@ -19,19 +19,11 @@ internal static class CheckCommand
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             var file = parseResult.GetValue(config)!;
-            var result = ConfigLoader.LoadFile(file.FullName, EnvironmentVariables.Read());
-            if (!result.Succeeded)
+            if (ConfigErrors.Load(file) is not { } cfg)
             {
-                Console.Error.WriteLine($"{file.FullName}: {result.Errors.Count} error(s)");
-                foreach (var error in result.Errors)
-                {
-                    Console.Error.WriteLine($"  {error}");
-                }
-
                 return 1;
             }
 
-            var cfg = result.Config!;
             if (!parseResult.GetValue(probe))
             {
                 Console.Out.WriteLine(

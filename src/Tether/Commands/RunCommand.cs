@@ -11,7 +11,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "The JSON config file. Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901)." };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "The config file (JSON, or YAML: .yaml, .yml). Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901)." };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level.", DefaultValueFactory = _ => LogLevel.Information };
         var command = new Command("run", "Run the gateway.") { config, logLevel };
         command.SetAction((parseResult, cancellationToken) =>
@@ -23,14 +23,7 @@ internal static class RunCommand
     {
         // The console writer, fed by a factory that decides what is logged: Kestrel's repeated warnings and errors
         // (hundreds a second under an HTTP/2 reset flood) are limited there (RepeatLimitingLoggerProvider).
-        using var console = LoggerFactory.Create(b => b
-            .SetMinimumLevel(LogLevel.Trace)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            }));
+        using var console = LoggerFactory.Create(b => ConsoleFormat(b.SetMinimumLevel(LogLevel.Trace)));
         using var loggerFactory = LoggerFactory.Create(b => b
             .SetMinimumLevel(minimumLevel)
             .AddFilter("Microsoft", LogLevel.Warning)
@@ -50,19 +43,12 @@ internal static class RunCommand
         }
         else
         {
-            var result = ConfigLoader.LoadFile(configFile.FullName, EnvironmentVariables.Read());
-            if (!result.Succeeded)
+            if (ConfigErrors.Load(configFile, "; not starting") is not { } loaded)
             {
-                Console.Error.WriteLine($"{configFile.FullName}: {result.Errors.Count} error(s); not starting");
-                foreach (var error in result.Errors)
-                {
-                    Console.Error.WriteLine($"  {error}");
-                }
-
                 return 1;
             }
 
-            config = result.Config!;
+            config = loaded;
         }
 
         TetherGateway gateway;
@@ -103,6 +89,9 @@ internal static class RunCommand
             // same way. Cancel = true keeps the runtime from ending the process on the spot.
             using var signals = new ProcessSignals(gateway, log);
             using var cancelled = cancellationToken.Register(() => signals.Stop("cancelled"));
+            var service = ServiceManager.Create();
+            _ = gateway.DrainBegun.ContinueWith(_ => service.Stopping(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            service.Ready();
             var summary = await gateway.Drained;
             log.LogInformation("stopped after draining {Connections} connection(s) in {Seconds:0.000}s", summary.ConnectionsDrained, summary.Elapsed.TotalSeconds);
         }
@@ -114,4 +103,13 @@ internal static class RunCommand
 
         return 0;
     }
+
+    private static ILoggingBuilder ConsoleFormat(ILoggingBuilder builder) => ServiceManager.LogsToJournal
+        ? builder.AddSystemdConsole(o => o.UseUtcTimestamp = true)
+        : builder.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
 }

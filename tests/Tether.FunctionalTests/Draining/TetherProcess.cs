@@ -32,7 +32,7 @@ internal sealed partial class TetherProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<(TetherProcess Process, Uri Listener, Uri Admin)> StartAsync(string configPath)
+    public static async Task<(TetherProcess Process, Uri Listener, Uri Admin)> StartAsync(string configPath, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         var info = new ProcessStartInfo(dotnet)
@@ -45,6 +45,11 @@ internal sealed partial class TetherProcess : IAsyncDisposable
         info.ArgumentList.Add("run");
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(configPath);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         var process = new TetherProcess(Process.Start(info)!);
         process._process.OutputDataReceived += (_, e) => process.OnLine(e.Data);
         process._process.ErrorDataReceived += (_, e) => process.OnLine(e.Data);

@@ -202,6 +202,24 @@ public sealed class ReloadTests : IAsyncLifetime
         Assert.Equal("b", await http.GetStringAsync("/"));
     }
 
+    [Fact]
+    public async Task A_yaml_config_reloads_on_a_signal_and_on_a_file_change_and_an_invalid_one_changes_nothing()
+    {
+        await using var gateway = await ReloadingGateway.StartAsync(ReloadingGateway.YamlConfig([_a.Address]), watch: true, fileName: "tether.yaml");
+        using var http = new HttpClient { BaseAddress = gateway.Gateway.ListenerUrls[0] };
+        Assert.Equal("a", await http.GetStringAsync("/"));
+
+        await File.WriteAllTextAsync(gateway.Path, ReloadingGateway.YamlConfig([_a.Address], idleTimeout: "soon"));
+        var invalid = await gateway.Gateway.ReloadAsync("SIGHUP");
+        Assert.False(invalid.Ok);
+        Assert.Contains(invalid.Errors, e => e.Contains("clusters.app.pool.idleTimeout = \"soon\"", StringComparison.Ordinal) && e.EndsWith("(line 13, column 7)", StringComparison.Ordinal));
+        Assert.Equal("a", await http.GetStringAsync("/"));
+
+        await File.WriteAllTextAsync(gateway.Path, ReloadingGateway.YamlConfig([_b.Address]));
+        await Poll.UntilAsync(() => gateway.Gateway.LastReload is { Ok: true, Trigger: "config file changed" });
+        Assert.Equal("b", await http.GetStringAsync("/"));
+    }
+
     private static bool Accepts(Uri url)
     {
         try

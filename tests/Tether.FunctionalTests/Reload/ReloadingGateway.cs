@@ -19,10 +19,10 @@ internal sealed class ReloadingGateway : IAsyncDisposable
 
     public TetherGateway Gateway { get; }
 
-    public static async Task<ReloadingGateway> StartAsync(string json, bool watch = false)
+    public static async Task<ReloadingGateway> StartAsync(string json, bool watch = false, string fileName = "tether.json")
     {
         var folder = Directory.CreateTempSubdirectory("tether-reload-").FullName;
-        var path = System.IO.Path.Combine(folder, "tether.json");
+        var path = System.IO.Path.Combine(folder, fileName);
         await File.WriteAllTextAsync(path, json);
         var loaded = ConfigLoader.LoadFile(path);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
@@ -39,6 +39,22 @@ internal sealed class ReloadingGateway : IAsyncDisposable
           "clusters": { "app": { "destinations": [{{string.Join(", ", destinations.Select(d => $"\"{d}\""))}}], "pool": {{pool}} } }
           {{extra}}
         }
+        """;
+
+    /// <summary>The same config as <see cref="Config"/>, in block YAML.</summary>
+    public static string YamlConfig(IEnumerable<string> destinations, string idleTimeout = "60s") => $"""
+        listeners:
+          - address: 127.0.0.1:0
+            protocols: http1
+        admin:
+          address: 127.0.0.1:0
+        routes:
+          - cluster: app
+        clusters:
+          app:
+            destinations:
+        {string.Concat(destinations.Select(d => $"      - {d}\n"))}    pool:
+              idleTimeout: {idleTimeout}
         """;
 
     public async Task<Gateway.Reload.ReloadResult> ReloadAsync(string json)
