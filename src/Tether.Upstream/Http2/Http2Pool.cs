@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http;
 using Tether.Configuration;
@@ -28,6 +29,13 @@ public sealed class Http2Pool : IDisposable
 
     // A connection already open and speaking h2 (protocol "auto" found out with it), taken by the next connect.
     private UpstreamTransport? _offered;
+
+    // Request URIs by target, so that a path asked for before is not parsed into a Uri again (a gRPC service is a few
+    // method paths called over and over; Uri parsing and its host info were ~1% of a call's CPU). Uris are immutable and
+    // shared by concurrent requests. Bounded: past MaxCachedUris distinct targets, new ones are parsed every time.
+    private const int MaxCachedUris = 1024;
+    private readonly ConcurrentDictionary<string, Uri> _uris = new(StringComparer.Ordinal);
+    private int _cachedUris;
 
     public Http2Pool(UpstreamConnector connector, string authority, PoolConfig pool, Http2UpstreamConfig http2)
     {
@@ -85,6 +93,24 @@ public sealed class Http2Pool : IDisposable
     public long Reused => Math.Max(0, Streams - Created);
 
     public int StreamsInFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The absolute URI of a request for <paramref name="target"/> (origin form: path and query).</summary>
+    public Uri RequestUri(string target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (_uris.TryGetValue(target, out var uri))
+        {
+            return uri;
+        }
+
+        uri = new Uri(BaseAddress + target);
+        if (Volatile.Read(ref _cachedUris) < MaxCachedUris && _uris.TryAdd(target, uri))
+        {
+            Interlocked.Increment(ref _cachedUris);
+        }
+
+        return uri;
+    }
 
     /// <summary>Counts a stream in; pair with <see cref="OnStreamEnded"/>.</summary>
     public void OnStreamStarted()
