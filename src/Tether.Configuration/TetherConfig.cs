@@ -233,11 +233,21 @@ public sealed record ClusterConfig
 
     public PoolConfig Pool { get; init; } = new();
 
-    /// <summary>Null = the OS default (no SO_KEEPALIVE) on upstream sockets.</summary>
-    public TcpKeepAliveConfig? TcpKeepAlive { get; init; }
+    /// <summary>On by default (idle 60s, interval 10s, 6 probes): an idle pooled connection whose peer vanished
+    /// (a NAT or firewall that forgot the flow) is found within about two minutes. Null = off ("tcpKeepAlive": false).</summary>
+    public TcpKeepAliveConfig? TcpKeepAlive { get; init; } = new();
+
+    /// <summary>TCP_USER_TIMEOUT on upstream sockets: data sent (or keepalive probes) left unacknowledged this long
+    /// fails the connection. Null = the kernel's default (about 15 minutes of retransmissions).</summary>
+    public TimeSpan? TcpUserTimeout { get; init; }
 
     /// <summary>nginx proxy_read_timeout: from the end of the request to the response headers, and between body reads.</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Envoy per_try_idle_timeout: no byte from the backend for this long while an HTTP/1.1 response is awaited
+    /// or streamed fails the attempt (retried on another destination when nothing reached the client and the method is
+    /// idempotent). Below <see cref="ResponseTimeout"/>, which then bounds the wait for the whole response head. Null = off.</summary>
+    public TimeSpan? ReadIdleTimeout { get; init; }
 
     /// <summary>HAProxy timeout tunnel: a tunnel (WebSocket or other upgrade) in which no byte has crossed either way
     /// for this long is closed. Null = never.</summary>

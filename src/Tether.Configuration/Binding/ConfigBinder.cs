@@ -149,7 +149,6 @@ internal static partial class ConfigBinder
             Destinations = BindList(reader, "destinations", defaults.Destinations, BindDestination),
             LoadBalancing = reader.Read("loadBalancing", defaults.LoadBalancing, ValueParsers.LoadBalancing),
             Pool = BindPool(reader.Object("pool")),
-            TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
             ResponseTimeout = reader.Read("responseTimeout", defaults.ResponseTimeout, ValueParsers.Duration),
             TunnelIdleTimeout = reader.Read("tunnelIdleTimeout", defaults.TunnelIdleTimeout, ValueParsers.OptionalDuration),
             WebSocketPingInterval = reader.Read("webSocketPingInterval", defaults.WebSocketPingInterval, ValueParsers.OptionalDuration),

@@ -280,7 +280,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             }
 
             // 4. The response head.
-            var head = await connection.ReadResponseHeadAsync(requestWasHead, cluster.ResponseTimeout).ConfigureAwait(false);
+            var head = await connection.ReadResponseHeadAsync(requestWasHead, cluster.ReadTimeouts).ConfigureAwait(false);
             connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
             if (head.StatusCode >= 500)
             {
@@ -305,7 +305,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
             // last bytes go to the client.
-            var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            var clean = await connection.CopyBodyAsync(response.BodyWriter, cluster.ReadTimeouts, context.RequestAborted).ConfigureAwait(false);
             await registration.DisposeAsync().ConfigureAwait(false);
             var trailers = forwardsTrailers && clean ? connection.TakeTrailers() : null;
             var closeReason = !clean ? ConnectionCloseReason.ServerClose

@@ -3,6 +3,7 @@ using Tether.Configuration;
 using Tether.Upstream.Connecting;
 using Tether.Upstream.Discovery;
 using Tether.Upstream.Health;
+using Tether.Upstream.Http1;
 using Tether.Upstream.LoadBalancing;
 using Tether.Upstream.Retries;
 
@@ -36,6 +37,7 @@ public sealed class ClusterState : IDisposable
         _timeProvider = timeProvider;
         Observer = observer ?? NullClusterObserver.Instance;
         ResponseTimeout = config.ResponseTimeout;
+        ReadTimeouts = new ReadTimeouts(config.ResponseTimeout, config.ReadIdleTimeout);
         Policy = LoadBalancingPolicies.Create(config.LoadBalancing);
         RetryBudget = new RetryBudget(config.Retries, timeProvider);
         HashKey = Configuration.HashKey.TryParse(config.ConsistentHash.Key, out var key) ? key : new HashKey(HashKeySource.ClientIp, "");
@@ -80,6 +82,9 @@ public sealed class ClusterState : IDisposable
     public ClusterConfig Config { get; }
 
     public TimeSpan ResponseTimeout { get; }
+
+    /// <summary>responseTimeout and readIdleTimeout, as HTTP/1.1 response reads take them.</summary>
+    public ReadTimeouts ReadTimeouts { get; }
 
     /// <summary>TLS to the cluster's https:// destinations; null when it has none.</summary>
     public UpstreamTlsClient? Tls { get; }
