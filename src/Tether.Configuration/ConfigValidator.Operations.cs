@@ -11,6 +11,7 @@ public static partial class ConfigValidator
         Positive(errors, "drain.timeout", config.Drain.Timeout, "30s");
         NotNegative(errors, "recycle.window", config.Recycle.Window, "30s");
         ValidateAccessLog(config.AccessLog, errors);
+        ValidateDns(config.Dns, errors);
         var downstream = config.Downstream;
         if (downstream.MaxConnectionLifetimeJitter is { } jitter)
         {
@@ -21,6 +22,20 @@ public static partial class ConfigValidator
                     $"must be less than downstream.maxConnectionLifetime ({Durations.Format(lifetime)}); use a fraction of it such as a tenth"));
             }
         }
+    }
+
+    private static void ValidateDns(DnsConfig dns, List<ConfigError> errors)
+    {
+        for (var i = 0; i < dns.Servers.Count; i++)
+        {
+            if (!AddressParser.TryParseDnsServer(dns.Servers[i], out _))
+            {
+                errors.Add(new ConfigError(ConfigText.Index("dns.servers", i), ConfigText.Quote(dns.Servers[i]),
+                    "a DNS server is an IP address, with a port if not 53: \"10.0.0.2\", \"127.0.0.1:5353\" or \"[::1]:5353\""));
+            }
+        }
+
+        Positive(errors, "dns.timeout", dns.Timeout, "2s");
     }
 
     private static void ValidateAccessLog(AccessLogConfig accessLog, List<ConfigError> errors)

@@ -46,6 +46,12 @@ public static partial class ConfigValidator
                 "TCP_USER_TIMEOUT is whole milliseconds from 1ms to about 24 days; use a duration such as \"30s\", or \"off\" for the kernel's default"));
         }
 
+        if (cluster.ResolveMinInterval <= TimeSpan.Zero)
+        {
+            errors.Add(new ConfigError(path + ".resolveMinInterval", ConfigText.Quote(Durations.Format(cluster.ResolveMinInterval)),
+                "use a duration such as \"1s\": a record with TTL 0 would otherwise be asked for without pause"));
+        }
+
         if (cluster.ReadIdleTimeout is not { } readIdle)
         {
             return;

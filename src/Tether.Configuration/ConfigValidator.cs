@@ -209,7 +209,7 @@ public static partial class ConfigValidator
 
     private static void ValidateDestination(DestinationConfig destination, string path, List<ConfigError> errors)
     {
-        if (string.IsNullOrWhiteSpace(destination.Host) || destination.Port is < 1 or > 65535)
+        if (string.IsNullOrWhiteSpace(destination.Host) || (!destination.Srv && destination.Port is < 1 or > 65535))
         {
             var value = destination.Address.Length > 0 ? destination.Address : destination.Name;
             errors.Add(new ConfigError(path, ConfigText.Quote(value),

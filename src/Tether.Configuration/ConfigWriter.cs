@@ -101,6 +101,7 @@ public static class ConfigWriter
                 ["format"] = EnumName(config.AccessLog.Format),
                 ["queueSize"] = config.AccessLog.QueueSize,
             },
+            ["dns"] = new JsonObject { ["servers"] = Strings(config.Dns.Servers), ["timeout"] = Durations.Format(config.Dns.Timeout) },
         };
         return root.ToJsonString(_options);
     }
@@ -164,6 +165,7 @@ public static class ConfigWriter
                 ["budgetMinPerSecond"] = cluster.Retries.BudgetMinPerSecond,
             },
             ["resolveInterval"] = Durations.Format(cluster.ResolveInterval),
+            ["resolveMinInterval"] = Durations.Format(cluster.ResolveMinInterval),
             ["consistentHash"] = new JsonObject { ["key"] = cluster.ConsistentHash.Key },
         };
     }

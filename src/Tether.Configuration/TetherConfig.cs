@@ -28,6 +28,24 @@ public sealed record TetherConfig
 
     /// <summary>One line per request (nginx access_log; Caddy and Traefik JSON logs).</summary>
     public AccessLogConfig AccessLog { get; init; } = new();
+
+    /// <summary>How destinations written as host names or srv:// are looked up (nginx resolver; HAProxy resolvers).</summary>
+    public DnsConfig Dns { get; init; } = new();
+}
+
+/// <summary>dns: the DNS servers asked for destinations' records (A/AAAA with their TTLs, SRV).</summary>
+public sealed record DnsConfig
+{
+    /// <summary>"10.0.0.2" (port 53) or "127.0.0.1:5353". Empty = the nameservers of /etc/resolv.conf, and for
+    /// A/AAAA names they do not answer, the system resolver (/etc/hosts).</summary>
+    public IReadOnlyList<string> Servers { get; init; } = [];
+
+    /// <summary>How long one query may take (each server is tried once more after it).</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Same servers and timeout (records compare lists by reference).</summary>
+    public bool SameAs(DnsConfig other) =>
+        other is not null && Timeout == other.Timeout && Servers.SequenceEqual(other.Servers, StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>accessLog.format.</summary>
@@ -265,9 +283,12 @@ public sealed record ClusterConfig
 
     public RetryConfig Retries { get; init; } = new();
 
-    /// <summary>How often destinations written as host names are resolved again (nginx server … resolve).
-    /// Null = resolve once, at start.</summary>
+    /// <summary>How often destinations written as host names are resolved again (nginx server … resolve): the
+    /// longest an answer is kept; a shorter record TTL re-resolves sooner. Null = resolve once, at start.</summary>
     public TimeSpan? ResolveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The shortest wait between two resolutions, however short the records' TTL (0 included).</summary>
+    public TimeSpan ResolveMinInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public ConsistentHashConfig ConsistentHash { get; init; } = new();
 
@@ -357,8 +378,12 @@ public sealed record DestinationConfig
     /// <summary>Written as "https://…": spoken to over TLS (clusters.&lt;name&gt;.tls).</summary>
     public bool UseTls { get; init; }
 
-    /// <summary>"host:port" as used in logs and metrics labels.</summary>
-    public string Name => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+    /// <summary>Written as "srv://_http._tcp.name": <see cref="Host"/> is an SRV name whose records give the
+    /// targets, ports and weights (<see cref="Port"/> is 0 until then).</summary>
+    public bool Srv { get; init; }
+
+    /// <summary>"host:port" as used in logs and metrics labels ("srv://name" for an SRV name).</summary>
+    public string Name => Srv ? "srv://" + Host : Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }
 
 public sealed record PoolConfig

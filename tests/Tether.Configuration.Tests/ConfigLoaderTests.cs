@@ -89,6 +89,25 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Dns_servers_are_read_and_one_that_is_not_an_ip_is_refused()
+    {
+        var config = ConfigAssert.Valid("""{ "dns": { "servers": ["127.0.0.1:5353"], "timeout": "1s" } }""");
+        Assert.Equal(["127.0.0.1:5353"], config.Dns.Servers);
+        Assert.Equal(TimeSpan.FromSeconds(1), config.Dns.Timeout);
+        ConfigAssert.SingleError("""{ "dns": { "servers": ["dns.internal"] } }""", "dns.servers[0]", "a DNS server is an IP address");
+    }
+
+    [Fact]
+    public void An_srv_destination_and_resolveMinInterval_are_read()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["srv://_http._tcp.api.test"], "resolveMinInterval": "2s" }"""));
+        Assert.True(config.Clusters["api"].Destinations[0].Srv);
+        Assert.Equal(TimeSpan.FromSeconds(2), config.Clusters["api"].ResolveMinInterval);
+        ConfigAssert.SingleError(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "resolveMinInterval": "0s" }"""),
+            "clusters.api.resolveMinInterval", "a record with TTL 0");
+    }
+
+    [Fact]
     public void A_present_tcpKeepAlive_section_fills_missing_keys_with_defaults()
     {
         var config = ConfigAssert.Valid("""{ "downstream": { "tcpKeepAlive": { "idle": "30s" } } }""");

@@ -24,6 +24,7 @@ internal static partial class ConfigBinder
             Drain = BindDrain(reader.Object("drain")),
             Recycle = BindRecycle(reader.Object("recycle")),
             AccessLog = BindAccessLog(reader.Object("accessLog")),
+            Dns = BindDns(reader.Object("dns")),
         };
         reader.Finish();
         return config;
@@ -156,6 +157,7 @@ internal static partial class ConfigBinder
             HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
             Retries = BindRetries(reader.Object("retries")),
             ResolveInterval = reader.Read("resolveInterval", defaults.ResolveInterval, ValueParsers.OptionalDuration),
+            ResolveMinInterval = reader.Read("resolveMinInterval", defaults.ResolveMinInterval, ValueParsers.Duration),
             ConsistentHash = BindConsistentHash(reader.Object("consistentHash")),
         };
         cluster = BindClusterUpstream(reader, cluster);
@@ -225,6 +227,25 @@ internal static partial class ConfigBinder
         var admin = new AdminConfig { Address = reader.Read("address", new AdminConfig().Address, ValueParsers.OptionalString) };
         reader.Finish();
         return admin;
+    }
+
+    private static DnsConfig BindDns(ObjectReader reader)
+    {
+        var defaults = new DnsConfig();
+        var dns = new DnsConfig
+        {
+            Servers = BindList(reader, "servers", defaults.Servers, static (context, node, path) =>
+                ValueParsers.String(node, context.VariableOf(node) is not null, out var text, out var error) ? text : Failed(context, path, node, error)),
+            Timeout = reader.Read("timeout", defaults.Timeout, ValueParsers.Duration),
+        };
+        reader.Finish();
+        return dns;
+    }
+
+    private static string Failed(BindContext context, string path, JsonNode? node, string error)
+    {
+        context.Error(path, node, error);
+        return "";
     }
 
     private static ChainConfig BindChain(ObjectReader reader)

@@ -48,16 +48,18 @@ public sealed class ClusterState : IDisposable
             Tls = new UpstreamTlsClient(config.Tls);
         }
 
-        var hostNames = new List<(int, string)>();
+        var hostNames = new List<(int, string, bool)>();
         _groups = new DestinationState[config.Destinations.Count][];
         for (var i = 0; i < _groups.Length; i++)
         {
             var destination = config.Destinations[i];
-            _groups[i] = [new DestinationState(name, destination, config, timeProvider, tls: Tls)];
-            if (!IPAddress.TryParse(destination.Host, out _))
+
+            // Until the first answer, a host name itself is the destination (the socket resolves it on connect);
+            // an SRV name has no port to connect to, so it has no destination until its records arrive.
+            _groups[i] = destination.Srv ? [] : [new DestinationState(name, destination, config, timeProvider, tls: Tls)];
+            if (destination.Srv || !IPAddress.TryParse(destination.Host, out _))
             {
-                // Until the first answer, the name itself is the destination (the socket resolves it on connect).
-                hostNames.Add((i, destination.Host));
+                hostNames.Add((i, destination.Host, destination.Srv));
             }
         }
 
@@ -72,7 +74,7 @@ public sealed class ClusterState : IDisposable
 
         if (hostNames.Count > 0)
         {
-            _refresher = new DnsRefresher(this, resolver ?? SystemHostResolver.Instance, config.ResolveInterval, timeProvider);
+            _refresher = new DnsRefresher(this, resolver ?? SystemHostResolver.Instance, config.ResolveInterval, config.ResolveMinInterval, timeProvider);
             _refresher.Start();
         }
     }
@@ -119,8 +121,8 @@ public sealed class ClusterState : IDisposable
         }
     }
 
-    /// <summary>Configured destinations written as host names: (index in config, host).</summary>
-    internal IReadOnlyList<(int Group, string Host)> HostNames { get; }
+    /// <summary>Configured destinations written as host names or srv:// names: (index in config, name, SRV or not).</summary>
+    internal IReadOnlyList<(int Group, string Host, bool Srv)> HostNames { get; }
 
     /// <summary>
     /// Up to <paramref name="ranked"/>.Length available destinations of <paramref name="set"/>, most preferred
@@ -165,11 +167,16 @@ public sealed class ClusterState : IDisposable
     public Task ResolveNowAsync(CancellationToken cancellationToken) =>
         _refresher?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;
 
+    /// <summary>The A/AAAA answer of a host name (addresses; the configured port and weight apply).</summary>
+    internal void ApplyResolved(int group, IPAddress[] addresses) =>
+        ApplyResolved(group, [.. addresses.Select(a => new ResolvedEndpoint(a, 0, 0))]);
+
     /// <summary>
-    /// The addresses of configured destination <paramref name="group"/> are now <paramref name="addresses"/>:
-    /// keep the states of addresses still listed, add new ones (in slow start), drain the rest.
+    /// The endpoints of configured destination <paramref name="group"/> are now <paramref name="endpoints"/> (an
+    /// endpoint's port and weight 0 = the configured ones; an SRV weight 0 counts as 1): keep the states of
+    /// endpoints still listed with the same port and weight, add new ones (in slow start), drain the rest.
     /// </summary>
-    internal void ApplyResolved(int group, IPAddress[] addresses)
+    internal void ApplyResolved(int group, IReadOnlyList<ResolvedEndpoint> endpoints)
     {
         var configured = Config.Destinations[group];
         int added;
@@ -179,26 +186,28 @@ public sealed class ClusterState : IDisposable
         lock (_lock)
         {
             var current = _groups[group];
-            firstAnswer = current.Length > 0 && current[0].ResolvedFrom is null;
-            var next = new List<DestinationState>(addresses.Length);
+            firstAnswer = current.Length == 0 || current[0].ResolvedFrom is null;
+            var next = new List<DestinationState>(endpoints.Count);
             added = 0;
-            foreach (var address in addresses)
+            foreach (var endpoint in endpoints)
             {
-                if (Find(next, address) is not null)
+                var port = endpoint.Port > 0 ? endpoint.Port : configured.Port;
+                var weight = configured.Srv ? Math.Clamp(endpoint.Weight, 1, MaxSrvWeight) : configured.Weight;
+                if (Find(next, endpoint.Address, port, weight) is not null)
                 {
                     continue; // the resolver listed it twice
                 }
 
-                if (Find(current, address) is { } kept)
+                if (Find(current, endpoint.Address, port, weight) is { } kept)
                 {
                     next.Add(kept);
                     continue;
                 }
 
-                var host = address.ToString();
-                var config = configured with { Host = host, Address = configured.Address };
-                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: configured.Host, tls: Tls);
-                if (current.Length > 0 && current[0].ResolvedFrom is not null)
+                var host = endpoint.Address.ToString();
+                var config = configured with { Host = host, Port = port, Weight = weight, Srv = false, Address = configured.Address };
+                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: endpoint.Target ?? configured.Host, tls: Tls);
+                if (!firstAnswer)
                 {
                     // A newcomer to a running fleet ramps up; the first answer replaces the name with its addresses as they are.
                     state.Health.BeginSlowStart();
@@ -276,11 +285,14 @@ public sealed class ClusterState : IDisposable
         }
     }
 
-    private static DestinationState? Find(IEnumerable<DestinationState> states, IPAddress address)
+    // The weights a destination may have in config (ConfigValidator's bound); SRV weights go up to 65535.
+    private const int MaxSrvWeight = 1000;
+
+    private static DestinationState? Find(IEnumerable<DestinationState> states, IPAddress address, int port, int weight)
     {
         foreach (var s in states)
         {
-            if (s.EndPoint is IPEndPoint ip && ip.Address.Equals(address))
+            if (s.EndPoint is IPEndPoint ip && ip.Address.Equals(address) && ip.Port == port && s.Config.Weight == weight)
             {
                 return s;
             }
