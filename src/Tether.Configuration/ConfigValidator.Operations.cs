@@ -12,6 +12,7 @@ public static partial class ConfigValidator
         NotNegative(errors, "recycle.window", config.Recycle.Window, "30s");
         ValidateAccessLog(config.AccessLog, errors);
         ValidateDns(config.Dns, errors);
+        ValidateEtcd(config.Etcd, errors);
         var downstream = config.Downstream;
         if (downstream.MaxConnectionLifetimeJitter is { } jitter)
         {
@@ -36,6 +37,18 @@ public static partial class ConfigValidator
         }
 
         Positive(errors, "dns.timeout", dns.Timeout, "2s");
+    }
+
+    private static void ValidateEtcd(EtcdConfig etcd, List<ConfigError> errors)
+    {
+        for (var i = 0; i < etcd.Endpoints.Count; i++)
+        {
+            if (!AddressParser.TryParseHostPort(etcd.Endpoints[i], out var host, out var port) || port == 0 || host == "*")
+            {
+                errors.Add(new ConfigError(ConfigText.Index("etcd.endpoints", i), ConfigText.Quote(etcd.Endpoints[i]),
+                    "an etcd endpoint is host:port, such as \"127.0.0.1:2379\""));
+            }
+        }
     }
 
     private static void ValidateAccessLog(AccessLogConfig accessLog, List<ConfigError> errors)

@@ -101,6 +101,7 @@ public static class ConfigWriter
                 ["format"] = EnumName(config.AccessLog.Format),
                 ["queueSize"] = config.AccessLog.QueueSize,
             },
+            ["etcd"] = new JsonObject { ["endpoints"] = Strings(config.Etcd.Endpoints) },
             ["dns"] = new JsonObject { ["servers"] = Strings(config.Dns.Servers), ["timeout"] = Durations.Format(config.Dns.Timeout) },
         };
         return root.ToJsonString(_options);
@@ -166,6 +167,7 @@ public static class ConfigWriter
             },
             ["resolveInterval"] = Durations.Format(cluster.ResolveInterval),
             ["resolveMinInterval"] = Durations.Format(cluster.ResolveMinInterval),
+            ["destinationsFrom"] = cluster.DestinationsFrom is { } from ? new JsonObject { ["etcd"] = from.Etcd } : null,
             ["consistentHash"] = new JsonObject { ["key"] = cluster.ConsistentHash.Key },
         };
     }

@@ -31,6 +31,28 @@ public sealed record TetherConfig
 
     /// <summary>How destinations written as host names or srv:// are looked up (nginx resolver; HAProxy resolvers).</summary>
     public DnsConfig Dns { get; init; } = new();
+
+    /// <summary>The etcd that clusters' destinationsFrom read.</summary>
+    public EtcdConfig Etcd { get; init; } = new();
+}
+
+/// <summary>clusters.&lt;name&gt;.destinationsFrom: where backends register themselves.</summary>
+public sealed record DestinationsFromConfig
+{
+    /// <summary>An etcd key prefix ("/tether/clusters/api/"): each key under it holds one destination
+    /// ("10.0.0.5:8080" or { "address": …, "weight": … }); a key that goes (its lease expired) drains it.</summary>
+    public string Etcd { get; init; } = "";
+}
+
+/// <summary>etcd: the etcd cluster destinationsFrom reads (the config itself may come from another, given by --config).</summary>
+public sealed record EtcdConfig
+{
+    /// <summary>"127.0.0.1:2379"; several for a cluster of etcd members.</summary>
+    public IReadOnlyList<string> Endpoints { get; init; } = [];
+
+    /// <summary>Same endpoints (records compare lists by reference).</summary>
+    public bool SameAs(EtcdConfig other) =>
+        other is not null && Endpoints.SequenceEqual(other.Endpoints, StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>dns: the DNS servers asked for destinations' records (A/AAAA with their TTLs, SRV).</summary>
@@ -246,6 +268,10 @@ public static class LoadBalancingPolicyNames
 public sealed record ClusterConfig
 {
     public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
+
+    /// <summary>Destinations written by the backends themselves (etcd keys with leases), beside or instead of
+    /// <see cref="Destinations"/>. Null = none.</summary>
+    public DestinationsFromConfig? DestinationsFrom { get; init; }
 
     public string LoadBalancing { get; init; } = LoadBalancingPolicyNames.LeastConnections;
 

@@ -38,11 +38,15 @@ internal sealed class GatewayModel : IDisposable
         // One resolver per dns section; a reload that changes it rebuilds the clusters, which then ask the new servers.
         var sameDns = previous is not null && previous.Config.Dns.SameAs(config.Dns);
         Resolver = options.HostResolver ?? (sameDns ? previous!.Resolver : new DnsRecordResolver(config.Dns));
+        var sameEtcd = previous is not null && previous.Config.Etcd.SameAs(config.Etcd);
+        var discovery = config.Clusters.Values.Any(c => c.DestinationsFrom is not null)
+            ? new EtcdDestinationDiscovery(config.Etcd, (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<EtcdDestinationDiscovery>())
+            : null;
         var clusters = new Dictionary<string, ClusterState>(StringComparer.Ordinal);
         var reused = new HashSet<ClusterState>();
         foreach (var (name, cluster) in config.Clusters)
         {
-            if (previous is not null && (sameDns || options.HostResolver is not null)
+            if (previous is not null && (sameDns || options.HostResolver is not null) && (sameEtcd || cluster.DestinationsFrom is null)
                 && previous.Clusters.TryGetValue(name, out var kept) && ClusterConfigs.Equal(kept.Config, cluster))
             {
                 clusters[name] = kept;
@@ -50,7 +54,7 @@ internal sealed class GatewayModel : IDisposable
                 continue;
             }
 
-            clusters[name] = new ClusterState(name, cluster, options.TimeProvider, Resolver, observer);
+            clusters[name] = new ClusterState(name, cluster, options.TimeProvider, Resolver, observer, discovery);
             if (!cluster.Tls.Verify && cluster.Destinations.Any(d => d.UseTls))
             {
                 eventLog.TlsVerificationOff(name);

@@ -108,6 +108,23 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void DestinationsFrom_etcd_needs_etcd_endpoints_and_a_key_prefix()
+    {
+        var config = ConfigAssert.Valid("""
+            { "etcd": { "endpoints": ["127.0.0.1:2379"] }, "routes": [{ "cluster": "api" }],
+              "clusters": { "api": { "destinationsFrom": { "etcd": "/tether/clusters/api/" } } } }
+            """);
+        Assert.Equal("/tether/clusters/api/", config.Clusters["api"].DestinationsFrom!.Etcd);
+        Assert.Equal(["127.0.0.1:2379"], config.Etcd.Endpoints);
+        ConfigAssert.SingleError("""{ "routes": [{ "cluster": "api" }], "clusters": { "api": { "destinationsFrom": { "etcd": "/p/" } } } }""",
+            "clusters.api.destinationsFrom", "add etcd.endpoints");
+        ConfigAssert.SingleError("""
+            { "etcd": { "endpoints": ["127.0.0.1:2379"] }, "routes": [{ "cluster": "api" }],
+              "clusters": { "api": { "destinationsFrom": { "etcd": "p" } } } }
+            """, "clusters.api.destinationsFrom.etcd", "etcd key prefix");
+    }
+
+    [Fact]
     public void A_present_tcpKeepAlive_section_fills_missing_keys_with_defaults()
     {
         var config = ConfigAssert.Valid("""{ "downstream": { "tcpKeepAlive": { "idle": "30s" } } }""");

@@ -25,6 +25,7 @@ internal static partial class ConfigBinder
             Recycle = BindRecycle(reader.Object("recycle")),
             AccessLog = BindAccessLog(reader.Object("accessLog")),
             Dns = BindDns(reader.Object("dns")),
+            Etcd = BindEtcd(reader.Object("etcd")),
         };
         reader.Finish();
         return config;
@@ -157,6 +158,7 @@ internal static partial class ConfigBinder
             HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
             Retries = BindRetries(reader.Object("retries")),
             ResolveInterval = reader.Read("resolveInterval", defaults.ResolveInterval, ValueParsers.OptionalDuration),
+            DestinationsFrom = BindDestinationsFrom(reader.Object("destinationsFrom")),
             ResolveMinInterval = reader.Read("resolveMinInterval", defaults.ResolveMinInterval, ValueParsers.Duration),
             ConsistentHash = BindConsistentHash(reader.Object("consistentHash")),
         };
@@ -229,23 +231,42 @@ internal static partial class ConfigBinder
         return admin;
     }
 
+    private static DestinationsFromConfig? BindDestinationsFrom(ObjectReader reader)
+    {
+        var from = new DestinationsFromConfig { Etcd = reader.Read("etcd", "", ValueParsers.String) };
+        reader.Finish();
+        return reader.IsPresent ? from : null;
+    }
+
+    private static EtcdConfig BindEtcd(ObjectReader reader)
+    {
+        var etcd = new EtcdConfig { Endpoints = BindList(reader, "endpoints", new EtcdConfig().Endpoints, BindAddressString) };
+        reader.Finish();
+        return etcd;
+    }
+
+    // One address of a list (dns.servers, etcd.endpoints); what it means is the validator's to check.
+    private static string BindAddressString(BindContext context, JsonNode? node, string path)
+    {
+        if (ValueParsers.String(node, context.VariableOf(node) is not null, out var text, out var error))
+        {
+            return text;
+        }
+
+        context.Error(path, node, error + ", such as \"127.0.0.1:2379\"");
+        return "";
+    }
+
     private static DnsConfig BindDns(ObjectReader reader)
     {
         var defaults = new DnsConfig();
         var dns = new DnsConfig
         {
-            Servers = BindList(reader, "servers", defaults.Servers, static (context, node, path) =>
-                ValueParsers.String(node, context.VariableOf(node) is not null, out var text, out var error) ? text : Failed(context, path, node, error)),
+            Servers = BindList(reader, "servers", defaults.Servers, BindAddressString),
             Timeout = reader.Read("timeout", defaults.Timeout, ValueParsers.Duration),
         };
         reader.Finish();
         return dns;
-    }
-
-    private static string Failed(BindContext context, string path, JsonNode? node, string error)
-    {
-        context.Error(path, node, error);
-        return "";
     }
 
     private static ChainConfig BindChain(ObjectReader reader)

@@ -191,7 +191,7 @@ public sealed partial class EtcdConfigSource : IAsyncDisposable
         return new Metadata { { "token", response.Token } };
     }
 
-    private static SocketsHttpHandler CreateHandler(string? caFile)
+    internal static SocketsHttpHandler CreateHandler(string? caFile)
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
         if (caFile is not null)

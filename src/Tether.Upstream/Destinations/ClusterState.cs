@@ -27,9 +27,13 @@ public sealed class ClusterState : IDisposable
 
     private readonly ActiveHealthChecker? _checker;
     private readonly DnsRefresher? _refresher;
+    private readonly IDisposable? _discovery;
+    private bool _discoveredOnce;
     private volatile DestinationSet _set;
 
-    public ClusterState(string name, ClusterConfig config, TimeProvider timeProvider, IHostResolver? resolver = null, IClusterObserver? observer = null)
+    public ClusterState(
+        string name, ClusterConfig config, TimeProvider timeProvider, IHostResolver? resolver = null, IClusterObserver? observer = null,
+        IDestinationDiscovery? discovery = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         Name = name;
@@ -49,8 +53,15 @@ public sealed class ClusterState : IDisposable
         }
 
         var hostNames = new List<(int, string, bool)>();
-        _groups = new DestinationState[config.Destinations.Count][];
-        for (var i = 0; i < _groups.Length; i++)
+
+        // With destinationsFrom, one more group at the end: the discovered destinations, empty until the first answer.
+        _groups = new DestinationState[config.Destinations.Count + (config.DestinationsFrom is null ? 0 : 1)][];
+        if (config.DestinationsFrom is not null)
+        {
+            _groups[^1] = [];
+        }
+
+        for (var i = 0; i < config.Destinations.Count; i++)
         {
             var destination = config.Destinations[i];
 
@@ -70,6 +81,11 @@ public sealed class ClusterState : IDisposable
         {
             _checker = new ActiveHealthChecker(this, active, timeProvider);
             _checker.Start();
+        }
+
+        if (config.DestinationsFrom is not null && discovery is not null)
+        {
+            _discovery = discovery.Start(this);
         }
 
         if (hostNames.Count > 0)
@@ -217,30 +233,97 @@ public sealed class ClusterState : IDisposable
                 added++;
             }
 
-            drained = 0;
-            foreach (var old in current)
-            {
-                if (!next.Contains(old))
-                {
-                    drained++;
-                    if (!old.BeginDrain())
-                    {
-                        _draining.Add(old);
-                    }
-                }
-            }
-
-            if (added == 0 && drained == 0)
+            if (!Swap(group, next, added, out drained))
             {
                 return;
             }
 
-            _groups[group] = [.. next];
-            _set = Flatten();
             total = next.Count;
         }
 
         Observer.DestinationsChanged(Name, configured.Host, added, drained, total, firstAnswer);
+    }
+
+    /// <summary>
+    /// The destinations a discovery source (etcd keys under clusters.&lt;name&gt;.destinationsFrom) lists now: keep
+    /// the states of those still listed (same address and weight), add new ones (in slow start after the first
+    /// answer), drain the rest as DNS does. An empty list is applied too: every key of the prefix is gone.
+    /// </summary>
+    public void ApplyDiscovered(IReadOnlyList<DestinationConfig> destinations, string source)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        if (Config.DestinationsFrom is null)
+        {
+            throw new InvalidOperationException($"cluster {Name} has no destinationsFrom");
+        }
+
+        var group = _groups.Length - 1;
+        int added;
+        int drained;
+        bool firstAnswer;
+        lock (_lock)
+        {
+            var current = _groups[group];
+            firstAnswer = !_discoveredOnce;
+            _discoveredOnce = true;
+            var next = new List<DestinationState>(destinations.Count);
+            added = 0;
+            foreach (var destination in destinations)
+            {
+                if (next.Any(d => d.Config == destination))
+                {
+                    continue;
+                }
+
+                if (current.FirstOrDefault(d => d.Config == destination) is { } kept)
+                {
+                    next.Add(kept);
+                    continue;
+                }
+
+                var state = new DestinationState(Name, destination, Config, _timeProvider, tls: Tls);
+                if (!firstAnswer)
+                {
+                    state.Health.BeginSlowStart();
+                }
+
+                next.Add(state);
+                added++;
+            }
+
+            if (!Swap(group, next, added, out drained))
+            {
+                return;
+            }
+        }
+
+        Observer.DestinationsChanged(Name, source, added, drained, destinations.Count, firstAnswer);
+    }
+
+    // Under _lock: group becomes `next`; its states not in `next` drain. False when nothing changed.
+    private bool Swap(int group, List<DestinationState> next, int added, out int drained)
+    {
+        drained = 0;
+        foreach (var old in _groups[group])
+        {
+            if (!next.Contains(old))
+            {
+                drained++;
+                if (!old.BeginDrain())
+                {
+                    _draining.Add(old);
+                }
+            }
+        }
+
+        if (added == 0 && drained == 0)
+        {
+            return false;
+        }
+
+        _groups[group] = [.. next];
+        _set = Flatten();
+        return true;
     }
 
     /// <summary>Closes expired idle connections in every pool, and the pools of drained destinations now idle.</summary>
@@ -266,6 +349,7 @@ public sealed class ClusterState : IDisposable
     {
         _checker?.Dispose();
         _refresher?.Dispose();
+        _discovery?.Dispose();
         lock (_lock)
         {
             foreach (var group in _groups)

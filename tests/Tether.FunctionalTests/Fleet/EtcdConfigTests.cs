@@ -81,6 +81,51 @@ public sealed class EtcdConfigTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("second", await client.GetStringAsync("/"));
     }
 
+    [Fact]
+    public async Task Destinations_registered_under_a_prefix_follow_it_and_an_expired_lease_drains_its_destination()
+    {
+        const string Registry = "/tether/test/clusters/app/";
+        var lease = await _etcd.GrantLeaseAsync(2);
+        await _etcd.PutAsync(Registry + "first", _first.Address, lease);
+        var json = $$"""
+            {
+              "listeners": [{ "address": "127.0.0.1:0", "protocols": "http1" }],
+              "admin": { "address": "" },
+              "etcd": { "endpoints": ["{{_etcd.Endpoint}}"] },
+              "routes": [{ "cluster": "app" }],
+              "clusters": { "app": { "destinationsFrom": { "etcd": "{{Registry}}" }, "loadBalancing": "roundRobin" } }
+            }
+            """;
+        var loaded = ConfigLoader.Parse(json);
+        Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
+        await using var gateway = await TestGateway.StartAsync(loaded.Config!, output: output);
+        using var client = new HttpClient { BaseAddress = gateway.Url };
+        var cluster = gateway.Gateway.Model.Clusters["app"];
+        await Eventually.TrueAsync(() => cluster.Destinations.Count == 1, "the registered destination did not appear");
+        Assert.Equal("first", await client.GetStringAsync("/"));
+
+        await _etcd.PutAsync(Registry + "second", _second.Address);
+        await Eventually.TrueAsync(() => cluster.Destinations.Count == 2, "the second registration did not appear");
+        var leaving = cluster.Destinations.Single(d => d.Name == _first.Address);
+
+        // Nobody keeps the lease alive: etcd deletes the key when it expires, and the destination drains.
+        var failed = 0;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (cluster.Destinations.Count != 1)
+        {
+            using var response = await client.GetAsync("/");
+            failed += response.IsSuccessStatusCode ? 0 : 1;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(15), "the 2 s lease did not expire within 15 s");
+        }
+
+        output.WriteLine($"lease expiry followed {waited.ElapsedMilliseconds} ms after the second registration");
+
+        Assert.Equal(_second.Address, cluster.Destinations[0].Name);
+        Assert.True(leaving.IsDraining);
+        Assert.Equal(0, failed);
+        Assert.Equal("second", await client.GetStringAsync("/"));
+    }
+
     private static string Config(string destination) => $$"""
         {
           "listeners": [{ "address": "127.0.0.1:0", "protocols": "http1" }],

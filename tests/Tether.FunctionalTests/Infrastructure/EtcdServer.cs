@@ -43,6 +43,10 @@ internal sealed class EtcdServer : IAsyncDisposable
         return response.Header.Revision;
     }
 
+    /// <summary>A lease of <paramref name="ttlSeconds"/> that nobody keeps alive: it expires, and its keys go with it.</summary>
+    public async Task<long> GrantLeaseAsync(long ttlSeconds) =>
+        (await new Lease.LeaseClient(Channel).LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds })).ID;
+
     /// <summary>Kills etcd (by the PID started here); it stays down until <see cref="LaunchAsync"/>.</summary>
     public async Task KillAsync()
     {
