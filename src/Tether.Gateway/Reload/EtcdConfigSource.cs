@@ -221,15 +221,15 @@ public sealed partial class EtcdConfigSource : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4020, EventName = "EtcdLost", Level = LogLevel.Warning,
+        [LoggerMessage(EventId = 4050, EventName = "EtcdLost", Level = LogLevel.Warning,
             Message = "etcd {Endpoint}: {Detail}; the config of revision {Revision} keeps serving; retrying in {Milliseconds}ms")]
         public static partial void Lost(ILogger logger, string endpoint, string detail, double milliseconds, long revision);
 
-        [LoggerMessage(EventId = 4021, EventName = "EtcdReconnected", Level = LogLevel.Information,
+        [LoggerMessage(EventId = 4051, EventName = "EtcdReconnected", Level = LogLevel.Information,
             Message = "etcd {Endpoint}: reconnected; the config key is at revision {Revision}")]
         public static partial void Reconnected(ILogger logger, string endpoint, long revision);
 
-        [LoggerMessage(EventId = 4022, EventName = "EtcdConfigDeleted", Level = LogLevel.Warning,
+        [LoggerMessage(EventId = 4052, EventName = "EtcdConfigDeleted", Level = LogLevel.Warning,
             Message = "etcd: {Key} was deleted at revision {Revision}; the running config stays (a deleted key is not an empty config)")]
         public static partial void Deleted(ILogger logger, string key, long revision);
     }

@@ -143,11 +143,11 @@ internal sealed partial class EtcdDestinationDiscovery(EtcdConfig etcd, ILogger 
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4023, EventName = "EtcdDestinationsLost", Level = LogLevel.Warning,
+        [LoggerMessage(EventId = 4053, EventName = "EtcdDestinationsLost", Level = LogLevel.Warning,
             Message = "cluster={Cluster}: etcd {Prefix}: {Detail}; its last destinations stay; retrying in {Milliseconds}ms")]
         public static partial void Lost(ILogger logger, string cluster, string prefix, string detail, double milliseconds);
 
-        [LoggerMessage(EventId = 4024, EventName = "EtcdDestinationInvalid", Level = LogLevel.Warning,
+        [LoggerMessage(EventId = 4054, EventName = "EtcdDestinationInvalid", Level = LogLevel.Warning,
             Message = "etcd {Prefix}: key {Key} holds \"{Value}\", not a destination (write \"10.0.0.5:8080\" or \"10.0.0.5:8080 2\" for weight 2); skipped")]
         public static partial void BadValue(ILogger logger, string prefix, string key, string value);
     }
