@@ -71,7 +71,7 @@ internal sealed class ResponseBodyStream : Stream
         int n;
         try
         {
-            n = await _connection.ReadBodyAsync(buffer, _timeout).ConfigureAwait(false);
+            n = await _connection.ReadBodyAsync(buffer, new ReadTimeouts(_timeout)).ConfigureAwait(false);
         }
         catch (UpstreamException ex)
         {

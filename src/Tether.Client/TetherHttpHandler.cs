@@ -412,7 +412,7 @@ public sealed class TetherHttpHandler : HttpMessageHandler
             }
 
             // 4. The response head; the body is the caller's to read.
-            var head = await connection.ReadResponseHeadAsync(request.Method == HttpMethod.Head, _options.ResponseTimeout).ConfigureAwait(false);
+            var head = await connection.ReadResponseHeadAsync(request.Method == HttpMethod.Head, new ReadTimeouts(_options.ResponseTimeout)).ConfigureAwait(false);
             if (head.StatusCode == 101)
             {
                 throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,

@@ -117,9 +117,13 @@ public static class AddressParser
             {
                 defaultPort = 80;
             }
+            else if (scheme.Equals("srv", StringComparison.OrdinalIgnoreCase))
+            {
+                return TryParseService(rest[(schemeEnd + 3)..], destination, out destination, out error);
+            }
             else
             {
-                error = $"scheme \"{scheme}\" is not supported; use \"http://host:port\", \"https://host:port\" or \"host:port\"";
+                error = $"scheme \"{scheme}\" is not supported; use \"http://host:port\", \"https://host:port\", \"srv://_http._tcp.name\" or \"host:port\"";
                 return false;
             }
 
@@ -163,6 +167,46 @@ public static class AddressParser
         }
 
         destination = destination with { Host = host, Port = port, UseTls = useTls };
+        error = null;
+        return true;
+    }
+
+    /// <summary>A DNS server of dns.servers: "10.0.0.2" (port 53), "127.0.0.1:5353", "::1" or "[::1]:5353".</summary>
+    public static bool TryParseDnsServer(string? text, out IPEndPoint server)
+    {
+        server = new IPEndPoint(IPAddress.None, 53);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        if (IPAddress.TryParse(text, out var bare) && !text.StartsWith('['))
+        {
+            server = new IPEndPoint(bare, 53);
+            return true;
+        }
+
+        if (!TryParseHostPort(text, out var host, out var port) || port == 0 || !IPAddress.TryParse(host, out var address))
+        {
+            return false;
+        }
+
+        server = new IPEndPoint(address, port);
+        return true;
+    }
+
+    // "srv://_http._tcp.api.internal": a name only; the records give the ports.
+    private static bool TryParseService(string name, DestinationConfig written, out DestinationConfig destination, out string? error)
+    {
+        destination = written;
+        name = name.TrimEnd('/');
+        if (name.Contains(':', StringComparison.Ordinal) || !IsHostName(name) || name.StartsWith('.'))
+        {
+            error = $"\"{name}\" is not an SRV name; write one such as \"srv://_http._tcp.api.internal\" (no port: the records give it)";
+            return false;
+        }
+
+        destination = written with { Host = name, Port = 0, Srv = true };
         error = null;
         return true;
     }

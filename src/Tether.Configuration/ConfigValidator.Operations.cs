@@ -12,6 +12,8 @@ public static partial class ConfigValidator
         NotNegative(errors, "recycle.window", config.Recycle.Window, "30s");
         ValidateAccessLog(config.AccessLog, errors);
         ValidateTelemetry(config.Telemetry, errors);
+        ValidateDns(config.Dns, errors);
+        ValidateEtcd(config.Etcd, errors);
         var downstream = config.Downstream;
         if (downstream.MaxConnectionLifetimeJitter is { } jitter)
         {
@@ -20,6 +22,32 @@ public static partial class ConfigValidator
             {
                 errors.Add(new ConfigError("downstream.maxConnectionLifetimeJitter", ConfigText.Quote(Durations.Format(jitter)),
                     $"must be less than downstream.maxConnectionLifetime ({Durations.Format(lifetime)}); use a fraction of it such as a tenth"));
+            }
+        }
+    }
+
+    private static void ValidateDns(DnsConfig dns, List<ConfigError> errors)
+    {
+        for (var i = 0; i < dns.Servers.Count; i++)
+        {
+            if (!AddressParser.TryParseDnsServer(dns.Servers[i], out _))
+            {
+                errors.Add(new ConfigError(ConfigText.Index("dns.servers", i), ConfigText.Quote(dns.Servers[i]),
+                    "a DNS server is an IP address, with a port if not 53: \"10.0.0.2\", \"127.0.0.1:5353\" or \"[::1]:5353\""));
+            }
+        }
+
+        Positive(errors, "dns.timeout", dns.Timeout, "2s");
+    }
+
+    private static void ValidateEtcd(EtcdConfig etcd, List<ConfigError> errors)
+    {
+        for (var i = 0; i < etcd.Endpoints.Count; i++)
+        {
+            if (!AddressParser.TryParseHostPort(etcd.Endpoints[i], out var host, out var port) || port == 0 || host == "*")
+            {
+                errors.Add(new ConfigError(ConfigText.Index("etcd.endpoints", i), ConfigText.Quote(etcd.Endpoints[i]),
+                    "an etcd endpoint is host:port, such as \"127.0.0.1:2379\""));
             }
         }
     }

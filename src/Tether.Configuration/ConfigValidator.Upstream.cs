@@ -31,8 +31,43 @@ public static partial class ConfigValidator
         }
 
         ValidateUpstreamTls(cluster.Tls, path + ".tls", errors);
+        ValidateDeadPeerTimeouts(cluster, path, errors);
         OptionalPositive(errors, path + ".http2.pingInterval", cluster.Http2.PingInterval, "30s");
         Positive(errors, path + ".http2.pingTimeout", cluster.Http2.PingTimeout, "20s");
+    }
+
+    // tcpUserTimeout and readIdleTimeout: how fast a backend that vanished (a dropped flow) is noticed.
+    private static void ValidateDeadPeerTimeouts(ClusterConfig cluster, string path, List<ConfigError> errors)
+    {
+        if (cluster.TcpUserTimeout is { } userTimeout
+            && (userTimeout < TimeSpan.FromMilliseconds(1) || userTimeout.TotalMilliseconds > int.MaxValue))
+        {
+            errors.Add(new ConfigError(path + ".tcpUserTimeout", ConfigText.Quote(Durations.Format(userTimeout)),
+                "TCP_USER_TIMEOUT is whole milliseconds from 1ms to about 24 days; use a duration such as \"30s\", or \"off\" for the kernel's default"));
+        }
+
+        if (cluster.ResolveMinInterval <= TimeSpan.Zero)
+        {
+            errors.Add(new ConfigError(path + ".resolveMinInterval", ConfigText.Quote(Durations.Format(cluster.ResolveMinInterval)),
+                "use a duration such as \"1s\": a record with TTL 0 would otherwise be asked for without pause"));
+        }
+
+        if (cluster.ReadIdleTimeout is not { } readIdle)
+        {
+            return;
+        }
+
+        if (readIdle <= TimeSpan.Zero)
+        {
+            errors.Add(new ConfigError(path + ".readIdleTimeout", ConfigText.Quote(Durations.Format(readIdle)),
+                "use a duration such as \"5s\", or \"off\""));
+        }
+        else if (readIdle >= cluster.ResponseTimeout)
+        {
+            errors.Add(new ConfigError(path + ".readIdleTimeout", ConfigText.Quote(Durations.Format(readIdle)),
+                $"must be below responseTimeout ({Durations.Format(cluster.ResponseTimeout)}): it bounds the silence between two reads, "
+                + "responseTimeout the whole wait for the response head; lower readIdleTimeout, raise responseTimeout, or set readIdleTimeout to \"off\""));
+        }
     }
 
     // "auto" is ALPN's choice, and only a TLS handshake carries ALPN.

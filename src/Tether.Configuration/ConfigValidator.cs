@@ -25,7 +25,7 @@ public static partial class ConfigValidator
         ValidateRoutes(config.Routes, config.Clusters, errors);
         foreach (var (name, cluster) in config.Clusters)
         {
-            ValidateCluster(name, cluster, errors);
+            ValidateCluster(name, cluster, config.Etcd, errors);
         }
 
         ValidateAdmin(config.Admin, listenerAddresses, errors);
@@ -188,7 +188,7 @@ public static partial class ConfigValidator
         return -1;
     }
 
-    private static void ValidateCluster(string name, ClusterConfig cluster, List<ConfigError> errors)
+    private static void ValidateCluster(string name, ClusterConfig cluster, EtcdConfig etcd, List<ConfigError> errors)
     {
         var path = ConfigText.Child("clusters", name);
         if (string.IsNullOrWhiteSpace(name))
@@ -196,7 +196,20 @@ public static partial class ConfigValidator
             errors.Add(new ConfigError(path, ConfigText.Quote(name), "give the cluster a name such as \"api\""));
         }
 
-        if (cluster.Destinations.Count == 0)
+        if (cluster.DestinationsFrom is { } from)
+        {
+            if (!from.Etcd.StartsWith('/'))
+            {
+                errors.Add(new ConfigError(path + ".destinationsFrom.etcd", ConfigText.Quote(from.Etcd),
+                    "write the etcd key prefix the backends register under, such as \"/tether/clusters/api/\""));
+            }
+
+            if (etcd.Endpoints.Count == 0)
+            {
+                errors.Add(new ConfigError(path + ".destinationsFrom", "{ … }", "add etcd.endpoints, such as [\"127.0.0.1:2379\"], to say which etcd to read"));
+            }
+        }
+        else if (cluster.Destinations.Count == 0)
         {
             errors.Add(new ConfigError(path + ".destinations", "[]", "add at least one destination such as \"127.0.0.1:9001\""));
         }
@@ -227,7 +240,7 @@ public static partial class ConfigValidator
 
     private static void ValidateDestination(DestinationConfig destination, string path, List<ConfigError> errors)
     {
-        if (string.IsNullOrWhiteSpace(destination.Host) || destination.Port is < 1 or > 65535)
+        if (string.IsNullOrWhiteSpace(destination.Host) || (!destination.Srv && destination.Port is < 1 or > 65535))
         {
             var value = destination.Address.Length > 0 ? destination.Address : destination.Name;
             errors.Add(new ConfigError(path, ConfigText.Quote(value),

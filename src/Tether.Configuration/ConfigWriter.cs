@@ -119,6 +119,8 @@ public static partial class ConfigWriter
                     ["exportInterval"] = Durations.Format(config.Telemetry.Otlp.ExportInterval),
                 },
             },
+            ["etcd"] = new JsonObject { ["endpoints"] = Strings(config.Etcd.Endpoints) },
+            ["dns"] = new JsonObject { ["servers"] = Strings(config.Dns.Servers), ["timeout"] = Durations.Format(config.Dns.Timeout) },
         };
         return root;
     }
@@ -166,8 +168,10 @@ public static partial class ConfigWriter
                 ["connectTimeout"] = Durations.Format(pool.ConnectTimeout),
                 ["maxConcurrentStreams"] = pool.MaxConcurrentStreams,
             },
-            ["tcpKeepAlive"] = TcpKeepAlive(cluster.TcpKeepAlive),
+            ["tcpKeepAlive"] = cluster.TcpKeepAlive is null ? (JsonNode)false : TcpKeepAlive(cluster.TcpKeepAlive),
+            ["tcpUserTimeout"] = Durations.Format(cluster.TcpUserTimeout),
             ["responseTimeout"] = Durations.Format(cluster.ResponseTimeout),
+            ["readIdleTimeout"] = Durations.Format(cluster.ReadIdleTimeout),
             ["tunnelIdleTimeout"] = Durations.Format(cluster.TunnelIdleTimeout),
             ["webSocketPingInterval"] = Durations.Format(cluster.WebSocketPingInterval),
             ["proxyProtocol"] = EnumName(cluster.ProxyProtocol),
@@ -180,6 +184,8 @@ public static partial class ConfigWriter
                 ["budgetMinPerSecond"] = cluster.Retries.BudgetMinPerSecond,
             },
             ["resolveInterval"] = Durations.Format(cluster.ResolveInterval),
+            ["resolveMinInterval"] = Durations.Format(cluster.ResolveMinInterval),
+            ["destinationsFrom"] = cluster.DestinationsFrom is { } from ? new JsonObject { ["etcd"] = from.Etcd } : null,
             ["consistentHash"] = new JsonObject { ["key"] = cluster.ConsistentHash.Key },
         };
     }

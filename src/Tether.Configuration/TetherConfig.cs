@@ -29,8 +29,48 @@ public sealed record TetherConfig
     /// <summary>One line per request (nginx access_log; Caddy and Traefik JSON logs).</summary>
     public AccessLogConfig AccessLog { get; init; } = new();
 
+    /// <summary>How destinations written as host names or srv:// are looked up (nginx resolver; HAProxy resolvers).</summary>
+    public DnsConfig Dns { get; init; } = new();
+
+    /// <summary>The etcd that clusters' destinationsFrom read.</summary>
+    public EtcdConfig Etcd { get; init; } = new();
+
     /// <summary>Traces and OTLP export (OpenTelemetry).</summary>
     public TelemetryConfig Telemetry { get; init; } = new();
+}
+
+/// <summary>clusters.&lt;name&gt;.destinationsFrom: where backends register themselves.</summary>
+public sealed record DestinationsFromConfig
+{
+    /// <summary>An etcd key prefix ("/tether/clusters/api/"): each key under it holds one destination
+    /// ("10.0.0.5:8080" or { "address": …, "weight": … }); a key that goes (its lease expired) drains it.</summary>
+    public string Etcd { get; init; } = "";
+}
+
+/// <summary>etcd: the etcd cluster destinationsFrom reads (the config itself may come from another, given by --config).</summary>
+public sealed record EtcdConfig
+{
+    /// <summary>"127.0.0.1:2379"; several for a cluster of etcd members.</summary>
+    public IReadOnlyList<string> Endpoints { get; init; } = [];
+
+    /// <summary>Same endpoints (records compare lists by reference).</summary>
+    public bool SameAs(EtcdConfig other) =>
+        other is not null && Endpoints.SequenceEqual(other.Endpoints, StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>dns: the DNS servers asked for destinations' records (A/AAAA with their TTLs, SRV).</summary>
+public sealed record DnsConfig
+{
+    /// <summary>"10.0.0.2" (port 53) or "127.0.0.1:5353". Empty = the nameservers of /etc/resolv.conf, and for
+    /// A/AAAA names they do not answer, the system resolver (/etc/hosts).</summary>
+    public IReadOnlyList<string> Servers { get; init; } = [];
+
+    /// <summary>How long one query may take (each server is tried once more after it).</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Same servers and timeout (records compare lists by reference).</summary>
+    public bool SameAs(DnsConfig other) =>
+        other is not null && Timeout == other.Timeout && Servers.SequenceEqual(other.Servers, StringComparer.OrdinalIgnoreCase);
 }
 
 public sealed record TelemetryConfig
@@ -293,15 +333,29 @@ public sealed record ClusterConfig
 {
     public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
 
+    /// <summary>Destinations written by the backends themselves (etcd keys with leases), beside or instead of
+    /// <see cref="Destinations"/>. Null = none.</summary>
+    public DestinationsFromConfig? DestinationsFrom { get; init; }
+
     public string LoadBalancing { get; init; } = LoadBalancingPolicyNames.LeastConnections;
 
     public PoolConfig Pool { get; init; } = new();
 
-    /// <summary>Null = the OS default (no SO_KEEPALIVE) on upstream sockets.</summary>
-    public TcpKeepAliveConfig? TcpKeepAlive { get; init; }
+    /// <summary>On by default (idle 60s, interval 10s, 6 probes): an idle pooled connection whose peer vanished
+    /// (a NAT or firewall that forgot the flow) is found within about two minutes. Null = off ("tcpKeepAlive": false).</summary>
+    public TcpKeepAliveConfig? TcpKeepAlive { get; init; } = new();
+
+    /// <summary>TCP_USER_TIMEOUT on upstream sockets: data sent (or keepalive probes) left unacknowledged this long
+    /// fails the connection. Null = the kernel's default (about 15 minutes of retransmissions).</summary>
+    public TimeSpan? TcpUserTimeout { get; init; }
 
     /// <summary>nginx proxy_read_timeout: from the end of the request to the response headers, and between body reads.</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Envoy per_try_idle_timeout: no byte from the backend for this long while an HTTP/1.1 response is awaited
+    /// or streamed fails the attempt (retried on another destination when nothing reached the client and the method is
+    /// idempotent). Below <see cref="ResponseTimeout"/>, which then bounds the wait for the whole response head. Null = off.</summary>
+    public TimeSpan? ReadIdleTimeout { get; init; }
 
     /// <summary>HAProxy timeout tunnel: a tunnel (WebSocket or other upgrade) in which no byte has crossed either way
     /// for this long is closed. Null = never.</summary>
@@ -319,9 +373,12 @@ public sealed record ClusterConfig
 
     public RetryConfig Retries { get; init; } = new();
 
-    /// <summary>How often destinations written as host names are resolved again (nginx server … resolve).
-    /// Null = resolve once, at start.</summary>
+    /// <summary>How often destinations written as host names are resolved again (nginx server … resolve): the
+    /// longest an answer is kept; a shorter record TTL re-resolves sooner. Null = resolve once, at start.</summary>
     public TimeSpan? ResolveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The shortest wait between two resolutions, however short the records' TTL (0 included).</summary>
+    public TimeSpan ResolveMinInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public ConsistentHashConfig ConsistentHash { get; init; } = new();
 
@@ -411,8 +468,12 @@ public sealed record DestinationConfig
     /// <summary>Written as "https://…": spoken to over TLS (clusters.&lt;name&gt;.tls).</summary>
     public bool UseTls { get; init; }
 
-    /// <summary>"host:port" as used in logs and metrics labels.</summary>
-    public string Name => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+    /// <summary>Written as "srv://_http._tcp.name": <see cref="Host"/> is an SRV name whose records give the
+    /// targets, ports and weights (<see cref="Port"/> is 0 until then).</summary>
+    public bool Srv { get; init; }
+
+    /// <summary>"host:port" as used in logs and metrics labels ("srv://name" for an SRV name).</summary>
+    public string Name => Srv ? "srv://" + Host : Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }
 
 public sealed record PoolConfig

@@ -6,6 +6,7 @@ using Tether.Gateway.Health;
 using Tether.Gateway.Reload;
 using Tether.Gateway.Routing;
 using Tether.Upstream.Destinations;
+using Tether.Upstream.Discovery;
 
 namespace Tether.Gateway;
 
@@ -34,18 +35,26 @@ internal sealed class GatewayModel : IDisposable
             observer = new RecyclingObserver(observer, recycler);
         }
 
+        // One resolver per dns section; a reload that changes it rebuilds the clusters, which then ask the new servers.
+        var sameDns = previous is not null && previous.Config.Dns.SameAs(config.Dns);
+        Resolver = options.HostResolver ?? (sameDns ? previous!.Resolver : new DnsRecordResolver(config.Dns));
+        var sameEtcd = previous is not null && previous.Config.Etcd.SameAs(config.Etcd);
+        var discovery = config.Clusters.Values.Any(c => c.DestinationsFrom is not null)
+            ? new EtcdDestinationDiscovery(config.Etcd, (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<EtcdDestinationDiscovery>())
+            : null;
         var clusters = new Dictionary<string, ClusterState>(StringComparer.Ordinal);
         var reused = new HashSet<ClusterState>();
         foreach (var (name, cluster) in config.Clusters)
         {
-            if (previous is not null && previous.Clusters.TryGetValue(name, out var kept) && ClusterConfigs.Equal(kept.Config, cluster))
+            if (previous is not null && (sameDns || options.HostResolver is not null) && (sameEtcd || cluster.DestinationsFrom is null)
+                && previous.Clusters.TryGetValue(name, out var kept) && ClusterConfigs.Equal(kept.Config, cluster))
             {
                 clusters[name] = kept;
                 reused.Add(kept);
                 continue;
             }
 
-            clusters[name] = new ClusterState(name, cluster, options.TimeProvider, options.HostResolver, observer);
+            clusters[name] = new ClusterState(name, cluster, options.TimeProvider, Resolver, observer, discovery);
             if (!cluster.Tls.Verify && cluster.Destinations.Any(d => d.UseTls))
             {
                 eventLog.TlsVerificationOff(name);
@@ -59,6 +68,9 @@ internal sealed class GatewayModel : IDisposable
     }
 
     public TetherConfig Config { get; }
+
+    /// <summary>What the clusters resolve their host names and srv:// names with.</summary>
+    public IHostResolver Resolver { get; }
 
     public IReadOnlyDictionary<string, ClusterState> Clusters { get; }
 

@@ -29,8 +29,9 @@ public sealed record GatewayOptions
     /// <summary>How often idle pool connections are checked for expiry.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Resolves destinations written as host names (a test seam; the OS resolver by default).</summary>
-    public Tether.Upstream.Discovery.IHostResolver HostResolver { get; init; } = Tether.Upstream.Discovery.SystemHostResolver.Instance;
+    /// <summary>Resolves destinations written as host names (a test seam). Null: DNS as the config's dns section says
+    /// (record TTLs and SRV; /etc/resolv.conf and then /etc/hosts without dns.servers).</summary>
+    public Tether.Upstream.Discovery.IHostResolver? HostResolver { get; init; }
 
     /// <summary>The config file reloads read (SIGHUP, POST /reload, file changes). Null: reload is refused.</summary>
     public string? ConfigPath { get; init; }

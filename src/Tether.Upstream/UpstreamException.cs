@@ -54,4 +54,8 @@ public sealed class UpstreamException(UpstreamPhase phase, UpstreamErrorKind kin
 
     /// <summary>Whether any byte of a response had arrived when it failed (if not, a safe retry is possible).</summary>
     public bool ResponseBytesReceived { get; init; }
+
+    /// <summary>A <see cref="UpstreamErrorKind.Timeout"/> of readIdleTimeout: the backend went silent (a dead peer,
+    /// a dropped flow), which a retry on another destination may outrun; responseTimeout's expiry is not retried.</summary>
+    public bool ReadIdle { get; init; }
 }

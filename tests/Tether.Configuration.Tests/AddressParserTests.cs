@@ -74,7 +74,7 @@ public class AddressParserTests
     [InlineData("https://[::1:443", "an IPv6 address is written with brackets")]
     [InlineData("https://*", "cannot be a destination")]
     [InlineData("https://", "is not a host name or IP address")]
-    [InlineData("ftp://backend:21", "use \"http://host:port\", \"https://host:port\" or \"host:port\"")]
+    [InlineData("ftp://backend:21", "use \"http://host:port\", \"https://host:port\", \"srv://_http._tcp.name\" or \"host:port\"")]
     [InlineData("127.0.0.1:9001/x", "remove the path \"/x\"")]
     [InlineData("ftp://backend:21", "scheme \"ftp\" is not supported")]
     [InlineData("backend", "add a port")]
@@ -92,5 +92,38 @@ public class AddressParserTests
     {
         Assert.True(AddressParser.TryParseDestination("[::1]:9001", 1, out var destination, out _));
         Assert.Equal("[::1]:9001", destination.Name);
+    }
+
+    [Fact]
+    public void An_srv_destination_is_a_name_without_a_port()
+    {
+        Assert.True(AddressParser.TryParseDestination("srv://_http._tcp.api.internal", 1, out var destination, out var error), error);
+        Assert.True(destination.Srv);
+        Assert.Equal("_http._tcp.api.internal", destination.Host);
+        Assert.Equal(0, destination.Port);
+        Assert.Equal("srv://_http._tcp.api.internal", destination.Name);
+
+        Assert.False(AddressParser.TryParseDestination("srv://_http._tcp.api.internal:80", 1, out _, out error));
+        Assert.Contains("no port", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.2", "10.0.0.2:53")]
+    [InlineData("127.0.0.1:5353", "127.0.0.1:5353")]
+    [InlineData("::1", "[::1]:53")]
+    [InlineData("[::1]:5353", "[::1]:5353")]
+    public void A_dns_server_is_an_ip_with_an_optional_port(string text, string expected)
+    {
+        Assert.True(AddressParser.TryParseDnsServer(text, out var server));
+        Assert.Equal(expected, server.ToString());
+    }
+
+    [Theory]
+    [InlineData("dns.internal:53")]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("")]
+    public void A_dns_server_that_is_not_an_ip_is_refused(string text)
+    {
+        Assert.False(AddressParser.TryParseDnsServer(text, out _));
     }
 }

@@ -33,9 +33,95 @@ public class ConfigLoaderTests
         Assert.Equal(64, cluster.Pool.MaxIdlePerDestination);
         Assert.Equal(TimeSpan.FromSeconds(60), cluster.Pool.IdleTimeout);
         Assert.Equal(TimeSpan.FromHours(1), cluster.Pool.MaxLifetime);
-        Assert.Null(cluster.TcpKeepAlive);
+        Assert.Equal(new TcpKeepAliveConfig { Idle = TimeSpan.FromSeconds(60), Interval = TimeSpan.FromSeconds(10), Probes = 6 }, cluster.TcpKeepAlive);
+        Assert.Null(cluster.TcpUserTimeout);
+        Assert.Null(cluster.ReadIdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(60), cluster.ResponseTimeout);
         Assert.Equal(new RouteMatchConfig(), config.Routes[0].Match);
+    }
+
+    [Theory]
+    [InlineData("false")]
+    [InlineData("\"off\"")]
+    public void Upstream_tcpKeepAlive_is_turned_off_by_false_or_off(string value)
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster($$"""{ "destinations": ["127.0.0.1:9001"], "tcpKeepAlive": {{value}} }"""));
+        Assert.Null(config.Clusters["api"].TcpKeepAlive);
+    }
+
+    [Fact]
+    public void Upstream_tcpKeepAlive_true_or_an_object_keeps_it_on()
+    {
+        var on = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tcpKeepAlive": true }"""));
+        Assert.Equal(new TcpKeepAliveConfig(), on.Clusters["api"].TcpKeepAlive);
+        var tuned = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tcpKeepAlive": { "idle": "20s" } }"""));
+        Assert.Equal(new TcpKeepAliveConfig { Idle = TimeSpan.FromSeconds(20) }, tuned.Clusters["api"].TcpKeepAlive);
+    }
+
+    [Fact]
+    public void Upstream_tcpKeepAlive_of_another_shape_is_refused()
+    {
+        ConfigAssert.SingleError(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tcpKeepAlive": 5 }"""),
+            "clusters.api.tcpKeepAlive", "expected an object { … }, true, or false");
+    }
+
+    [Fact]
+    public void TcpUserTimeout_and_readIdleTimeout_are_read()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster(
+            """{ "destinations": ["127.0.0.1:9001"], "tcpUserTimeout": "30s", "readIdleTimeout": "5s", "responseTimeout": "60s" }"""));
+        Assert.Equal(TimeSpan.FromSeconds(30), config.Clusters["api"].TcpUserTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), config.Clusters["api"].ReadIdleTimeout);
+    }
+
+    [Fact]
+    public void A_readIdleTimeout_not_below_responseTimeout_is_refused_with_the_fix()
+    {
+        ConfigAssert.SingleError(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "readIdleTimeout": "60s", "responseTimeout": "60s" }"""),
+            "clusters.api.readIdleTimeout", "must be below responseTimeout (1m)");
+    }
+
+    [Fact]
+    public void A_tcpUserTimeout_below_a_millisecond_is_refused()
+    {
+        ConfigAssert.SingleError(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "tcpUserTimeout": "0s" }"""),
+            "clusters.api.tcpUserTimeout", "whole milliseconds from 1ms");
+    }
+
+    [Fact]
+    public void Dns_servers_are_read_and_one_that_is_not_an_ip_is_refused()
+    {
+        var config = ConfigAssert.Valid("""{ "dns": { "servers": ["127.0.0.1:5353"], "timeout": "1s" } }""");
+        Assert.Equal(["127.0.0.1:5353"], config.Dns.Servers);
+        Assert.Equal(TimeSpan.FromSeconds(1), config.Dns.Timeout);
+        ConfigAssert.SingleError("""{ "dns": { "servers": ["dns.internal"] } }""", "dns.servers[0]", "a DNS server is an IP address");
+    }
+
+    [Fact]
+    public void An_srv_destination_and_resolveMinInterval_are_read()
+    {
+        var config = ConfigAssert.Valid(ConfigAssert.WithCluster("""{ "destinations": ["srv://_http._tcp.api.test"], "resolveMinInterval": "2s" }"""));
+        Assert.True(config.Clusters["api"].Destinations[0].Srv);
+        Assert.Equal(TimeSpan.FromSeconds(2), config.Clusters["api"].ResolveMinInterval);
+        ConfigAssert.SingleError(ConfigAssert.WithCluster("""{ "destinations": ["127.0.0.1:9001"], "resolveMinInterval": "0s" }"""),
+            "clusters.api.resolveMinInterval", "a record with TTL 0");
+    }
+
+    [Fact]
+    public void DestinationsFrom_etcd_needs_etcd_endpoints_and_a_key_prefix()
+    {
+        var config = ConfigAssert.Valid("""
+            { "etcd": { "endpoints": ["127.0.0.1:2379"] }, "routes": [{ "cluster": "api" }],
+              "clusters": { "api": { "destinationsFrom": { "etcd": "/tether/clusters/api/" } } } }
+            """);
+        Assert.Equal("/tether/clusters/api/", config.Clusters["api"].DestinationsFrom!.Etcd);
+        Assert.Equal(["127.0.0.1:2379"], config.Etcd.Endpoints);
+        ConfigAssert.SingleError("""{ "routes": [{ "cluster": "api" }], "clusters": { "api": { "destinationsFrom": { "etcd": "/p/" } } } }""",
+            "clusters.api.destinationsFrom", "add etcd.endpoints");
+        ConfigAssert.SingleError("""
+            { "etcd": { "endpoints": ["127.0.0.1:2379"] }, "routes": [{ "cluster": "api" }],
+              "clusters": { "api": { "destinationsFrom": { "etcd": "p" } } } }
+            """, "clusters.api.destinationsFrom.etcd", "etcd key prefix");
     }
 
     [Fact]

@@ -8,6 +8,14 @@ internal static partial class ConfigBinder
         Protocol = reader.Read("protocol", cluster.Protocol, ValueParsers.UpstreamProtocol),
         Tls = BindUpstreamTls(reader.Object("tls")),
         Http2 = BindUpstreamHttp2(reader.Object("http2")),
+        TcpKeepAlive = reader.Read("tcpKeepAlive", Switch.On, ValueParsers.ObjectSwitch) switch
+        {
+            Switch.Off => null,
+            Switch.On => new TcpKeepAliveConfig(),
+            _ => BindTcpKeepAlive(reader.Object("tcpKeepAlive")) ?? new TcpKeepAliveConfig(),
+        },
+        TcpUserTimeout = reader.Read("tcpUserTimeout", cluster.TcpUserTimeout, ValueParsers.OptionalDuration),
+        ReadIdleTimeout = reader.Read("readIdleTimeout", cluster.ReadIdleTimeout, ValueParsers.OptionalDuration),
     };
 
     private static UpstreamTlsConfig BindUpstreamTls(ObjectReader reader)

@@ -25,6 +25,8 @@ internal static partial class ConfigBinder
             Recycle = BindRecycle(reader.Object("recycle")),
             AccessLog = BindAccessLog(reader.Object("accessLog")),
             Telemetry = BindTelemetry(reader.Object("telemetry")),
+            Dns = BindDns(reader.Object("dns")),
+            Etcd = BindEtcd(reader.Object("etcd")),
         };
         reader.Finish();
         return config;
@@ -156,7 +158,6 @@ internal static partial class ConfigBinder
             Destinations = BindList(reader, "destinations", defaults.Destinations, BindDestination),
             LoadBalancing = reader.Read("loadBalancing", defaults.LoadBalancing, ValueParsers.LoadBalancing),
             Pool = BindPool(reader.Object("pool")),
-            TcpKeepAlive = BindTcpKeepAlive(reader.Object("tcpKeepAlive")),
             ResponseTimeout = reader.Read("responseTimeout", defaults.ResponseTimeout, ValueParsers.Duration),
             TunnelIdleTimeout = reader.Read("tunnelIdleTimeout", defaults.TunnelIdleTimeout, ValueParsers.OptionalDuration),
             WebSocketPingInterval = reader.Read("webSocketPingInterval", defaults.WebSocketPingInterval, ValueParsers.OptionalDuration),
@@ -164,6 +165,8 @@ internal static partial class ConfigBinder
             HealthCheck = BindHealthCheck(reader.Object("healthCheck")),
             Retries = BindRetries(reader.Object("retries")),
             ResolveInterval = reader.Read("resolveInterval", defaults.ResolveInterval, ValueParsers.OptionalDuration),
+            DestinationsFrom = BindDestinationsFrom(reader.Object("destinationsFrom")),
+            ResolveMinInterval = reader.Read("resolveMinInterval", defaults.ResolveMinInterval, ValueParsers.Duration),
             ConsistentHash = BindConsistentHash(reader.Object("consistentHash")),
         };
         cluster = BindClusterUpstream(reader, cluster);
@@ -237,6 +240,44 @@ internal static partial class ConfigBinder
         };
         reader.Finish();
         return admin;
+    }
+
+    private static DestinationsFromConfig? BindDestinationsFrom(ObjectReader reader)
+    {
+        var from = new DestinationsFromConfig { Etcd = reader.Read("etcd", "", ValueParsers.String) };
+        reader.Finish();
+        return reader.IsPresent ? from : null;
+    }
+
+    private static EtcdConfig BindEtcd(ObjectReader reader)
+    {
+        var etcd = new EtcdConfig { Endpoints = BindList(reader, "endpoints", new EtcdConfig().Endpoints, BindAddressString) };
+        reader.Finish();
+        return etcd;
+    }
+
+    // One address of a list (dns.servers, etcd.endpoints); what it means is the validator's to check.
+    private static string BindAddressString(BindContext context, JsonNode? node, string path)
+    {
+        if (ValueParsers.String(node, context.VariableOf(node) is not null, out var text, out var error))
+        {
+            return text;
+        }
+
+        context.Error(path, node, error + ", such as \"127.0.0.1:2379\"");
+        return "";
+    }
+
+    private static DnsConfig BindDns(ObjectReader reader)
+    {
+        var defaults = new DnsConfig();
+        var dns = new DnsConfig
+        {
+            Servers = BindList(reader, "servers", defaults.Servers, BindAddressString),
+            Timeout = reader.Read("timeout", defaults.Timeout, ValueParsers.Duration),
+        };
+        reader.Finish();
+        return dns;
     }
 
     private static ChainConfig BindChain(ObjectReader reader)

@@ -9,6 +9,14 @@ namespace Tether.Configuration.Binding;
 /// strings, so numbers and booleans are read from the text.</summary>
 internal delegate bool ValueParser<T>(JsonNode? node, bool fromEnvironment, out T value, out string error);
 
+/// <summary>What <see cref="ValueParsers.ObjectSwitch"/> read.</summary>
+internal enum Switch
+{
+    Object,
+    On,
+    Off,
+}
+
 /// <summary>The parsers the binder uses, one per kind of key.</summary>
 internal static class ValueParsers
 {
@@ -55,6 +63,33 @@ internal static class ValueParsers
         }
 
         return ok;
+    }
+
+    /// <summary>A section that is on by default: an object (its keys are read next), true (every default), or
+    /// false / "off" (turned off).</summary>
+    public static bool ObjectSwitch(JsonNode? node, bool fromEnvironment, out Switch value, out string error)
+    {
+        error = "";
+        value = Switch.Object;
+        if (node is JsonObject)
+        {
+            return true;
+        }
+
+        if (AsString(node) is { } text && text.Trim().Equals(Durations.Off, StringComparison.OrdinalIgnoreCase))
+        {
+            value = Switch.Off;
+            return true;
+        }
+
+        if (Bool(node, fromEnvironment, out var on, out _))
+        {
+            value = on ? Switch.On : Switch.Off;
+            return true;
+        }
+
+        error = $"expected an object {{ … }}, true, or false (or \"off\") to turn it off, got {ConfigText.KindOf(node)}";
+        return false;
     }
 
     public static bool Int(JsonNode? node, bool fromEnvironment, out int value, out string error)

@@ -20,6 +20,15 @@ internal static class OperationsStatus
         json.WriteNumber("recycled", operations.Recycled);
         json.WriteEndObject();
         json.WriteNumber("retiredClusters", operations.RetiredClusters);
+        if (operations.ConfigRevision is { } revision)
+        {
+            json.WriteNumber("configRevision", revision);
+        }
+        else
+        {
+            json.WriteNull("configRevision");
+        }
+
         if (operations.LastReload is { } reload)
         {
             json.WritePropertyName("lastReload");
@@ -39,6 +48,11 @@ internal static class OperationsStatus
         json.WriteBoolean("ok", reload.Ok);
         json.WriteString("trigger", reload.Trigger);
         json.WriteString("summary", reload.Summary);
+        if (reload.Revision is { } revision)
+        {
+            json.WriteNumber("revision", revision);
+        }
+
         json.WriteStartArray("errors");
         foreach (var error in reload.Errors)
         {

@@ -291,7 +291,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
             }
 
             // 4. The response head.
-            var head = await connection.ReadResponseHeadAsync(requestWasHead, cluster.ResponseTimeout).ConfigureAwait(false);
+            var head = await connection.ReadResponseHeadAsync(requestWasHead, cluster.ReadTimeouts).ConfigureAwait(false);
             connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
             if (head.StatusCode >= 500)
             {
@@ -322,7 +322,7 @@ internal sealed partial class Forwarder(ForwarderErrors errors, RequestTelemetry
 
             // 5. The body. The connection goes back to the pool as soon as the last byte is read, then the
             // last bytes go to the client.
-            var clean = await connection.CopyBodyAsync(compressed?.Writer ?? response.BodyWriter, cluster.ResponseTimeout, context.RequestAborted).ConfigureAwait(false);
+            var clean = await connection.CopyBodyAsync(compressed?.Writer ?? response.BodyWriter, cluster.ReadTimeouts, context.RequestAborted).ConfigureAwait(false);
             if (compressed is not null)
             {
                 await compressed.CompleteAsync().ConfigureAwait(false);

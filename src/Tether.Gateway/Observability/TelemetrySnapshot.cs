@@ -82,7 +82,7 @@ internal sealed class TelemetrySnapshot
                 [.. ConnectionCloseCounters.Reasons.Select(r => (r, d.Closed[r]))]),
             Requests = new RequestFigures(d.Requests, d.Writing, counters.NotFound, counters.Rejected, counters.ClientAbortedCount, errors),
             Operations = new OperationsFigures(
-                gateway.IsReady, gateway.Drainer.IsDraining, gateway.Recycler.Current is not null, gateway.Recycler.Recycled, gateway.Retired.Count, gateway.LastReload),
+                gateway.IsReady, gateway.Drainer.IsDraining, gateway.Recycler.Current is not null, gateway.Recycler.Recycled, gateway.Retired.Count, gateway.LastReload, gateway.ConfigRevision),
             AccessLog = new AccessLogFigures(
                 accessLog.Config.IsOff ? AccessLogConfig.Off : accessLog.Config.IsStdout ? AccessLogConfig.Stdout : accessLog.Config.Path,
                 Names.Camel(accessLog.Config.Format), accessLog.Written, accessLog.Dropped, accessLog.Failed, accessLog.Queued, accessLog.QueueSize),
@@ -118,7 +118,7 @@ internal sealed record DownstreamFigures(
 internal sealed record RequestFigures(
     long Total, long InFlight, long NotFound, long Rejected, long ClientAborted, IReadOnlyList<(UpstreamPhase Phase, UpstreamErrorKind Kind, long Count)> UpstreamErrors);
 
-internal sealed record OperationsFigures(bool Ready, bool Draining, bool RecycleActive, long Recycled, int RetiredClusters, ReloadResult? LastReload);
+internal sealed record OperationsFigures(bool Ready, bool Draining, bool RecycleActive, long Recycled, int RetiredClusters, ReloadResult? LastReload, long? ConfigRevision = null);
 
 internal sealed record AccessLogFigures(string Path, string Format, long Written, long Dropped, long Failed, int Queued, int QueueSize);
 

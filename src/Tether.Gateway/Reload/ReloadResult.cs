@@ -5,4 +5,7 @@ public sealed record ReloadResult(DateTimeOffset At, bool Ok, IReadOnlyList<stri
 {
     /// <summary>Listeners started, kept and drained; clusters rebuilt and kept (empty when the reload failed).</summary>
     public string Summary { get; init; } = "";
+
+    /// <summary>The etcd revision of the config this reload read (null for a file).</summary>
+    public long? Revision { get; init; }
 }

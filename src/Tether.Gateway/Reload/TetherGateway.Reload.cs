@@ -20,8 +20,51 @@ public sealed partial class TetherGateway
     private long _unchangedSkips;
     private bool _closed;
 
+    private long _configRevision = -1;
+
     /// <summary>The last reload's outcome, or null if there was none.</summary>
     public ReloadResult? LastReload => _lastReload;
+
+    /// <summary>The etcd revision of the config running (null when it came from a file), so that a fleet can be
+    /// checked for agreement in /status.</summary>
+    public long? ConfigRevision => Interlocked.Read(ref _configRevision) is >= 0 and var r ? r : null;
+
+    /// <summary>Marks the config the gateway started with as etcd's <paramref name="revision"/>.</summary>
+    public void SetStartRevision(long revision) => Interlocked.Exchange(ref _configRevision, revision);
+
+    /// <summary>
+    /// Applies a config document from a config source (etcd) with the same validate-then-swap as a file reload: an
+    /// invalid one changes nothing and is kept in <see cref="LastReload"/> with its revision.
+    /// </summary>
+    public async Task<ReloadResult> ApplyDocumentAsync(string json, string trigger, long revision, CancellationToken cancellationToken = default)
+    {
+        await _reloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ReloadResult result;
+            if (_closed)
+            {
+                result = Failed(trigger, ["the gateway is draining; reload refused"]);
+            }
+            else
+            {
+                result = await LoadAndApplyAsync(ConfigLoader.Parse(json, _options.Environment), trigger, cancellationToken).ConfigureAwait(false);
+            }
+
+            result = result with { Revision = revision };
+            if (result.Ok)
+            {
+                Interlocked.Exchange(ref _configRevision, revision);
+            }
+
+            Finish(result, trigger);
+            return result;
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
 
     /// <summary>Changes on disk not reloaded because the file's bytes were those already loaded.</summary>
     public long UnchangedFileSkips => Interlocked.Read(ref _unchangedSkips);
@@ -54,43 +97,51 @@ public sealed partial class TetherGateway
             else
             {
                 _fileHash = HashFile(path);
-                var loaded = ConfigLoader.LoadFile(path, _options.Environment);
-                if (!loaded.Succeeded)
-                {
-                    var errors = new List<string>(loaded.Errors.Count);
-                    foreach (var error in loaded.Errors)
-                    {
-                        errors.Add(error.ToString());
-                    }
-
-                    result = Failed(trigger, errors);
-                }
-                else
-                {
-                    result = await ApplyAsync(loaded.Config!, trigger, cancellationToken).ConfigureAwait(false);
-                }
+                result = await LoadAndApplyAsync(ConfigLoader.LoadFile(path, _options.Environment), trigger, cancellationToken).ConfigureAwait(false);
             }
 
-            if (result.Ok)
-            {
-                ReloadLog.Applied(_log, trigger, result.Summary);
-            }
-            else
-            {
-                ReloadLog.Rejected(_log, trigger, result.Errors.Count);
-                foreach (var error in result.Errors)
-                {
-                    ReloadLog.RejectedError(_log, error);
-                }
-            }
-
-            _lastReload = result;
+            Finish(result, trigger);
             return result;
         }
         finally
         {
             _reloadGate.Release();
         }
+    }
+
+    private async Task<ReloadResult> LoadAndApplyAsync(ConfigLoadResult loaded, string trigger, CancellationToken cancellationToken)
+    {
+        if (loaded.Succeeded)
+        {
+            return await ApplyAsync(loaded.Config!, trigger, cancellationToken).ConfigureAwait(false);
+        }
+
+        var errors = new List<string>(loaded.Errors.Count);
+        foreach (var error in loaded.Errors)
+        {
+            errors.Add(error.ToString());
+        }
+
+        return Failed(trigger, errors);
+    }
+
+    // Logs the outcome and keeps it for /status. Called under the reload gate.
+    private void Finish(ReloadResult result, string trigger)
+    {
+        if (result.Ok)
+        {
+            ReloadLog.Applied(_log, trigger, result.Summary);
+        }
+        else
+        {
+            ReloadLog.Rejected(_log, trigger, result.Errors.Count);
+            foreach (var error in result.Errors)
+            {
+                ReloadLog.RejectedError(_log, error);
+            }
+        }
+
+        _lastReload = result;
     }
 
     /// <summary>Applies an already validated config (what <see cref="ReloadAsync"/> does after loading the file).</summary>

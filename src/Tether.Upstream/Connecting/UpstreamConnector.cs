@@ -14,14 +14,17 @@ namespace Tether.Upstream.Connecting;
 public sealed class UpstreamConnector
 {
     private readonly TcpKeepAliveConfig? _keepAlive;
+    private readonly TimeSpan? _userTimeout;
 
-    public UpstreamConnector(EndPoint endPoint, string host, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, UpstreamTlsClient? tls)
+    public UpstreamConnector(
+        EndPoint endPoint, string host, TimeSpan connectTimeout, TcpKeepAliveConfig? keepAlive, UpstreamTlsClient? tls, TimeSpan? userTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         EndPoint = endPoint;
         Host = host;
         ConnectTimeout = connectTimeout;
         _keepAlive = keepAlive;
+        _userTimeout = userTimeout;
         Tls = tls;
     }
 
@@ -48,6 +51,11 @@ public sealed class UpstreamConnector
             if (_keepAlive is not null)
             {
                 SocketOptions.SetTcpKeepAlive(socket, _keepAlive);
+            }
+
+            if (_userTimeout is { } userTimeout)
+            {
+                SocketOptions.SetTcpUserTimeout(socket, userTimeout);
             }
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

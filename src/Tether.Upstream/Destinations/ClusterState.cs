@@ -3,6 +3,7 @@ using Tether.Configuration;
 using Tether.Upstream.Connecting;
 using Tether.Upstream.Discovery;
 using Tether.Upstream.Health;
+using Tether.Upstream.Http1;
 using Tether.Upstream.LoadBalancing;
 using Tether.Upstream.Retries;
 
@@ -26,9 +27,13 @@ public sealed class ClusterState : IDisposable
 
     private readonly ActiveHealthChecker? _checker;
     private readonly DnsRefresher? _refresher;
+    private readonly IDisposable? _discovery;
+    private bool _discoveredOnce;
     private volatile DestinationSet _set;
 
-    public ClusterState(string name, ClusterConfig config, TimeProvider timeProvider, IHostResolver? resolver = null, IClusterObserver? observer = null)
+    public ClusterState(
+        string name, ClusterConfig config, TimeProvider timeProvider, IHostResolver? resolver = null, IClusterObserver? observer = null,
+        IDestinationDiscovery? discovery = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         Name = name;
@@ -36,6 +41,7 @@ public sealed class ClusterState : IDisposable
         _timeProvider = timeProvider;
         Observer = observer ?? NullClusterObserver.Instance;
         ResponseTimeout = config.ResponseTimeout;
+        ReadTimeouts = new ReadTimeouts(config.ResponseTimeout, config.ReadIdleTimeout);
         Policy = LoadBalancingPolicies.Create(config.LoadBalancing);
         RetryBudget = new RetryBudget(config.Retries, timeProvider);
         HashKey = Configuration.HashKey.TryParse(config.ConsistentHash.Key, out var key) ? key : new HashKey(HashKeySource.ClientIp, "");
@@ -46,16 +52,25 @@ public sealed class ClusterState : IDisposable
             Tls = new UpstreamTlsClient(config.Tls);
         }
 
-        var hostNames = new List<(int, string)>();
-        _groups = new DestinationState[config.Destinations.Count][];
-        for (var i = 0; i < _groups.Length; i++)
+        var hostNames = new List<(int, string, bool)>();
+
+        // With destinationsFrom, one more group at the end: the discovered destinations, empty until the first answer.
+        _groups = new DestinationState[config.Destinations.Count + (config.DestinationsFrom is null ? 0 : 1)][];
+        if (config.DestinationsFrom is not null)
+        {
+            _groups[^1] = [];
+        }
+
+        for (var i = 0; i < config.Destinations.Count; i++)
         {
             var destination = config.Destinations[i];
-            _groups[i] = [new DestinationState(name, destination, config, timeProvider, tls: Tls)];
-            if (!IPAddress.TryParse(destination.Host, out _))
+
+            // Until the first answer, a host name itself is the destination (the socket resolves it on connect);
+            // an SRV name has no port to connect to, so it has no destination until its records arrive.
+            _groups[i] = destination.Srv ? [] : [new DestinationState(name, destination, config, timeProvider, tls: Tls)];
+            if (destination.Srv || !IPAddress.TryParse(destination.Host, out _))
             {
-                // Until the first answer, the name itself is the destination (the socket resolves it on connect).
-                hostNames.Add((i, destination.Host));
+                hostNames.Add((i, destination.Host, destination.Srv));
             }
         }
 
@@ -68,9 +83,14 @@ public sealed class ClusterState : IDisposable
             _checker.Start();
         }
 
+        if (config.DestinationsFrom is not null && discovery is not null)
+        {
+            _discovery = discovery.Start(this);
+        }
+
         if (hostNames.Count > 0)
         {
-            _refresher = new DnsRefresher(this, resolver ?? SystemHostResolver.Instance, config.ResolveInterval, timeProvider);
+            _refresher = new DnsRefresher(this, resolver ?? SystemHostResolver.Instance, config.ResolveInterval, config.ResolveMinInterval, timeProvider);
             _refresher.Start();
         }
     }
@@ -80,6 +100,9 @@ public sealed class ClusterState : IDisposable
     public ClusterConfig Config { get; }
 
     public TimeSpan ResponseTimeout { get; }
+
+    /// <summary>responseTimeout and readIdleTimeout, as HTTP/1.1 response reads take them.</summary>
+    public ReadTimeouts ReadTimeouts { get; }
 
     /// <summary>TLS to the cluster's https:// destinations; null when it has none.</summary>
     public UpstreamTlsClient? Tls { get; }
@@ -114,8 +137,8 @@ public sealed class ClusterState : IDisposable
         }
     }
 
-    /// <summary>Configured destinations written as host names: (index in config, host).</summary>
-    internal IReadOnlyList<(int Group, string Host)> HostNames { get; }
+    /// <summary>Configured destinations written as host names or srv:// names: (index in config, name, SRV or not).</summary>
+    internal IReadOnlyList<(int Group, string Host, bool Srv)> HostNames { get; }
 
     /// <summary>
     /// Up to <paramref name="ranked"/>.Length available destinations of <paramref name="set"/>, most preferred
@@ -164,11 +187,16 @@ public sealed class ClusterState : IDisposable
     public Task ResolveNowAsync(CancellationToken cancellationToken) =>
         _refresher?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;
 
+    /// <summary>The A/AAAA answer of a host name (addresses; the configured port and weight apply).</summary>
+    internal void ApplyResolved(int group, IPAddress[] addresses) =>
+        ApplyResolved(group, [.. addresses.Select(a => new ResolvedEndpoint(a, 0, 0))]);
+
     /// <summary>
-    /// The addresses of configured destination <paramref name="group"/> are now <paramref name="addresses"/>:
-    /// keep the states of addresses still listed, add new ones (in slow start), drain the rest.
+    /// The endpoints of configured destination <paramref name="group"/> are now <paramref name="endpoints"/> (an
+    /// endpoint's port and weight 0 = the configured ones; an SRV weight 0 counts as 1): keep the states of
+    /// endpoints still listed with the same port and weight, add new ones (in slow start), drain the rest.
     /// </summary>
-    internal void ApplyResolved(int group, IPAddress[] addresses)
+    internal void ApplyResolved(int group, IReadOnlyList<ResolvedEndpoint> endpoints)
     {
         var configured = Config.Destinations[group];
         int added;
@@ -178,26 +206,28 @@ public sealed class ClusterState : IDisposable
         lock (_lock)
         {
             var current = _groups[group];
-            firstAnswer = current.Length > 0 && current[0].ResolvedFrom is null;
-            var next = new List<DestinationState>(addresses.Length);
+            firstAnswer = current.Length == 0 || current[0].ResolvedFrom is null;
+            var next = new List<DestinationState>(endpoints.Count);
             added = 0;
-            foreach (var address in addresses)
+            foreach (var endpoint in endpoints)
             {
-                if (Find(next, address) is not null)
+                var port = endpoint.Port > 0 ? endpoint.Port : configured.Port;
+                var weight = configured.Srv ? Math.Clamp(endpoint.Weight, 1, MaxSrvWeight) : configured.Weight;
+                if (Find(next, endpoint.Address, port, weight) is not null)
                 {
                     continue; // the resolver listed it twice
                 }
 
-                if (Find(current, address) is { } kept)
+                if (Find(current, endpoint.Address, port, weight) is { } kept)
                 {
                     next.Add(kept);
                     continue;
                 }
 
-                var host = address.ToString();
-                var config = configured with { Host = host, Address = configured.Address };
-                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: configured.Host, tls: Tls);
-                if (current.Length > 0 && current[0].ResolvedFrom is not null)
+                var host = endpoint.Address.ToString();
+                var config = configured with { Host = host, Port = port, Weight = weight, Srv = false, Address = configured.Address };
+                var state = new DestinationState(Name, config, Config, _timeProvider, resolvedFrom: endpoint.Target ?? configured.Host, tls: Tls);
+                if (!firstAnswer)
                 {
                     // A newcomer to a running fleet ramps up; the first answer replaces the name with its addresses as they are.
                     state.Health.BeginSlowStart();
@@ -207,30 +237,97 @@ public sealed class ClusterState : IDisposable
                 added++;
             }
 
-            drained = 0;
-            foreach (var old in current)
-            {
-                if (!next.Contains(old))
-                {
-                    drained++;
-                    if (!old.BeginDrain())
-                    {
-                        _draining.Add(old);
-                    }
-                }
-            }
-
-            if (added == 0 && drained == 0)
+            if (!Swap(group, next, added, out drained))
             {
                 return;
             }
 
-            _groups[group] = [.. next];
-            _set = Flatten();
             total = next.Count;
         }
 
         Observer.DestinationsChanged(Name, configured.Host, added, drained, total, firstAnswer);
+    }
+
+    /// <summary>
+    /// The destinations a discovery source (etcd keys under clusters.&lt;name&gt;.destinationsFrom) lists now: keep
+    /// the states of those still listed (same address and weight), add new ones (in slow start after the first
+    /// answer), drain the rest as DNS does. An empty list is applied too: every key of the prefix is gone.
+    /// </summary>
+    public void ApplyDiscovered(IReadOnlyList<DestinationConfig> destinations, string source)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        if (Config.DestinationsFrom is null)
+        {
+            throw new InvalidOperationException($"cluster {Name} has no destinationsFrom");
+        }
+
+        var group = _groups.Length - 1;
+        int added;
+        int drained;
+        bool firstAnswer;
+        lock (_lock)
+        {
+            var current = _groups[group];
+            firstAnswer = !_discoveredOnce;
+            _discoveredOnce = true;
+            var next = new List<DestinationState>(destinations.Count);
+            added = 0;
+            foreach (var destination in destinations)
+            {
+                if (next.Any(d => d.Config == destination))
+                {
+                    continue;
+                }
+
+                if (current.FirstOrDefault(d => d.Config == destination) is { } kept)
+                {
+                    next.Add(kept);
+                    continue;
+                }
+
+                var state = new DestinationState(Name, destination, Config, _timeProvider, tls: Tls);
+                if (!firstAnswer)
+                {
+                    state.Health.BeginSlowStart();
+                }
+
+                next.Add(state);
+                added++;
+            }
+
+            if (!Swap(group, next, added, out drained))
+            {
+                return;
+            }
+        }
+
+        Observer.DestinationsChanged(Name, source, added, drained, destinations.Count, firstAnswer);
+    }
+
+    // Under _lock: group becomes `next`; its states not in `next` drain. False when nothing changed.
+    private bool Swap(int group, List<DestinationState> next, int added, out int drained)
+    {
+        drained = 0;
+        foreach (var old in _groups[group])
+        {
+            if (!next.Contains(old))
+            {
+                drained++;
+                if (!old.BeginDrain())
+                {
+                    _draining.Add(old);
+                }
+            }
+        }
+
+        if (added == 0 && drained == 0)
+        {
+            return false;
+        }
+
+        _groups[group] = [.. next];
+        _set = Flatten();
+        return true;
     }
 
     /// <summary>Closes expired idle connections in every pool, and the pools of drained destinations now idle.</summary>
@@ -256,6 +353,7 @@ public sealed class ClusterState : IDisposable
     {
         _checker?.Dispose();
         _refresher?.Dispose();
+        _discovery?.Dispose();
         lock (_lock)
         {
             foreach (var group in _groups)
@@ -275,11 +373,14 @@ public sealed class ClusterState : IDisposable
         }
     }
 
-    private static DestinationState? Find(IEnumerable<DestinationState> states, IPAddress address)
+    // The weights a destination may have in config (ConfigValidator's bound); SRV weights go up to 65535.
+    private const int MaxSrvWeight = 1000;
+
+    private static DestinationState? Find(IEnumerable<DestinationState> states, IPAddress address, int port, int weight)
     {
         foreach (var s in states)
         {
-            if (s.EndPoint is IPEndPoint ip && ip.Address.Equals(address))
+            if (s.EndPoint is IPEndPoint ip && ip.Address.Equals(address) && ip.Port == port && s.Config.Weight == weight)
             {
                 return s;
             }

@@ -56,7 +56,7 @@ public sealed class DestinationState : IDisposable
             MaxQueue = pool.MaxQueuePerDestination,
             QueueTimeout = pool.QueueTimeout,
         };
-        Connector = new UpstreamConnector(EndPoint, resolvedFrom ?? config.Host, pool.ConnectTimeout, cluster.TcpKeepAlive, config.UseTls ? tls : null);
+        Connector = new UpstreamConnector(EndPoint, resolvedFrom ?? config.Host, pool.ConnectTimeout, cluster.TcpKeepAlive, config.UseTls ? tls : null, cluster.TcpUserTimeout);
         var connector = Connector;
         Pool = new ConnectionPool<Http1Connection>(
             poolOptions,

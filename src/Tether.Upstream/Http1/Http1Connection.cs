@@ -39,6 +39,10 @@ public sealed class Http1Connection : IPooledConnection
     private readonly CancellationTokenSource _timeoutCts = new();
     private int _closed;
 
+    // What the timer armed last is: readIdleTimeout (true) or responseTimeout, and for how long (for the error).
+    private bool _idleArmed;
+    private TimeSpan _armed;
+
     // Invariant: _buffer[_start.._end) holds bytes received and not yet consumed; _buffer is null when empty
     // between exchanges.
     private byte[]? _buffer;
@@ -139,9 +143,10 @@ public sealed class Http1Connection : IPooledConnection
     /// <see cref="UpstreamException"/> typed by what happened.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<Http1ResponseHead> ReadResponseHeadAsync(bool requestWasHead, TimeSpan timeout)
+    public async ValueTask<Http1ResponseHead> ReadResponseHeadAsync(bool requestWasHead, ReadTimeouts timeouts)
     {
         var searched = 0;
+        var started = timeouts.Idle is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         while (true)
         {
             if (BufferedCount > 0)
@@ -194,7 +199,7 @@ public sealed class Http1Connection : IPooledConnection
             // The socket is awaited here rather than through FillAsync: one async layer less on the path every
             // request takes (each layer that suspends costs a state-machine box and a resume).
             PrepareFill();
-            _timeoutCts.CancelAfter(timeout);
+            Arm(timeouts, started == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(started));
             int n;
             try
             {
@@ -213,7 +218,7 @@ public sealed class Http1Connection : IPooledConnection
             }
             catch (Exception ex)
             {
-                throw ReceiveFailed(ex, UpstreamPhase.ReadHeaders, timeout);
+                throw ReceiveFailed(ex, UpstreamPhase.ReadHeaders);
             }
 
             if (n == 0)
@@ -256,7 +261,7 @@ public sealed class Http1Connection : IPooledConnection
     /// </summary>
     /// <exception cref="UpstreamException">The backend failed (ReadBody), or the client did (ClientAborted).</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> CopyBodyAsync(PipeWriter destination, TimeSpan timeout, CancellationToken clientAborted)
+    public async ValueTask<bool> CopyBodyAsync(PipeWriter destination, ReadTimeouts timeout, CancellationToken clientAborted)
     {
         switch (Head.Framing)
         {
@@ -356,7 +361,7 @@ public sealed class Http1Connection : IPooledConnection
     /// another request after it. Throws <see cref="UpstreamException"/> (phase ReadBody) as <see cref="CopyBodyAsync"/>.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> ReadBodyAsync(Memory<byte> destination, TimeSpan timeout)
+    public async ValueTask<int> ReadBodyAsync(Memory<byte> destination, ReadTimeouts timeout)
     {
         if (destination.IsEmpty || IsBodyComplete)
         {
@@ -647,7 +652,7 @@ public sealed class Http1Connection : IPooledConnection
     }
 
     // Receives more into the buffer after what is there. False at end of stream.
-    private async ValueTask<bool> FillAsync(UpstreamPhase phase, TimeSpan timeout)
+    private async ValueTask<bool> FillAsync(UpstreamPhase phase, ReadTimeouts timeout)
     {
         PrepareFill();
         var n = await ReceiveAsync(_buffer.AsMemory(_end), phase, timeout).ConfigureAwait(false);
@@ -655,9 +660,9 @@ public sealed class Http1Connection : IPooledConnection
         return n > 0;
     }
 
-    private async ValueTask<int> ReceiveAsync(Memory<byte> into, UpstreamPhase phase, TimeSpan timeout)
+    private async ValueTask<int> ReceiveAsync(Memory<byte> into, UpstreamPhase phase, ReadTimeouts timeout)
     {
-        _timeoutCts.CancelAfter(timeout);
+        Arm(timeout, TimeSpan.Zero);
         int n;
         try
         {
@@ -665,7 +670,7 @@ public sealed class Http1Connection : IPooledConnection
         }
         catch (Exception ex)
         {
-            throw ReceiveFailed(ex, phase, timeout);
+            throw ReceiveFailed(ex, phase);
         }
 
         if (n > 0)
@@ -679,10 +684,18 @@ public sealed class Http1Connection : IPooledConnection
     private ValueTask<int> Receive(Memory<byte> into, CancellationToken cancellationToken) =>
         _tls is null ? _socket.ReceiveAsync(into, SocketFlags.None, cancellationToken) : _tls.ReadAsync(into, cancellationToken);
 
-    private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase, TimeSpan timeout) =>
+    private void Arm(ReadTimeouts timeouts, TimeSpan waited)
+    {
+        _armed = timeouts.NextWait(waited, out _idleArmed);
+        _timeoutCts.CancelAfter(_armed);
+    }
+
+    private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase) =>
         ex is OperationCanceledException && _timeoutCts.IsCancellationRequested
-            ? new UpstreamException(phase, UpstreamErrorKind.Timeout, $"no response data within responseTimeout {timeout.TotalMilliseconds:0}ms")
-            { ResponseBytesReceived = ResponseBytesReceived }
+            ? new UpstreamException(phase, UpstreamErrorKind.Timeout, _idleArmed
+                ? $"no byte from the backend for readIdleTimeout {_armed.TotalMilliseconds:0}ms"
+                : $"no response data within responseTimeout {_armed.TotalMilliseconds:0}ms")
+            { ResponseBytesReceived = ResponseBytesReceived, ReadIdle = _idleArmed }
             : Wrap(ex, phase);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -40,6 +40,13 @@ public static class RetryRules
             return RetryDecision.NextDestination; // nothing was sent
         }
 
+        // readIdleTimeout before any response byte: the backend went silent after the request (a dropped flow, a
+        // hung process); one that may have acted on it is only asked again for a method safe to repeat.
+        if (error is { Kind: UpstreamErrorKind.Timeout, ReadIdle: true, Phase: UpstreamPhase.ReadHeaders })
+        {
+            return idempotent ? RetryDecision.NextDestination : RetryDecision.None;
+        }
+
         if (error.Kind is not (UpstreamErrorKind.Closed or UpstreamErrorKind.Reset))
         {
             return RetryDecision.None;

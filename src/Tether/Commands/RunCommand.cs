@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Tether.Configuration;
 using Tether.Gateway;
 using Tether.Gateway.Demo;
+using Tether.Gateway.Reload;
 
 namespace Tether.Commands;
 
@@ -11,15 +12,41 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "The config file (JSON, or YAML: .yaml, .yml). Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901)." };
+        var config = new Option<string?>("--config", "-c")
+        {
+            Description = "The config file (JSON, or YAML: .yaml, .yml), or etcd://host:2379[,host2:2379]/prefix (etcds:// for TLS) to read <prefix>/config from etcd and follow it. "
+                + "Without it: the embedded default (127.0.0.1:8080 → two demo origins; admin on 127.0.0.1:9901).",
+        };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level.", DefaultValueFactory = _ => LogLevel.Information };
-        var command = new Command("run", "Run the gateway.") { config, logLevel };
+        var etcdUser = new Option<string?>("--etcd-user") { Description = "etcd auth user; the password is read from the environment variable TETHER_ETCD_PASSWORD." };
+        var etcdCa = new Option<FileInfo?>("--etcd-ca-file") { Description = "PEM bundle of the CAs that sign etcd's certificates (etcds://)." };
+        var command = new Command("run", "Run the gateway.") { config, logLevel, etcdUser, etcdCa };
         command.SetAction((parseResult, cancellationToken) =>
-            RunAsync(parseResult.GetValue(config), parseResult.GetValue(logLevel), cancellationToken));
+        {
+            var source = parseResult.GetValue(config);
+            if (source is not null && EtcdLocation.IsEtcd(source))
+            {
+                if (!EtcdLocation.TryParse(source, out var location, out var error))
+                {
+                    Console.Error.WriteLine($"--config {source}: {error}");
+                    return Task.FromResult(1);
+                }
+
+                location = location! with
+                {
+                    User = parseResult.GetValue(etcdUser),
+                    Password = Environment.GetEnvironmentVariable("TETHER_ETCD_PASSWORD"),
+                    CaFile = parseResult.GetValue(etcdCa)?.FullName,
+                };
+                return RunAsync(null, location, parseResult.GetValue(logLevel), cancellationToken);
+            }
+
+            return RunAsync(source is null ? null : new FileInfo(source), null, parseResult.GetValue(logLevel), cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo? configFile, LogLevel minimumLevel, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FileInfo? configFile, EtcdLocation? etcd, LogLevel minimumLevel, CancellationToken cancellationToken)
     {
         // The console writer, fed by a factory that decides what is logged: Kestrel's repeated warnings and errors
         // (hundreds a second under an HTTP/2 reset flood) are limited there (RepeatLimitingLoggerProvider).
@@ -36,7 +63,39 @@ internal static class RunCommand
 
         DemoOrigins? demo = null;
         TetherConfig config;
-        if (configFile is null)
+        EtcdConfigSource? source = null;
+        long revision = 0;
+        if (etcd is not null)
+        {
+            source = new EtcdConfigSource(etcd, log);
+            string json;
+            try
+            {
+                (json, revision) = await source.ReadAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or Grpc.Core.RpcException)
+            {
+                Console.Error.WriteLine($"{etcd.ConfigKey}: {ex.Message}; not starting");
+                await source.DisposeAsync();
+                return 1;
+            }
+
+            var result = ConfigLoader.Parse(json, EnvironmentVariables.Read());
+            if (!result.Succeeded)
+            {
+                Console.Error.WriteLine($"{etcd.ConfigKey} (revision {revision}): {result.Errors.Count} error(s); not starting");
+                foreach (var error in result.Errors)
+                {
+                    Console.Error.WriteLine($"  {error}");
+                }
+
+                await source.DisposeAsync();
+                return 1;
+            }
+
+            config = result.Config!;
+        }
+        else if (configFile is null)
         {
             demo = await DemoOrigins.StartAsync(2, cancellationToken);
             config = demo.CreateDefaultConfig();
@@ -65,11 +124,23 @@ internal static class RunCommand
         catch (IOException ex)
         {
             Console.Error.WriteLine($"tether: cannot listen: {ex.Message}");
+            if (source is not null)
+            {
+                await source.DisposeAsync();
+            }
+
             return 1;
         }
 
         await using (gateway)
         {
+            if (source is not null)
+            {
+                gateway.SetStartRevision(revision);
+                source.Start(gateway, revision);
+                log.LogInformation("config from etcd {Key} at revision {Revision}; watching it", etcd!.ConfigKey, revision);
+            }
+
             foreach (var url in gateway.ListenerUrls)
             {
                 log.LogInformation("listening on {Url}", url);
@@ -93,6 +164,11 @@ internal static class RunCommand
             _ = gateway.DrainBegun.ContinueWith(_ => service.Stopping(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             service.Ready();
             var summary = await gateway.Drained;
+            if (source is not null)
+            {
+                await source.DisposeAsync();
+            }
+
             log.LogInformation("stopped after draining {Connections} connection(s) in {Seconds:0.000}s", summary.ConnectionsDrained, summary.Elapsed.TotalSeconds);
         }
 

@@ -76,7 +76,8 @@ public sealed class TimeoutChainTests
         Assert.Equal("pass", checks.Single(c => c.GetProperty("id").GetString()!.StartsWith("chain.upstream.fast", StringComparison.Ordinal)).GetProperty("verdict").GetString());
     }
 
-    private static ClusterConfig Cluster(TimeSpan poolIdle) => new() { Destinations = [_destination], Pool = new PoolConfig { IdleTimeout = poolIdle } };
+    private static ClusterConfig Cluster(TimeSpan poolIdle) =>
+        new() { Destinations = [_destination], Pool = new PoolConfig { IdleTimeout = poolIdle }, TcpKeepAlive = null };
 
     private static DestinationConfig Destination(int port) => new() { Address = $"127.0.0.1:{port}", Host = "127.0.0.1", Port = port };
 

@@ -41,10 +41,10 @@ internal sealed class RawOrigin : IAsyncDisposable
     private readonly Task _acceptLoop;
     private int _accepted;
 
-    private RawOrigin(Func<OriginConnection, Task> script)
+    private RawOrigin(Func<OriginConnection, Task> script, IPEndPoint? bind = null)
     {
         _script = script;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener = new TcpListener(bind ?? new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Start(backlog: 512);
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = AcceptLoopAsync();
@@ -88,6 +88,16 @@ internal sealed class RawOrigin : IAsyncDisposable
     /// <summary>A keep-alive origin answering every request 200 with a body naming the connection and request: "c1 r1".</summary>
     public static RawOrigin Ok(TimeSpan? idleTimeout = null) =>
         Serve((request, connection) => connection.RespondAsync(200, $"c{request.ConnectionIndex} r{request.IndexOnConnection}"), idleTimeout);
+
+    /// <summary>As <see cref="Ok"/>, listening on <paramref name="bind"/> (another loopback address, a given port).</summary>
+    public static RawOrigin OkAt(IPEndPoint bind) =>
+        new(async connection =>
+        {
+            while (await connection.ReadRequestAsync() is { } request)
+            {
+                await connection.RespondAsync(200, $"c{request.ConnectionIndex} r{request.IndexOnConnection}");
+            }
+        }, bind);
 
     /// <summary>Requests per accepted connection, in accept order.</summary>
     public int[] RequestsPerConnection() => [.. Connections.Select(c => c.RequestCount)];

@@ -101,3 +101,27 @@ public sealed class DnsDiscoveryTests
 
     private static string[] Names(ClusterState cluster) => [.. cluster.Destinations.Select(d => d.Name)];
 }
+
+public sealed class DnsRefreshWaitTests
+{
+    private static readonly TimeSpan _interval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan _min = TimeSpan.FromSeconds(1);
+
+    [Theory]
+    [InlineData(5, 5)] // a TTL inside the bounds is followed
+    [InlineData(0, 1)] // TTL 0 waits resolveMinInterval
+    [InlineData(300, 30)] // a long TTL is capped at resolveInterval
+    public void The_next_refresh_follows_the_ttl_within_the_bounds(int ttlSeconds, int expectedSeconds)
+    {
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds),
+            Tether.Upstream.Discovery.DnsRefresher.NextWait(TimeSpan.FromSeconds(ttlSeconds), _interval, _min));
+    }
+
+    [Fact]
+    public void Without_a_ttl_resolveInterval_decides_and_it_wins_over_a_larger_minimum()
+    {
+        Assert.Equal(_interval, Tether.Upstream.Discovery.DnsRefresher.NextWait(null, _interval, _min));
+        Assert.Equal(TimeSpan.FromMilliseconds(50),
+            Tether.Upstream.Discovery.DnsRefresher.NextWait(TimeSpan.Zero, TimeSpan.FromMilliseconds(50), _min));
+    }
+}
