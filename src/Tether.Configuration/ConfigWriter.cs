@@ -34,6 +34,7 @@ public static class ConfigWriter
                     ["trustedNetworks"] = Strings(listener.ProxyProtocol.TrustedNetworks),
                     ["timeout"] = Durations.Format(listener.ProxyProtocol.Timeout),
                 },
+                ["engine"] = EnumName(listener.Engine),
             });
         }
 
@@ -60,6 +61,7 @@ public static class ConfigWriter
             ["downstream"] = new JsonObject
             {
                 ["keepAliveTimeout"] = Durations.Format(downstream.KeepAliveTimeout),
+                ["lingeringTimeout"] = Durations.Format(downstream.LingeringTimeout),
                 ["maxRequestsPerConnection"] = downstream.MaxRequestsPerConnection,
                 ["maxConnectionLifetime"] = Durations.Format(downstream.MaxConnectionLifetime),
                 ["maxConnectionLifetimeJitter"] = downstream.MaxConnectionLifetimeJitter is { } jitter ? Durations.Format(jitter) : null,

@@ -273,7 +273,10 @@ public sealed partial class TetherGateway : IAsyncDisposable
     }
 
     private ListenerServer CreateListener(ListenerConfig listener, TetherConfig config) =>
-        ListenerServer.Create(listener, _options, kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, _options.TimeProvider), _proxy.HandleAsync);
+        listener.Engine == ListenerEngine.Tether
+            ? ListenerServer.Create(listener, new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleAsync, Downstream, _limiter, _trustedProxies,
+                _options.TimeProvider, (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Tether.Gateway.Http1")))
+            : ListenerServer.Create(listener, _options, kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, _options.TimeProvider), _proxy.HandleAsync);
 
     private static void ConfigureKestrel(
         Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, TetherConfig config, ListenerConfig listener,

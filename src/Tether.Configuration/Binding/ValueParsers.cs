@@ -158,6 +158,26 @@ internal static class ValueParsers
         return false;
     }
 
+    public static bool Engine(JsonNode? node, bool fromEnvironment, out ListenerEngine value, out string error)
+    {
+        value = default;
+        error = "";
+        if (AsString(node) is { } text)
+        {
+            foreach (var engine in Enum.GetValues<ListenerEngine>())
+            {
+                if (text.Trim().Equals(engine.ToString(), StringComparison.OrdinalIgnoreCase))
+                {
+                    value = engine;
+                    return true;
+                }
+            }
+        }
+
+        error = "expected \"kestrel\" or \"tether\"";
+        return false;
+    }
+
     /// <summary>A load-balancing policy name, put in its canonical case when it matches a known one;
     /// an unknown name is kept as written for the validator to report (it knows the list).</summary>
     public static bool LoadBalancing(JsonNode? node, bool fromEnvironment, out string value, out string error)

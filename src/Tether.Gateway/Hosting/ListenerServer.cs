@@ -15,13 +15,16 @@ namespace Tether.Gateway.Hosting;
 /// </summary>
 internal sealed class ListenerServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    // Exactly one of the two: Kestrel's server, or Tether's own HTTP/1.1 engine (listeners[].engine "tether").
+    private readonly WebApplication? _app;
+    private readonly Http1.Http1Engine? _engine;
     private int _stopped;
 
-    private ListenerServer(ListenerConfig config, WebApplication app)
+    private ListenerServer(ListenerConfig config, WebApplication? app, Http1.Http1Engine? engine)
     {
         Config = config;
         _app = app;
+        _engine = engine;
     }
 
     public ListenerConfig Config { get; }
@@ -36,12 +39,27 @@ internal sealed class ListenerServer : IAsyncDisposable
         builder.WebHost.UseKestrel(configureKestrel);
         var app = builder.Build();
         app.Run(handler);
-        return new ListenerServer(config, app);
+        return new ListenerServer(config, app, null);
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>A listener served by Tether's own HTTP/1.1 engine.</summary>
+    public static ListenerServer Create(ListenerConfig config, Http1.Http1Engine engine) => new(config, null, engine);
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (_engine is not null)
+        {
+            _engine.Start();
+            Url = _engine.Url;
+            return Task.CompletedTask;
+        }
+
+        return StartKestrelAsync(cancellationToken);
+    }
+
+    private async Task StartKestrelAsync(CancellationToken cancellationToken)
+    {
+        await _app!.StartAsync(cancellationToken).ConfigureAwait(false);
         Url = GatewayHost.BoundUrls(_app)[0];
     }
 
@@ -52,7 +70,13 @@ internal sealed class ListenerServer : IAsyncDisposable
     /// </summary>
     public void ApplyLimits(DownstreamConfig downstream)
     {
-        var kestrel = _app.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
+        if (_engine is not null)
+        {
+            _engine.ApplyLimits(downstream);
+            return;
+        }
+
+        var kestrel = _app!.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
         kestrel.Limits.KeepAliveTimeout = downstream.KeepAliveTimeout;
         Protection.KestrelLimits.Apply(kestrel, downstream);
     }
@@ -62,9 +86,16 @@ internal sealed class ListenerServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
-            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+            if (_engine is not null)
+            {
+                await _engine.StopAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _app!.StopAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
-    public ValueTask DisposeAsync() => _app.DisposeAsync();
+    public ValueTask DisposeAsync() => _engine is not null ? _engine.DisposeAsync() : _app!.DisposeAsync();
 }
