@@ -47,7 +47,7 @@ internal sealed class ProtectionGateway : IAsyncDisposable
         try
         {
             var logs = new TestLoggerProvider();
-            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory() }), origin, logs);
+            return new ProtectionGateway(await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(config), new GatewayOptions { LoggerFactory = logs.CreateFactory() }), origin, logs);
         }
         catch
         {
