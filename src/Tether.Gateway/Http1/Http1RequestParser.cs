@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 
@@ -81,9 +82,10 @@ internal static class Http1RequestParser
     // request-target: visible ASCII only (no SP, no controls, no obs-text).
     private static readonly SearchValues<byte> _targetChar = SearchValues.Create(Range(0x21, 0x7E));
 
-    // reg-name / IPv4 / IP-literal characters of a Host value (RFC 3986 §3.2.2).
+    // The characters of a Host value: DNS names, IPv4, IP-literals and a port. Narrower than RFC 3986's reg-name
+    // (no sub-delims, no pct-encoding), as Kestrel is (the differential test found Kestrel refusing those).
     private static readonly SearchValues<byte> _hostChar =
-        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]%"u8);
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:[]"u8);
 
     /// <summary>
     /// Parses the head at the start of <paramref name="data"/>. Returns false while it is incomplete (and within
@@ -384,8 +386,8 @@ internal static class Http1RequestParser
 
     private static bool StartsWithScheme(ReadOnlySpan<byte> target, out int length)
     {
-        length = Ascii.EqualsIgnoreCase(target[..Math.Min(7, target.Length)], "http://"u8) ? 7
-            : Ascii.EqualsIgnoreCase(target[..Math.Min(8, target.Length)], "https://"u8) ? 8 : 0;
+        // Lower case only, as Kestrel reads it.
+        length = target.StartsWith("http://"u8) ? 7 : target.StartsWith("https://"u8) ? 8 : 0;
         return length > 0;
     }
 
@@ -408,7 +410,8 @@ internal static class Http1RequestParser
         var end = target.IndexOfAny('/', '?');
         var authority = end < 0 ? target : target[..end];
         var host = headers.Host.ToString();
-        if (!authority.Equals(host, StringComparison.OrdinalIgnoreCase))
+        // Byte for byte, as Kestrel compares them.
+        if (!authority.Equals(host, StringComparison.Ordinal))
         {
             return Fail(head, 400, "an absolute-form target whose authority differs from the Host header") && false;
         }
@@ -479,7 +482,8 @@ internal static class Http1RequestParser
         if (host[0] == '[')
         {
             var close = host.IndexOf((byte)']');
-            if (close < 0)
+            if (close < 0 || !IPAddress.TryParse(Encoding.ASCII.GetString(host[1..close]), out var literal)
+                || literal.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || literal.Equals(IPAddress.IPv6Any))
             {
                 return false;
             }
