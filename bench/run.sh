@@ -22,6 +22,8 @@
 #                                             head: build the last commit (git archive), ignoring local edits
 #   --tether-access-log F [BENCH_TETHER_ACCESS_LOG=off] Tether's accessLog.format: off, json or combined,
 #                                             to a file in the run folder (the cost of the access log)
+#   --tether-engine E [BENCH_TETHER_ENGINE=kestrel] listeners[].engine of Tether's cleartext HTTP/1.1
+#                                             listeners: kestrel or tether (issue 15; TLS/h2 stays on Kestrel)
 #   --port-base N     [BENCH_PORT_BASE=28000] ports used: base+80 .. base+139 on 127.0.0.1
 #   --out DIR         [BENCH_OUT]             where the report goes (default bench/results)
 #   --serve S                                 start everything, print the addresses, wait S seconds, stop
@@ -54,6 +56,7 @@ PROXY_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BUILD=${BENCH_BUILD:-1}
 TETHER_SOURCE=${BENCH_TETHER_SOURCE:-worktree}
 TETHER_ACCESS_LOG=${BENCH_TETHER_ACCESS_LOG:-off}
+TETHER_ENGINE=${BENCH_TETHER_ENGINE:-kestrel}
 PORT_BASE=${BENCH_PORT_BASE:-28000}
 OUT_DIR=${BENCH_OUT:-}
 SERVE=0
@@ -85,6 +88,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --tether-source) TETHER_SOURCE=$2; shift ;;
         --tether-access-log) TETHER_ACCESS_LOG=$2; shift ;;
+        --tether-engine) TETHER_ENGINE=$2; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
         --serve) SERVE=$2; shift ;;
@@ -108,6 +112,8 @@ done
 [[ $TETHER_ACCESS_LOG =~ ^(off|json|combined)$ ]] || die "--tether-access-log is off, json or combined, not '$TETHER_ACCESS_LOG'"
 
 RUN_DIR="$BENCH_DIR/results/tmp/run"
+[[ $TETHER_ENGINE =~ ^(kestrel|tether)$ ]] || die "--tether-engine is kestrel or tether, not '$TETHER_ENGINE'"
+[ "$TETHER_ENGINE" = kestrel ] || log "Tether's HTTP/1.1 listeners run on engine \"$TETHER_ENGINE\""
 [ "$TETHER_ACCESS_LOG" = off ] || log "Tether logs every request (accessLog.format $TETHER_ACCESS_LOG) to $RUN_DIR/<instance>-access.log"
 RAW="$RUN_DIR/raw.jsonl"
 # Servers outlive nothing: even if this script is killed, `timeout` stops them after this long.
@@ -268,6 +274,7 @@ write_meta() {
         echo "tether_counters=$counters"
         echo "tether_backend_counters=${BACKEND_COUNTERS:-}"
         echo "proxies=${ACTIVE_PROXIES[*]}"
+        echo "tether_engine=$TETHER_ENGINE"
     } >"$RUN_DIR/meta.txt"
 }
 
