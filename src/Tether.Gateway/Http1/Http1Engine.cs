@@ -6,7 +6,6 @@ using Microsoft.Extensions.Logging;
 using Tether.Configuration;
 using Tether.Gateway.Listeners;
 using Tether.Gateway.Protection;
-using Tether.Upstream;
 
 namespace Tether.Gateway.Http1;
 
@@ -166,7 +165,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         try
         {
             socket.NoDelay = true;
-            SetSocketOptions(socket, _downstream);
+            DownstreamConnectionMiddleware.SetSocketOptions(socket, _downstream);
             var connection = new Http1ServerConnection(socket, this);
             if (_limiter.MaxConnectionsPerClient > 0 && connection.Client is { } client)
             {
@@ -211,24 +210,6 @@ internal sealed partial class Http1Engine : IAsyncDisposable
             {
                 _limiter.Release();
             }
-        }
-    }
-
-    private static void SetSocketOptions(Socket socket, DownstreamConfig config)
-    {
-        if (config.TcpKeepAlive is { } keepAlive)
-        {
-            SocketOptions.SetTcpKeepAlive(socket, keepAlive);
-        }
-
-        if (config.SendBufferSize > 0)
-        {
-            socket.SendBufferSize = config.SendBufferSize;
-        }
-
-        if (config.ReceiveBufferSize > 0)
-        {
-            socket.ReceiveBufferSize = config.ReceiveBufferSize;
         }
     }
 

@@ -21,6 +21,9 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
 
     private static readonly byte[] _lastChunk = "0\r\n\r\n"u8.ToArray();
 
+    // Room always kept after the body bytes: a chunk's CRLF and the last chunk.
+    private const int Reserve = 2 + 5;
+
     // Invariant: _buffer is null between responses; while one is under way [0, _headLength) is the head not yet
     // sent, [_dataStart, _position) the body bytes not yet sent.
     private byte[]? _buffer;
@@ -69,7 +72,7 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
     {
         Start();
         Ensure(Math.Max(sizeHint, 1));
-        return _noBody ? _buffer.AsMemory(_dataStart) : _buffer.AsMemory(_position, _buffer!.Length - _position - 2 - _lastChunk.Length);
+        return _noBody ? _buffer.AsMemory(_dataStart) : _buffer.AsMemory(_position, _buffer!.Length - _position - Reserve);
     }
 
     public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
@@ -95,11 +98,6 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
         }
 
         Start();
-        if (_chunked)
-        {
-            Ensure(_lastChunk.Length + 2);
-        }
-
         await SendAsync(last: true).ConfigureAwait(false);
         if (_declared >= 0 && _written < _declared && !_noBody)
         {
@@ -237,12 +235,12 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
     // Room for at least `size` more body bytes (plus a chunk's CRLF); grows the buffer, keeping what it holds.
     private void Ensure(int size)
     {
-        if (_noBody || _buffer!.Length - _position - 2 >= size + (_chunked ? _lastChunk.Length : 0))
+        if (_noBody || _buffer!.Length - _position - Reserve >= size)
         {
             return;
         }
 
-        var bigger = ArrayPool<byte>.Shared.Rent(_position + size + 2 + _lastChunk.Length);
+        var bigger = ArrayPool<byte>.Shared.Rent(_position + size + Reserve);
         _buffer.AsSpan(0, _position).CopyTo(bigger);
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = bigger;

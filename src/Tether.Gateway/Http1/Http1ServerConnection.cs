@@ -23,6 +23,7 @@ internal sealed partial class Http1ServerConnection :
     IHttpRequestLifetimeFeature, IHttpRequestBodyDetectionFeature
 {
     private static readonly byte[] _continue = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
+    private static readonly byte[] _requestTimeout = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray();
 
     private readonly Socket _socket;
     private readonly Http1Engine _engine;
@@ -286,7 +287,9 @@ internal sealed partial class Http1ServerConnection :
                             // Closed by the client, or cut by the timer (a slow head: Slowloris).
                             if (_timedOut == (int)TimeoutReason.RequestHeaders)
                             {
+                                // As Kestrel: 408 and the connection closed (nginx closes without a response).
                                 _engine.Closed.Increment(ProtectionCloseReason.SlowHeaders);
+                                await SendAsync(_requestTimeout).ConfigureAwait(false);
                             }
 
                             return;
@@ -558,6 +561,20 @@ internal sealed partial class Http1ServerConnection :
         }
 
         _timedOut = (int)reason;
+        if (reason == TimeoutReason.RequestHeaders)
+        {
+            // Only the read side: the pending receive ends, and the 408 can still be written.
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Receive);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+
+            return;
+        }
+
         Shutdown();
     }
 
