@@ -55,6 +55,10 @@ internal sealed partial class Http1ServerConnection :
     private bool _continueSent;
     private bool _bodyStarted;
     private string? _connectionId;
+    private volatile bool _watching;
+
+    // The peek's destination: its byte is never read, so one array serves every connection.
+    private static readonly byte[] _peek = new byte[1];
 
     public Http1ServerConnection(Socket socket, Http1Engine engine)
     {
@@ -204,8 +208,9 @@ internal sealed partial class Http1ServerConnection :
         {
             _aborted?.Cancel();
         }
-        catch (AggregateException)
+        catch (Exception ex) when (ex is AggregateException or ObjectDisposedException)
         {
+            // A callback failed, or the connection has already ended (a late close watch).
         }
 
         _socket.Dispose();
@@ -311,6 +316,13 @@ internal sealed partial class Http1ServerConnection :
                 }
 
                 _inStart += consumed;
+                if (!Head.HasBody && _inEnd == _inStart && !_watching)
+                {
+                    // Nothing of this request is left to read: watch for the client leaving while it is served.
+                    _watching = true;
+                    _ = WatchForCloseAsync();
+                }
+
                 if (!await ServeAsync(requestHeaders).ConfigureAwait(false))
                 {
                     return;
@@ -329,6 +341,9 @@ internal sealed partial class Http1ServerConnection :
             }
 
             _timer.Dispose();
+
+            // FIN first: it ends a pending receive (the close watch), so the close that follows is not abortive.
+            Shutdown();
             _socket.Dispose();
             ReturnBuffer();
             _aborted?.Dispose();
@@ -428,6 +443,30 @@ internal sealed partial class Http1ServerConnection :
         }
 
         return true;
+    }
+
+    // Kestrel's background read, in its smallest form: a 1-byte peek that completes when the client sends more
+    // (a pipelined request: left in the socket for the loop) or closes (end of stream: the request in flight is
+    // aborted, so the forwarder closes its backend connection instead of waiting for an answer nobody reads).
+    // At most one is pending; it may outlive the request, and then ends the idle connection if the client closes.
+    private async Task WatchForCloseAsync()
+    {
+        try
+        {
+            var n = await _socket.ReceiveAsync(_peek, SocketFlags.Peek).ConfigureAwait(false);
+            if (n == 0)
+            {
+                Abort();
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            Abort();
+        }
+        finally
+        {
+            _watching = false;
+        }
     }
 
     private bool BodyComplete => Head.Chunked ? _chunkState == ChunkState.Done : _bodyRemaining == 0;
