@@ -157,7 +157,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         if (_limiter.MaxConnections > 0 && !_limiter.TryAcquire())
         {
             Closed.Increment(ProtectionCloseReason.GlobalLimit);
-            socket.Dispose();
+            await RefuseAsync(socket).ConfigureAwait(false);
             return;
         }
 
@@ -172,7 +172,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
                 if (!_limiter.TryAcquireClient(client))
                 {
                     Closed.Increment(ProtectionCloseReason.PerClientLimit);
-                    socket.Dispose();
+                    await RefuseAsync(socket).ConfigureAwait(false);
                     return;
                 }
 
@@ -210,6 +210,28 @@ internal sealed partial class Http1Engine : IAsyncDisposable
             {
                 _limiter.Release();
             }
+        }
+    }
+
+    // A connection over a cap is closed at once, but with a FIN and a short lingering read rather than a reset, so a
+    // client that already sent its request sees the connection end instead of an error (as on Kestrel listeners).
+    private static async Task RefuseAsync(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            var scratch = new byte[512];
+            while (await socket.ReceiveAsync(scratch, SocketFlags.None, linger.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
         }
     }
 

@@ -55,7 +55,9 @@ internal sealed partial class Http1ServerConnection :
     private bool _continueSent;
     private bool _bodyStarted;
     private string? _connectionId;
-    private volatile bool _watching;
+
+    // The close watch of the last bodiless request, while it is pending or not yet awaited by the idle wait.
+    private Task<bool>? _watch;
 
     // The peek's destination: its byte is never read, so one array serves every connection.
     private static readonly byte[] _peek = new byte[1];
@@ -262,7 +264,19 @@ internal sealed partial class Http1ServerConnection :
                     }
 
                     Arm(TimeoutReason.KeepAlive, _engine.Downstream.KeepAliveTimeout);
-                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    if (_watch is { } watch)
+                    {
+                        _watch = null;
+                        if (!await watch.ConfigureAwait(false))
+                        {
+                            return;
+                        }
+                    }
+                    else
+                    {
+                        await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    }
+
                     IsIdle = false;
                     if (_timedOut != 0)
                     {
@@ -316,11 +330,10 @@ internal sealed partial class Http1ServerConnection :
                 }
 
                 _inStart += consumed;
-                if (!Head.HasBody && _inEnd == _inStart && !_watching)
+                if (!Head.HasBody && _inEnd == _inStart && _watch is null)
                 {
                     // Nothing of this request is left to read: watch for the client leaving while it is served.
-                    _watching = true;
-                    _ = WatchForCloseAsync();
+                    _watch = WatchForCloseAsync();
                 }
 
                 if (!await ServeAsync(requestHeaders).ConfigureAwait(false))
@@ -446,27 +459,25 @@ internal sealed partial class Http1ServerConnection :
     }
 
     // Kestrel's background read, in its smallest form: a 1-byte peek that completes when the client sends more
-    // (a pipelined request: left in the socket for the loop) or closes (end of stream: the request in flight is
-    // aborted, so the forwarder closes its backend connection instead of waiting for an answer nobody reads).
-    // At most one is pending; it may outlive the request, and then ends the idle connection if the client closes.
-    private async Task WatchForCloseAsync()
+    // (a pipelined request, or the next one: left in the socket for the loop) or closes (end of stream: the
+    // request in flight is aborted, so the forwarder closes its backend connection instead of waiting for an
+    // answer nobody reads). It outlives the request: the idle wait awaits it instead of a zero-byte receive, so
+    // an idle connection still holds one pending receive and no more. True when bytes are ready.
+    private async Task<bool> WatchForCloseAsync()
     {
         try
         {
-            var n = await _socket.ReceiveAsync(_peek, SocketFlags.Peek).ConfigureAwait(false);
-            if (n == 0)
+            if (await _socket.ReceiveAsync(_peek, SocketFlags.Peek).ConfigureAwait(false) > 0)
             {
-                Abort();
+                return true;
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            Abort();
         }
-        finally
-        {
-            _watching = false;
-        }
+
+        Abort();
+        return false;
     }
 
     private bool BodyComplete => Head.Chunked ? _chunkState == ChunkState.Done : _bodyRemaining == 0;
