@@ -9,6 +9,8 @@
 #   origin    nginx answering the page itself (1 worker, as in bench/run.sh)
 #   kestrel   bench/floor: Kestrel's HTTP/1.1 server answering the page itself, Tether's transport settings
 #   handler   bench/floor: Kestrel's socket transport and a fixed-response connection handler (no HTTP layer)
+#   conn      bench/floor: Tether's minimal HTTP/1.1 handler as a connection middleware on Kestrel's transport (issue 15 a)
+#   sockets   bench/floor: the same handler on Tether's own accept loop, zero-byte receives while idle (issue 15 b)
 #   nginx     nginx proxying to origin (keepalive 64), as in bench/run.sh
 #   tether    Tether proxying to origin, as in bench/run.sh
 # Measures: requests/s, p99, CPU time per request (utime+stime of the server's processes ÷ requests),
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --port-base) PORT_BASE=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
-        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -52,7 +54,7 @@ TETHER_STATUS=ok
 RUN_DIR="$BENCH_DIR/results/tmp/floor"
 SERVER_MAX_SECONDS=$((300 + ROUNDS * 5 * (DURATION + 2)))
 FLOOR_EXE="$BENCH_DIR/.build/floor/floor"
-SERVERS="origin kestrel handler nginx tether"
+SERVERS="origin kestrel handler conn sockets nginx tether"
 declare -A URL=() RPS=() CPU=() P99=() IDLE=()
 
 trap 'log "failed: line $LINENO: $BASH_COMMAND"' ERR
@@ -133,7 +135,8 @@ main() {
     mkdir -p "$RUN_DIR" "$OUT_DIR"
     assign_ports
     local floor_port=$((PORT_BASE + 150)) handler_port=$((PORT_BASE + 151)) idle_port=$((PORT_BASE + 152)) p
-    for p in "$floor_port" "$handler_port" "$idle_port"; do
+    local conn_port=$((PORT_BASE + 153)) sockets_port=$((PORT_BASE + 154))
+    for p in "$floor_port" "$handler_port" "$idle_port" "$conn_port" "$sockets_port"; do
         port_free "$p" || die "port $p on 127.0.0.1 is in use; pass --port-base"
     done
     make_fixtures
@@ -150,6 +153,8 @@ main() {
     start_origin
     start_floor kestrel kestrel "$floor_port"
     start_floor handler handler "$handler_port"
+    start_floor conn conn "$conn_port"
+    start_floor sockets sockets "$sockets_port"
     start_instance nginx main
     start_instance tether main
     for p in nginx tether; do
@@ -160,6 +165,8 @@ main() {
     URL[origin]="http://127.0.0.1:$ORIGIN_PORT/"
     URL[kestrel]="http://127.0.0.1:$floor_port/"
     URL[handler]="http://127.0.0.1:$handler_port/"
+    URL[conn]="http://127.0.0.1:$conn_port/"
+    URL[sockets]="http://127.0.0.1:$sockets_port/"
     URL[nginx]="http://127.0.0.1:${HTTP_PORT[nginx]}/"
     URL[tether]="http://127.0.0.1:${HTTP_PORT[tether]}/"
 
@@ -179,10 +186,14 @@ main() {
     done
     stop_server kestrel
     stop_server handler
+    stop_server conn
+    stop_server sockets
 
     log "idle memory: $IDLE_CONNS keep-alive connections per server"
     idle kestrel "$idle_port" start_floor kestrel kestrel "$idle_port"
     idle handler "$idle_port" start_floor handler handler "$idle_port"
+    idle conn "$idle_port" start_floor conn conn "$idle_port"
+    idle sockets "$idle_port" start_floor sockets sockets "$idle_port"
     idle tether-idle "${IDLE_PORT[tether]}" start_instance tether idle
     IDLE[tether]=${IDLE[tether-idle]}
     idle nginx-idle "${IDLE_PORT[nginx]}" start_instance nginx idle
@@ -193,7 +204,7 @@ main() {
         for name in $SERVERS; do
             [ "$(median ${RPS[$name]})" != 0 ] || die "smoke: $name answered no load"
         done
-        for name in kestrel handler tether nginx; do
+        for name in kestrel handler conn sockets tether nginx; do
             [ "${IDLE[$name]}" != 0 ] || die "smoke: no idle-memory figure for $name"
         done
         log "smoke: every server answered"
@@ -206,6 +217,8 @@ write_report() {
         [origin]="nginx answering the page itself (the origin)"
         [kestrel]="Kestrel HTTP/1.1 answering the page itself"
         [handler]="Kestrel's socket transport, fixed-response handler (no HTTP layer)"
+        [conn]="Tether's minimal HTTP/1.1 handler, connection middleware on Kestrel's transport (a)"
+        [sockets]="Tether's minimal HTTP/1.1 handler, own accept loop, zero-byte receives (b)"
         [nginx]="nginx proxying to the origin"
         [tether]="Tether proxying to the origin"
     )

@@ -27,6 +27,8 @@
 #                                             and wrk sends Accept-Encoding: A to every proxy (nginx and HAProxy
 #                                             pass it on and compress nothing): the cost of compression, in
 #                                             paired runs with and without (docs/benchmarks.md)
+#   --tether-engine E [BENCH_TETHER_ENGINE=kestrel] listeners[].engine of Tether's cleartext HTTP/1.1
+#                                             listeners: kestrel or tether (issue 15; TLS/h2 stays on Kestrel)
 #   --port-base N     [BENCH_PORT_BASE=28000] ports used: base+80 .. base+139 on 127.0.0.1
 #   --out DIR         [BENCH_OUT]             where the report goes (default bench/results)
 #   --serve S                                 start everything, print the addresses, wait S seconds, stop
@@ -60,6 +62,7 @@ BUILD=${BENCH_BUILD:-1}
 TETHER_SOURCE=${BENCH_TETHER_SOURCE:-worktree}
 TETHER_ACCESS_LOG=${BENCH_TETHER_ACCESS_LOG:-off}
 TETHER_COMPRESSION=${BENCH_TETHER_COMPRESSION:-off}
+TETHER_ENGINE=${BENCH_TETHER_ENGINE:-kestrel}
 PORT_BASE=${BENCH_PORT_BASE:-28000}
 OUT_DIR=${BENCH_OUT:-}
 SERVE=0
@@ -92,6 +95,7 @@ while [ $# -gt 0 ]; do
         --tether-source) TETHER_SOURCE=$2; shift ;;
         --tether-access-log) TETHER_ACCESS_LOG=$2; shift ;;
         --tether-compression) TETHER_COMPRESSION=$2; shift ;;
+        --tether-engine) TETHER_ENGINE=$2; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
         --serve) SERVE=$2; shift ;;
@@ -117,6 +121,8 @@ done
 
 RUN_DIR="$BENCH_DIR/results/tmp/run"
 [ "$TETHER_COMPRESSION" = off ] || log "Tether compresses every response with $TETHER_COMPRESSION (minSize 0); wrk sends Accept-Encoding: $TETHER_COMPRESSION"
+[[ $TETHER_ENGINE =~ ^(kestrel|tether)$ ]] || die "--tether-engine is kestrel or tether, not '$TETHER_ENGINE'"
+[ "$TETHER_ENGINE" = kestrel ] || log "Tether's HTTP/1.1 listeners run on engine \"$TETHER_ENGINE\""
 [ "$TETHER_ACCESS_LOG" = off ] || log "Tether logs every request (accessLog.format $TETHER_ACCESS_LOG) to $RUN_DIR/<instance>-access.log"
 RAW="$RUN_DIR/raw.jsonl"
 # Servers outlive nothing: even if this script is killed, `timeout` stops them after this long.
@@ -277,6 +283,7 @@ write_meta() {
         echo "tether_counters=$counters"
         echo "tether_backend_counters=${BACKEND_COUNTERS:-}"
         echo "proxies=${ACTIVE_PROXIES[*]}"
+        echo "tether_engine=$TETHER_ENGINE"
     } >"$RUN_DIR/meta.txt"
 }
 

@@ -188,7 +188,7 @@ write_tether_config() {
     fi
     cat >"$RUN_DIR/$name.json" <<CONF
 {
-  "listeners": [ { "address": "127.0.0.1:$port", "protocols": "http1" }$tls ],
+  "listeners": [ { "address": "127.0.0.1:$port", "protocols": "http1", "engine": "${TETHER_ENGINE:-kestrel}" }$tls ],
   "downstream": { "maxRequestsPerConnection": 0 },
   "admin": { "address": "127.0.0.1:$admin_port" },
   "accessLog": { "path": "$access_log", "format": "$format" },

@@ -68,6 +68,16 @@ public static partial class ConfigValidator
                 errors.Add(new ConfigError(path + ".protocols", listener.Protocols.ToString(), "use \"http1\", \"http2\" or \"http1AndHttp2\""));
             }
 
+            if (listener.Engine == ListenerEngine.Tether)
+            {
+                // Tether's own engine serves cleartext HTTP/1.1 only so far; HTTP/2, TLS and PROXY stay on Kestrel.
+                if (listener.Protocols != ListenerProtocols.Http1 || listener.Tls is not null || listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
+                {
+                    errors.Add(new ConfigError(path + ".engine", "\"tether\"",
+                        "the \"tether\" engine serves cleartext HTTP/1.1 only: set protocols to \"http1\" with no tls and no proxyProtocol, or use engine \"kestrel\""));
+                }
+            }
+
             // protocols "http2" without TLS is HTTP/2 with prior knowledge (h2c): allowed, nothing to say.
             if (listener.Tls is { } tls)
             {
@@ -107,6 +117,7 @@ public static partial class ConfigValidator
     private static void ValidateDownstream(DownstreamConfig downstream, List<ConfigError> errors)
     {
         Positive(errors, "downstream.keepAliveTimeout", downstream.KeepAliveTimeout, "75s");
+        Positive(errors, "downstream.lingeringTimeout", downstream.LingeringTimeout, "5s");
         Positive(errors, "downstream.requestHeadersTimeout", downstream.RequestHeadersTimeout, "10s");
         NotNegative(errors, "downstream.maxRequestsPerConnection", downstream.MaxRequestsPerConnection, "1000, or 0 for unlimited");
         if (downstream.MaxRequestBodySize < 0)

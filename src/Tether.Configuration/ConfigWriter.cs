@@ -42,6 +42,7 @@ public static partial class ConfigWriter
                     ["trustedNetworks"] = Strings(listener.ProxyProtocol.TrustedNetworks),
                     ["timeout"] = Durations.Format(listener.ProxyProtocol.Timeout),
                 },
+                ["engine"] = EnumName(listener.Engine),
             });
         }
 
@@ -64,6 +65,7 @@ public static partial class ConfigWriter
             ["downstream"] = new JsonObject
             {
                 ["keepAliveTimeout"] = Durations.Format(downstream.KeepAliveTimeout),
+                ["lingeringTimeout"] = Durations.Format(downstream.LingeringTimeout),
                 ["maxRequestsPerConnection"] = downstream.MaxRequestsPerConnection,
                 ["maxConnectionLifetime"] = Durations.Format(downstream.MaxConnectionLifetime),
                 ["maxConnectionLifetimeJitter"] = downstream.MaxConnectionLifetimeJitter is { } jitter ? Durations.Format(jitter) : null,

@@ -157,6 +157,16 @@ public enum ListenerProtocols
     Http1AndHttp2,
 }
 
+/// <summary>What serves a listener's HTTP/1.1 connections (issue 15).</summary>
+public enum ListenerEngine
+{
+    /// <summary>Kestrel's HTTP/1.1 server (the default for now).</summary>
+    Kestrel,
+
+    /// <summary>Tether's own HTTP/1.1 server on its own accept loop (strict RFC 9112 parser, exact timers).</summary>
+    Tether,
+}
+
 public sealed record ListenerConfig
 {
     /// <summary>"127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80", "*:8080" (all interfaces).</summary>
@@ -168,6 +178,9 @@ public sealed record ListenerConfig
 
     /// <summary>nginx listen … proxy_protocol; HAProxy bind … accept-proxy.</summary>
     public ProxyProtocolConfig ProxyProtocol { get; init; } = new();
+
+    /// <summary>"kestrel" (default) or "tether": which HTTP/1.1 server answers this listener's connections.</summary>
+    public ListenerEngine Engine { get; init; } = ListenerEngine.Kestrel;
 }
 
 public sealed record TlsConfig
@@ -191,6 +204,10 @@ public sealed record TcpKeepAliveConfig
 
 public sealed record DownstreamConfig
 {
+    /// <summary>nginx lingering_timeout: after an error response that closes the connection, how long the engine
+    /// "tether" keeps reading and discarding what the client still sends, so it reads the response instead of a reset.</summary>
+    public TimeSpan LingeringTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>nginx keepalive_timeout; Kestrel KeepAliveTimeout.</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(75);
 

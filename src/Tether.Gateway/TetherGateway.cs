@@ -288,6 +288,12 @@ public sealed partial class TetherGateway : IAsyncDisposable
 
     private ListenerServer CreateListener(ListenerConfig listener, TetherConfig config)
     {
+        if (listener.Engine == ListenerEngine.Tether)
+        {
+            return ListenerServer.Create(listener, new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleAsync, Downstream, _limiter, _trustedProxies,
+                _options.TimeProvider, (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Tether.Gateway.Http1")));
+        }
+
         var frameLimits = new Http2FrameLimits(config.Downstream);
         return ListenerServer.Create(
             listener,

@@ -42,6 +42,8 @@ public class BindingErrorTests
     [InlineData("""{ "listeners": [{ "address": 8080 }] }""", "listeners[0].address", "expected a string", "8080")]
     [InlineData("""{ "listeners": [null] }""", "listeners[0]", "a listener such as", "null")]
     [InlineData("""{ "listeners": [{ "protocols": "h2" }] }""", "listeners[0].protocols", "\"http1\", \"http2\" or \"http1AndHttp2\"", "\"h2\"")]
+    [InlineData("""{ "listeners": [{ "engine": "nginx" }] }""", "listeners[0].engine", "expected \"kestrel\" or \"tether\"", "\"nginx\"")]
+    [InlineData("""{ "downstream": { "lingeringTimeout": 5 } }""", "downstream.lingeringTimeout", "a duration needs a unit", "5")]
     public void Wrong_types_and_values_name_path_value_and_fix(string json, string path, string fix, string value)
     {
         var error = ConfigAssert.SingleError(json, path, fix);

@@ -50,6 +50,17 @@ public class ConfigValidatorTests
     }
 
     [Fact]
+    public void Engine_tether_serves_cleartext_http1_only_and_says_what_to_change()
+    {
+        ConfigAssert.SingleError("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "tether" }] }""",
+            "listeners[0].engine", "set protocols to \"http1\" with no tls and no proxyProtocol, or use engine \"kestrel\"");
+        var config = ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80", "protocols": "http1", "engine": "Tether" }], "downstream": { "lingeringTimeout": "2s" } }""");
+        Assert.Equal(ListenerEngine.Tether, config.Listeners[0].Engine);
+        Assert.Equal(TimeSpan.FromSeconds(2), config.Downstream.LingeringTimeout);
+        Assert.Equal(ListenerEngine.Kestrel, new ListenerConfig().Engine);
+    }
+
+    [Fact]
     public void Duplicate_listener_addresses()
     {
         ConfigAssert.SingleError("""{ "listeners": [{ "address": "[::1]:80" }, { "address": "[::1]:80", "protocols": "http1" }] }""",

@@ -63,6 +63,7 @@ internal static partial class ConfigBinder
             Protocols = reader.Read("protocols", defaults.Protocols, ValueParsers.Protocols),
             Tls = BindTls(reader.Object("tls")),
             ProxyProtocol = BindProxyProtocol(reader.Object("proxyProtocol")),
+            Engine = reader.Read("engine", defaults.Engine, ValueParsers.Engine),
         };
         reader.Finish();
         return listener;
@@ -86,6 +87,7 @@ internal static partial class ConfigBinder
         var downstream = new DownstreamConfig
         {
             KeepAliveTimeout = reader.Read("keepAliveTimeout", defaults.KeepAliveTimeout, ValueParsers.Duration),
+            LingeringTimeout = reader.Read("lingeringTimeout", defaults.LingeringTimeout, ValueParsers.Duration),
             MaxRequestsPerConnection = reader.Read("maxRequestsPerConnection", defaults.MaxRequestsPerConnection, ValueParsers.Int),
             MaxConnectionLifetime = reader.Read("maxConnectionLifetime", defaults.MaxConnectionLifetime, ValueParsers.OptionalDuration),
             MaxConnectionLifetimeJitter = reader.Read("maxConnectionLifetimeJitter", defaults.MaxConnectionLifetimeJitter, PresentDuration),

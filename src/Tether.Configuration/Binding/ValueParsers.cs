@@ -217,23 +217,31 @@ internal static class ValueParsers
         return ok;
     }
 
-    public static bool Protocols(JsonNode? node, bool fromEnvironment, out ListenerProtocols value, out string error)
+    public static bool Protocols(JsonNode? node, bool fromEnvironment, out ListenerProtocols value, out string error) =>
+        EnumValue(node, "expected \"http1\", \"http2\" or \"http1AndHttp2\"", out value, out error);
+
+    public static bool Engine(JsonNode? node, bool fromEnvironment, out ListenerEngine value, out string error) =>
+        EnumValue(node, "expected \"kestrel\" or \"tether\"", out value, out error);
+
+    // A string naming one of T's members, in any case.
+    private static bool EnumValue<T>(JsonNode? node, string expected, out T value, out string error)
+        where T : struct, Enum
     {
         value = default;
         error = "";
         if (AsString(node) is { } text)
         {
-            foreach (var protocols in Enum.GetValues<ListenerProtocols>())
+            foreach (var member in Enum.GetValues<T>())
             {
-                if (text.Trim().Equals(protocols.ToString(), StringComparison.OrdinalIgnoreCase))
+                if (text.Trim().Equals(member.ToString(), StringComparison.OrdinalIgnoreCase))
                 {
-                    value = protocols;
+                    value = member;
                     return true;
                 }
             }
         }
 
-        error = "expected \"http1\", \"http2\" or \"http1AndHttp2\"";
+        error = expected;
         return false;
     }
 

@@ -21,7 +21,7 @@ internal static class StatusWriter
         OperationsStatus.WriteJson(json, snapshot.Operations);
         json.WriteStartObject("connections");
         json.WriteNumber("active", d.Active);
-        json.WriteNumber("reading", 0);
+        json.WriteNumber("reading", d.Reading);
         json.WriteNumber("writing", d.Writing);
         json.WriteNumber("waiting", d.Waiting);
         json.WriteNumber("accepted", d.Accepted);

@@ -15,14 +15,17 @@ namespace Tether.Gateway.Hosting;
 /// </summary>
 internal sealed class ListenerServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
-    private readonly Protection.Http2FrameLimits _frameLimits;
+    // Exactly one of the two: Kestrel's server, or Tether's own HTTP/1.1 engine (listeners[].engine "tether").
+    private readonly WebApplication? _app;
+    private readonly Http1.Http1Engine? _engine;
+    private readonly Protection.Http2FrameLimits? _frameLimits;
     private int _stopped;
 
-    private ListenerServer(ListenerConfig config, WebApplication app, Protection.Http2FrameLimits frameLimits)
+    private ListenerServer(ListenerConfig config, WebApplication? app, Http1.Http1Engine? engine, Protection.Http2FrameLimits? frameLimits)
     {
         Config = config;
         _app = app;
+        _engine = engine;
         _frameLimits = frameLimits;
     }
 
@@ -39,12 +42,27 @@ internal sealed class ListenerServer : IAsyncDisposable
         builder.WebHost.UseKestrel(configureKestrel);
         var app = builder.Build();
         app.Run(handler);
-        return new ListenerServer(config, app, frameLimits);
+        return new ListenerServer(config, app, null, frameLimits);
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>A listener served by Tether's own HTTP/1.1 engine.</summary>
+    public static ListenerServer Create(ListenerConfig config, Http1.Http1Engine engine) => new(config, null, engine, null);
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (_engine is not null)
+        {
+            _engine.Start();
+            Url = _engine.Url;
+            return Task.CompletedTask;
+        }
+
+        return StartKestrelAsync(cancellationToken);
+    }
+
+    private async Task StartKestrelAsync(CancellationToken cancellationToken)
+    {
+        await _app!.StartAsync(cancellationToken).ConfigureAwait(false);
         Url = GatewayHost.BoundUrls(_app)[0];
     }
 
@@ -55,10 +73,16 @@ internal sealed class ListenerServer : IAsyncDisposable
     /// </summary>
     public void ApplyLimits(DownstreamConfig downstream)
     {
-        var kestrel = _app.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
+        if (_engine is not null)
+        {
+            _engine.ApplyLimits(downstream);
+            return;
+        }
+
+        var kestrel = _app!.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
         kestrel.Limits.KeepAliveTimeout = downstream.KeepAliveTimeout;
         Protection.KestrelLimits.Apply(kestrel, downstream);
-        _frameLimits.Apply(downstream);
+        _frameLimits?.Apply(downstream);
     }
 
     /// <summary>Stops accepting, asks every connection to close, aborts what is left when the token fires.</summary>
@@ -66,9 +90,16 @@ internal sealed class ListenerServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
-            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+            if (_engine is not null)
+            {
+                await _engine.StopAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _app!.StopAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
-    public ValueTask DisposeAsync() => _app.DisposeAsync();
+    public ValueTask DisposeAsync() => _engine is not null ? _engine.DisposeAsync() : _app!.DisposeAsync();
 }

@@ -22,7 +22,7 @@ internal sealed class DownstreamConnectionMiddleware(ConnectionDelegate next, Do
         {
             try
             {
-                SetSocketOptions(socket);
+                SetSocketOptions(socket, config);
             }
             catch (SocketException)
             {
@@ -37,7 +37,8 @@ internal sealed class DownstreamConnectionMiddleware(ConnectionDelegate next, Do
         return Protection.ConnectionRelease.RunAsync(next, connection, _closed);
     }
 
-    private void SetSocketOptions(Socket socket)
+    /// <summary>downstream.tcpKeepAlive, sendBufferSize and receiveBufferSize on an accepted client socket (both engines).</summary>
+    internal static void SetSocketOptions(Socket socket, DownstreamConfig config)
     {
         if (config.TcpKeepAlive is { } keepAlive)
         {

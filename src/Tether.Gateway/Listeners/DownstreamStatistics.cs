@@ -2,8 +2,9 @@ namespace Tether.Gateway.Listeners;
 
 /// <summary>
 /// Client-side counters with nginx stub_status meaning: accepted and handled connections, active ones, and of
-/// those how many are writing (a request in progress), and waiting (idle keep-alive). "Reading" (receiving a
-/// request head) is folded into waiting: Kestrel does not tell an application when a request head starts.
+/// those how many are reading (receiving a request head), writing (a request in progress) and waiting (idle
+/// keep-alive). Reading is counted by the "tether" engine; on Kestrel listeners it is folded into waiting
+/// (Kestrel does not tell an application when a request head starts).
 /// </summary>
 public sealed class DownstreamStatistics
 {
@@ -12,6 +13,7 @@ public sealed class DownstreamStatistics
     private long _active;
     private long _inFlight;
     private long _requests;
+    private long _reading;
 
     public long Accepted => Volatile.Read(ref _accepted);
 
@@ -22,7 +24,10 @@ public sealed class DownstreamStatistics
     /// <summary>Requests in progress.</summary>
     public long Writing => Volatile.Read(ref _inFlight);
 
-    public long Waiting => Math.Max(0, Active - Writing);
+    /// <summary>Connections receiving a request head (engine "tether" only).</summary>
+    public long Reading => Volatile.Read(ref _reading);
+
+    public long Waiting => Math.Max(0, Active - Writing - Reading);
 
     public long Requests => Volatile.Read(ref _requests);
 
@@ -46,4 +51,8 @@ public sealed class DownstreamStatistics
     }
 
     internal void OnRequestEnded() => Interlocked.Decrement(ref _inFlight);
+
+    internal void OnReadingStarted() => Interlocked.Increment(ref _reading);
+
+    internal void OnReadingEnded() => Interlocked.Decrement(ref _reading);
 }

@@ -66,6 +66,7 @@ internal static class MetricFamilies
 
         var d = snapshot.Downstream;
         Family("tether_connections_active", MetricType.Gauge, "Client connections open now.").Add(d.Active);
+        Family("tether_connections_reading", MetricType.Gauge, "Client connections receiving a request head (engine \"tether\").").Add(d.Reading);
         Family("tether_connections_writing", MetricType.Gauge, "Client connections with a request in progress.").Add(d.Writing);
         Family("tether_connections_waiting", MetricType.Gauge, "Idle keep-alive client connections.").Add(d.Waiting);
         Family("tether_connections_accepted_total", MetricType.Counter, "Client connections accepted.").Add(d.Accepted);

@@ -79,7 +79,7 @@ internal sealed class TelemetrySnapshot
             At = DateTimeOffset.UtcNow,
             Downstream = new DownstreamFigures(
                 d.Active, d.Writing, d.Waiting, d.Accepted, d.Handled, d.Requests,
-                [.. ConnectionCloseCounters.Reasons.Select(r => (r, d.Closed[r]))]),
+                [.. ConnectionCloseCounters.Reasons.Select(r => (r, d.Closed[r]))], d.Reading),
             Requests = new RequestFigures(d.Requests, d.Writing, counters.NotFound, counters.Rejected, counters.ClientAbortedCount, errors),
             Operations = new OperationsFigures(
                 gateway.IsReady, gateway.Drainer.IsDraining, gateway.Recycler.Current is not null, gateway.Recycler.Recycled, gateway.Retired.Count, gateway.LastReload, gateway.ConfigRevision),
@@ -113,7 +113,7 @@ internal sealed record BuildFigures(string Version, string? Commit, string Runti
 }
 
 internal sealed record DownstreamFigures(
-    long Active, long Writing, long Waiting, long Accepted, long Handled, long Requests, IReadOnlyList<(ProtectionCloseReason Reason, long Count)> Closed);
+    long Active, long Writing, long Waiting, long Accepted, long Handled, long Requests, IReadOnlyList<(ProtectionCloseReason Reason, long Count)> Closed, long Reading);
 
 internal sealed record RequestFigures(
     long Total, long InFlight, long NotFound, long Rejected, long ClientAborted, IReadOnlyList<(UpstreamPhase Phase, UpstreamErrorKind Kind, long Count)> UpstreamErrors);

@@ -64,6 +64,14 @@ public sealed class HeaderTests(ITestOutputHelper output)
         Assert.Equal(200, (await client.GetAsync("/", "tether.test", $"Connection: {connection}", "X-Foo: 1", "X-Custom: yes")).Status);
 
         var seen = Assert.Single(origin.Requests).Head;
+        if (Tether.Testing.TestEngine.ForcesTether)
+        {
+            // Engine "tether" reads the Connection header itself: the limitation is Kestrel's only.
+            Assert.False(seen.Has("X-Foo"), seen.Text);
+            Assert.Equal("yes", seen.Get("X-Custom"));
+            return;
+        }
+
         Assert.True(seen.Has("X-Foo"), $"Kestrel kept the tokens of 'Connection: {connection}' (it used to reduce them to '{kestrelValue}'): remove this test");
         Assert.Equal("yes", seen.Get("X-Custom"));
         Assert.False(seen.Has("Connection"), seen.Text);

@@ -35,7 +35,7 @@ internal sealed class BalancedGateway : IAsyncDisposable
         var result = ConfigLoader.Parse(json);
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         var options = new GatewayOptions { HostResolver = resolver ?? SystemHostResolver.Instance };
-        return new BalancedGateway(await TetherGateway.StartAsync(result.Config!, options));
+        return new BalancedGateway(await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(result.Config!), options));
     }
 
     /// <summary>A loopback port nobody listens on (bound, then released).</summary>

@@ -21,7 +21,7 @@ public class AdminCountersTests
             Clusters = new Dictionary<string, ClusterConfig> { ["origin"] = new() { Destinations = [destination] } },
             Admin = new AdminConfig { Address = "127.0.0.1:0" },
         };
-        await using var gateway = await TetherGateway.StartAsync(config);
+        await using var gateway = await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(config));
         var port = gateway.ListenerUrls[0].Port;
         using var first = new System.Net.Sockets.TcpClient("127.0.0.1", port);
         await first.GetStream().WriteAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());

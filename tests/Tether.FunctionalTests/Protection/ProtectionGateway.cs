@@ -49,7 +49,7 @@ internal sealed class ProtectionGateway : IAsyncDisposable
         try
         {
             var logs = new TestLoggerProvider();
-            return new ProtectionGateway(await TetherGateway.StartAsync(config, new GatewayOptions { LoggerFactory = logs.CreateFactory(), TimeProvider = timeProvider ?? TimeProvider.System }), origin, logs);
+            return new ProtectionGateway(await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(config), new GatewayOptions { LoggerFactory = logs.CreateFactory(), TimeProvider = timeProvider ?? TimeProvider.System }), origin, logs);
         }
         catch
         {

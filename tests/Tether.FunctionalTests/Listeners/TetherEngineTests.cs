@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Tether.Configuration;
+using Tether.FunctionalTests.Infrastructure;
+using Tether.FunctionalTests.Protection;
+
+namespace Tether.FunctionalTests.Listeners;
+
+/// <summary>
+/// listeners[].engine "tether" (issue 15): what Kestrel could not do for a proxy, on real sockets. The origin is
+/// a raw-socket server that records every request head it receives.
+/// </summary>
+public class TetherEngineTests
+{
+    private static Task<ProtectionGateway> StartAsync(Func<DownstreamConfig, DownstreamConfig>? downstream = null) =>
+        ProtectionGateway.StartAsync(downstream, listener => listener with { Engine = ListenerEngine.Tether });
+
+    [Theory]
+    [InlineData("keep-alive, X-Secret")]
+    [InlineData("X-Secret, close")]
+    public async Task Headers_the_Connection_header_nominates_never_reach_the_backend(string connection)
+    {
+        await using var gateway = await StartAsync();
+        using var client = await gateway.ConnectAsync();
+        var response = await ProtectionGateway.ExchangeAsync(client,
+            $"GET /a HTTP/1.1\r\nHost: x\r\nConnection: {connection}\r\nX-Secret: 1\r\nX-Kept: 2\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+        var head = Assert.Single(gateway.Origin.Requests);
+        Assert.Null(gateway.Origin.Header(0, "X-Secret"));
+        Assert.Equal("2", gateway.Origin.Header(0, "X-Kept"));
+        Assert.DoesNotContain("X-Secret", head, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task An_idle_connection_is_closed_when_keepAliveTimeout_has_passed_to_the_millisecond()
+    {
+        // The mechanism is one timer per idle connection armed when the response is written: no heartbeat
+        // slack. ±50 ms covers scheduling on a loaded CI machine, not the design.
+        var keepAlive = TimeSpan.FromMilliseconds(600);
+        await using var gateway = await StartAsync(d => d with { KeepAliveTimeout = keepAlive });
+        using var client = await gateway.ConnectAsync();
+        var response = await ProtectionGateway.ExchangeAsync(client, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var answered = Stopwatch.GetTimestamp();
+        Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+
+        var buffer = new byte[16];
+        var n = await client.ReceiveAsync(buffer, SocketFlags.None);
+        var elapsed = Stopwatch.GetElapsedTime(answered);
+
+        Assert.Equal(0, n);
+        Assert.InRange(elapsed.TotalMilliseconds, keepAlive.TotalMilliseconds - 50, keepAlive.TotalMilliseconds + 50);
+    }
+
+    [Fact]
+    public async Task A_client_still_sending_its_body_after_a_400_reads_the_400_instead_of_a_reset()
+    {
+        await using var gateway = await StartAsync();
+        using var client = await gateway.ConnectAsync();
+
+        // A head the parser refuses (a space before the colon), announcing a 4 MB body the client goes on sending.
+        await client.SendAsync(Encoding.ASCII.GetBytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\nBad Name: 1\r\n\r\n"), SocketFlags.None);
+        var sending = Task.Run(async () =>
+        {
+            var block = new byte[64 * 1024];
+            try
+            {
+                for (var i = 0; i < 64; i++)
+                {
+                    await client.SendAsync(block, SocketFlags.None);
+                }
+            }
+            catch (SocketException)
+            {
+                // Once the gateway has stopped lingering the rest may be refused; the response was read first.
+            }
+        });
+
+        // Read only after the body has been streaming: the gateway has long sent its 400 by now.
+        await Task.WhenAny(sending, Task.Delay(300));
+        var response = await ProtectionGateway.ReadResponseAsync(client);
+        await sending;
+
+        Assert.StartsWith("HTTP/1.1 400 ", response, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", response, StringComparison.Ordinal);
+        Assert.Empty(gateway.Origin.Requests);
+    }
+
+    [Fact]
+    public async Task Pipelined_requests_are_answered_in_order()
+    {
+        await using var gateway = await StartAsync();
+        using var client = await gateway.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes(
+            "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n" +
+            "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+            "GET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), SocketFlags.None);
+
+        var all = new StringBuilder();
+        var buffer = new byte[8192];
+        int n;
+        while ((n = await client.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+        {
+            all.Append(Encoding.Latin1.GetString(buffer, 0, n));
+        }
+
+        var text = all.ToString();
+        Assert.Equal(3, text.Split("HTTP/1.1 200 ").Length - 1);
+        var paths = gateway.Origin.Requests.Select(r => r.Split(' ')[1]).ToArray();
+        Assert.Equal(["/1", "/2", "/3"], paths);
+        Assert.EndsWith("Connection: close\r\n\r\n", text[..(text.LastIndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_connection_receiving_a_request_head_counts_as_reading()
+    {
+        await using var gateway = await StartAsync();
+        using var client = await gateway.ConnectAsync();
+        Assert.Equal(0, gateway.Gateway.Downstream.Reading);
+
+        await client.SendAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: x\r\n"), SocketFlags.None);
+        await Eventually.TrueAsync(() => gateway.Gateway.Downstream.Reading == 1, "a half-sent head is not counted as reading");
+        Assert.Equal(0, gateway.Gateway.Downstream.Writing);
+
+        var response = await ProtectionGateway.ExchangeAsync(client, "\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => gateway.Gateway.Downstream.Reading == 0, "reading is not released once the head is whole");
+        Assert.Equal(1, gateway.Gateway.Downstream.Waiting);
+    }
+
+    [Fact]
+    public async Task Expect_100_continue_gets_its_interim_response_before_the_body_is_sent()
+    {
+        await using var gateway = await StartAsync();
+        using var client = await gateway.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"), SocketFlags.None);
+
+        var interim = await ReadHeadAsync(client);
+        Assert.StartsWith("HTTP/1.1 100 Continue\r\n\r\n", interim, StringComparison.Ordinal);
+
+        var response = await ProtectionGateway.ExchangeAsync(client, "hello");
+        Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+        Assert.Single(gateway.Origin.Requests);
+    }
+
+    // Reads until one head (an interim response has no body) is in hand.
+    private static async Task<string> ReadHeadAsync(Socket client)
+    {
+        var text = "";
+        var buffer = new byte[1];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!text.EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) == 0)
+            {
+                break;
+            }
+
+            text += (char)buffer[0];
+        }
+
+        return text;
+    }
+}
