@@ -37,8 +37,8 @@ public class CompressionConfigTests
     [InlineData("""{ "algorithms": [] }""", "routes[0].compression.algorithms", "name at least one algorithm")]
     [InlineData("""{ "contentTypes": ["json"] }""", "routes[0].compression.contentTypes[0]", "write a media type such as")]
     [InlineData("""{ "contentTypes": ["text/html; charset=utf-8"] }""", "routes[0].compression.contentTypes[0]", "without parameters")]
-    [InlineData("""{ "minSize": "1 kilobyte" }""", "routes[0].compression.minSize", "write a size such as 1024")]
-    [InlineData("""{ "minSize": -1 }""", "routes[0].compression.minSize", "0 or more")]
+    [InlineData("""{ "minSize": "1 kilobyte" }""", "routes[0].compression.minSize", "expected a size such as \"1m\"")]
+    [InlineData("""{ "minSize": -1 }""", "routes[0].compression.minSize", "or a whole number of bytes")]
     [InlineData("""{ "level": "max" }""", "routes[0].compression.level", "\"fastest\", \"optimal\" or \"smallestSize\"")]
     [InlineData("""{ "enable": true }""", "routes[0].compression.enable", "did you mean 'enabled'?")]
     public void A_bad_value_names_the_key_and_the_fix(string compression, string path, string fix) =>
