@@ -37,7 +37,10 @@ internal sealed partial class ProcessSignals : IDisposable
     {
         if (Interlocked.Increment(ref _stops) == 1)
         {
-            _ = _gateway.DrainAsync(cause);
+            // Off the signal handler: the runtime's signal thread waits for each handler to return (it must learn
+            // Cancel) before it takes the next signal, so a drain that runs synchronously for a while (closing the
+            // listeners) would hold back the second signal that should abort it.
+            _ = Task.Run(() => _gateway.DrainAsync(cause));
         }
         else
         {
@@ -64,7 +67,7 @@ internal sealed partial class ProcessSignals : IDisposable
     {
         context.Cancel = true;
         Log.Signal(_log, context.Signal.ToString());
-        _ = _gateway.ReloadAsync("SIGHUP");
+        _ = Task.Run(() => _gateway.ReloadAsync("SIGHUP"));
     }
 
     private void OnReopen(PosixSignalContext context)
