@@ -102,10 +102,11 @@ public sealed class SigtermDrainTests : IAsyncLifetime
         await Task.Delay(200);
         var secondAt = Stopwatch.GetTimestamp();
         tether.Signal("INT");
-        var exit = await tether.WaitForExitAsync(TimeSpan.FromSeconds(3));
+        // Bounded well below drain.timeout (30 s), loosely: under a full parallel test run the exit itself can take seconds.
+        var exit = await tether.WaitForExitAsync(TimeSpan.FromSeconds(15));
 
         Assert.True(exit == 0, $"exit code {exit?.ToString() ?? "none (still running)"}\n{tether.Output}");
-        Assert.True(Stopwatch.GetElapsedTime(secondAt) < TimeSpan.FromSeconds(2), $"{Stopwatch.GetElapsedTime(secondAt)}");
+        Assert.True(Stopwatch.GetElapsedTime(secondAt) < TimeSpan.FromSeconds(10), $"{Stopwatch.GetElapsedTime(secondAt)}");
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => stuck);
     }
 

@@ -39,13 +39,14 @@ public sealed class Http2FloodTests(ITestOutputHelper output) : IAsyncLifetime
     public Task A_PING_flood_gets_GOAWAY_ENHANCE_YOUR_CALM_and_is_counted(string listener) =>
         FloodAsync(listener, Repeat(Http2Frame.Build(Http2Frame.Ping, 0, 0, "12345678"u8.ToArray()), 3000));
 
+    /// <summary>PRIORITY frames are valid on idle streams, so Kestrel has no error of its own to close with first (an
+    /// RST_STREAM or DATA frame on an idle stream is a PROTOCOL_ERROR it may reach before the guard has seen 1,000
+    /// frames: how RST_STREAM and empty DATA are counted is Http2FrameGuardTests').</summary>
     [Fact]
-    public Task A_flood_of_RST_STREAM_PRIORITY_and_empty_DATA_frames_is_counted_too()
+    public Task A_flood_of_PRIORITY_frames_is_counted_too()
     {
-        var rst = Http2Frame.Build(Http2Frame.RstStream, 0, 1, [0, 0, 0, 8]);
         var priority = Http2Frame.Build(Http2Frame.Priority, 0, 3, [0, 0, 0, 0, 16]);
-        var emptyData = Http2Frame.Build(Http2Frame.Data, 0, 5, []);
-        return FloodAsync("h2c", Repeat([.. rst, .. priority, .. emptyData], 1000));
+        return FloodAsync("h2c", Repeat(priority, 3000));
     }
 
     /// <summary>CVE-2024-27316's cheap form: the header list never grows, so only a count of frames ends it (it used to
