@@ -101,12 +101,13 @@ public sealed class SigtermDrainTests : IAsyncLifetime
         tether.Signal("TERM");
         await Task.Delay(200);
         var secondAt = Stopwatch.GetTimestamp();
-        tether.Signal("INT");
-        // Bounded well below drain.timeout (30 s), loosely: under a full parallel test run the exit itself can take seconds.
-        var exit = await tether.WaitForExitAsync(TimeSpan.FromSeconds(15));
+        // SIGTERM again, not SIGINT: a shell without job control starts background jobs with SIGINT ignored, and
+        // .NET then installs no SIGINT handler, so under such a runner the second signal would never arrive.
+        tether.Signal("TERM");
+        var exit = await tether.WaitForExitAsync(TimeSpan.FromSeconds(3));
 
         Assert.True(exit == 0, $"exit code {exit?.ToString() ?? "none (still running)"}\n{tether.Output}");
-        Assert.True(Stopwatch.GetElapsedTime(secondAt) < TimeSpan.FromSeconds(10), $"{Stopwatch.GetElapsedTime(secondAt)}");
+        Assert.True(Stopwatch.GetElapsedTime(secondAt) < TimeSpan.FromSeconds(2), $"{Stopwatch.GetElapsedTime(secondAt)}");
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => stuck);
     }
 
