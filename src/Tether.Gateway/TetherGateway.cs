@@ -299,13 +299,14 @@ public sealed partial class TetherGateway : IAsyncDisposable
             listener,
             _options,
             frameLimits,
-            kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, frameLimits, _options.TimeProvider),
+            kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, frameLimits, _options.TimeProvider, Telemetry.AccessLog),
             _proxy.HandleAsync);
     }
 
     private static void ConfigureKestrel(
         Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, TetherConfig config, ListenerConfig listener,
-        DownstreamStatistics downstream, ConnectionLimiter limiter, NetworkList trustedProxies, Http2FrameLimits frameLimits, TimeProvider timeProvider)
+        DownstreamStatistics downstream, ConnectionLimiter limiter, NetworkList trustedProxies, Http2FrameLimits frameLimits, TimeProvider timeProvider,
+        AccessLog accessLog)
     {
         var d = config.Downstream;
         kestrel.AddServerHeader = false;
@@ -324,6 +325,13 @@ public sealed partial class TetherGateway : IAsyncDisposable
         var protectionLog = loggers.CreateLogger("Tether.Gateway.Protection");
         var kestrelReasons = new KestrelCloseReasons(services.GetRequiredService<IMeterFactory>(), downstream.Closed);
         services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(kestrelReasons.Dispose);
+
+        // The requests Kestrel refuses itself get access-log lines too (nginx logs its 400s).
+        if (services.GetService<System.Diagnostics.DiagnosticListener>() is { } diagnostics)
+        {
+            var badRequests = KestrelBadRequests.Subscribe(diagnostics, accessLog);
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(badRequests.Dispose);
+        }
 
         ListenEndpoints.Listen(kestrel, listener.Address, listen =>
         {

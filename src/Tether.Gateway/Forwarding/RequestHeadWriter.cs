@@ -216,6 +216,15 @@ internal static class RequestHeadWriter
         return connection.ClientAddress ??= context.Connection.RemoteIpAddress?.ToString();
     }
 
+    /// <summary>As <see cref="ClientAddress(HttpContext)"/>, from a request's features alone (a request Kestrel refused
+    /// before it made a context).</summary>
+    internal static string? ClientAddress(IFeatureCollection features)
+    {
+        var remote = features.Get<IHttpConnectionFeature>()?.RemoteIpAddress;
+        var connection = features.Get<DownstreamConnection>();
+        return connection is null ? remote?.ToString() : connection.ClientAddress ??= remote?.ToString();
+    }
+
     /// <summary>Whether a client header stays out of the backend request: pseudo-headers, hop-by-hop headers and
     /// those Connection nominates, framing, and the forwarding headers Tether writes itself.</summary>
     internal static bool IsDropped(string name, StringValues nominated)

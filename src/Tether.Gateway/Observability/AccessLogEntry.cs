@@ -12,10 +12,13 @@ namespace Tether.Gateway.Observability;
 /// path. It is also the request's response body (in place of Kestrel's <see cref="IHttpResponseBodyFeature"/>,
 /// which it wraps), to count the bytes written: one object a request, found again through
 /// <see cref="HttpResponse.BodyWriter"/> (a cached feature) rather than a feature lookup of its own.
+/// A request refused before it had a context (Kestrel's own 400s) has an entry with no body feature to wrap
+/// (<see cref="Refused"/>).
 /// </summary>
-internal sealed class AccessLogEntry(IHttpResponseBodyFeature inner, long startTimestamp) : PipeWriter, IHttpResponseBodyFeature
+internal sealed class AccessLogEntry(IHttpResponseBodyFeature? inner, long startTimestamp) : PipeWriter, IHttpResponseBodyFeature
 {
-    private readonly PipeWriter _writer = inner.Writer;
+    private readonly IHttpResponseBodyFeature _inner = inner!;
+    private readonly PipeWriter _writer = inner?.Writer!;
     private bool? _attemptReused;
 
     /// <summary>The request's start, a <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
@@ -73,7 +76,7 @@ internal sealed class AccessLogEntry(IHttpResponseBodyFeature inner, long startT
 
     internal CountingRequestBody? RequestBody { get; set; }
 
-    public Stream Stream => inner.Stream;
+    public Stream Stream => _inner.Stream;
 
     public PipeWriter Writer => this;
 
@@ -82,6 +85,9 @@ internal sealed class AccessLogEntry(IHttpResponseBodyFeature inner, long startT
     public override long UnflushedBytes => _writer.UnflushedBytes;
 
     public static AccessLogEntry? Of(HttpContext context) => context.Response.BodyWriter as AccessLogEntry;
+
+    /// <summary>The entry of a request the server refused itself, before any response body existed.</summary>
+    public static AccessLogEntry Refused(long startTimestamp) => new(null, startTimestamp);
 
     /// <summary>The attempt under way got a connection (HTTP/2: a stream on one that was open, or on a new one).</summary>
     public void OnConnection(bool reused) => _attemptReused = reused;
@@ -124,14 +130,14 @@ internal sealed class AccessLogEntry(IHttpResponseBodyFeature inner, long startT
 
     public override ValueTask CompleteAsync(Exception? exception = null) => _writer.CompleteAsync(exception);
 
-    public void DisableBuffering() => inner.DisableBuffering();
+    public void DisableBuffering() => _inner.DisableBuffering();
 
-    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken = default) => _inner.StartAsync(cancellationToken);
 
     public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
-        inner.SendFileAsync(path, offset, count, cancellationToken);
+        _inner.SendFileAsync(path, offset, count, cancellationToken);
 
-    Task IHttpResponseBodyFeature.CompleteAsync() => inner.CompleteAsync();
+    Task IHttpResponseBodyFeature.CompleteAsync() => _inner.CompleteAsync();
 
     /// <summary>The trace id of a W3C traceparent ("00-&lt;32 hex&gt;-&lt;16 hex&gt;-&lt;2 hex&gt;"), or empty if it is not one.</summary>
     public static ReadOnlySpan<char> TraceId(string? traceParent)

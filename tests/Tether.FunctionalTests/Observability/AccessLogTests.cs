@@ -179,6 +179,37 @@ public sealed partial class AccessLogTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task Requests_the_server_refuses_itself_get_a_line_with_their_status_and_never_reach_the_backend()
+    {
+        await using var origin = RawOrigin.Ok();
+        await using var gateway = await StartAsync(TestGateway.ConfigFor(origin.Address), AccessLogFormat.Json);
+
+        // A header line with no colon: 400. A header over maxRequestHeadersSize (32 KB by default): 431.
+        await using (var client = await gateway.ConnectAsync())
+        {
+            await client.SendAsync("GET /bad HTTP/1.1\r\nHost: app.test\r\nno colon here\r\n\r\n");
+            Assert.Equal(400, (await client.ReadResponseAsync()).Status);
+        }
+
+        await using (var client = await gateway.ConnectAsync())
+        {
+            await client.SendAsync("GET /big HTTP/1.1\r\nHost: app.test\r\nX-Big: " + new string('a', 40 * 1024) + "\r\n\r\n");
+            Assert.Equal(431, (await client.ReadResponseAsync()).Status);
+        }
+
+        var lines = (await LinesAsync(2)).Select(l => l.RootElement).OrderBy(l => l.GetProperty("status").GetInt32()).ToList();
+        Assert.Equal([400, 431], lines.Select(l => l.GetProperty("status").GetInt32()));
+        Assert.Equal(["/bad", "/big"], lines.Select(l => l.GetProperty("path").GetString()));
+        Assert.All(lines, l =>
+        {
+            Assert.Equal("127.0.0.1", l.GetProperty("client").GetString());
+            Assert.Equal(JsonValueKind.Null, l.GetProperty("upstream").ValueKind);
+            Assert.Equal(JsonValueKind.Null, l.GetProperty("cluster").ValueKind);
+        });
+        Assert.Empty(origin.Requests);
+    }
+
+    [Fact]
     public async Task A_full_queue_drops_and_counts_lines_and_never_holds_a_request()
     {
         await using var origin = RawOrigin.Ok();
