@@ -98,6 +98,19 @@ one_run on "$WARMUP" >/dev/null
 # The writer thread ("tether-access-log", shown as "tether-access-l"): its CPU time is the formatting and writing.
 writer_ticks() { local t; for t in /proc/"${PID[on]}"/task/*; do [ "$(cat "$t/comm")" = tether-access-l ] && awk '{print $14 + $15}' "$t/stat"; done; return 0; }
 writer_before=$(writer_ticks)
+# The GC's view, from each side's /metrics: bytes allocated, pause time and gen 1/gen 2 collections.
+declare -A ADMIN=([off]=$((BASE + 12)) [on]=$((BASE + 13)))
+gc_stats() { # SIDE -> "allocated pause gen1 gen2"
+    curl -s "http://127.0.0.1:${ADMIN[$1]}/metrics" | awk '
+        /^dotnet_gc_allocated_bytes_total / {a = $2}
+        /^dotnet_gc_pause_seconds_total / {p = $2}
+        /^dotnet_gc_collections_total\{generation="1"\}/ {g1 = $2}
+        /^dotnet_gc_collections_total\{generation="2"\}/ {g2 = $2}
+        END {printf "%s %s %s %s\n", a, p, g1, g2}'
+}
+declare -A GC0
+for side in off on; do GC0[$side]=$(gc_stats $side); done
+requests_off=0
 lines_before=$(wc -l <"$RUN/access.log")
 requests_on=0
 : >"$RUN/rounds.txt"
@@ -108,13 +121,21 @@ for r in $(seq "$ROUNDS"); do
         read -r RPS[$side] CPU[$side] < <(one_run "$side" "$DURATION")
     done
     requests_on=$((requests_on + RPS[on] * DURATION))
+    requests_off=$((requests_off + RPS[off] * DURATION))
     echo "$r ${RPS[off]} ${CPU[off]} ${RPS[on]} ${CPU[on]}" >>"$RUN/rounds.txt"
     log "round $r: off ${RPS[off]} req/s ${CPU[off]} µs/req; $FORMAT ${RPS[on]} req/s ${CPU[on]} µs/req"
+done
+declare -A GCLINE
+for side in off on; do
+    n=$requests_off; [ $side = on ] && n=$requests_on
+    GCLINE[$side]=$(awk -v n="$n" -v a="${GC0[$side]}" -v b="$(gc_stats $side)" 'BEGIN {
+        split(a, x, " "); split(b, y, " ");
+        printf "%.0f B allocated and %.2f µs of GC pause per request, %d gen 1 and %d gen 2 collections", (y[1] - x[1]) / n, (y[2] - x[2]) * 1e6 / n, y[3] - x[3], y[4] - x[4] }')
 done
 sleep 1
 lines=$(($(wc -l <"$RUN/access.log") - lines_before))
 writer_us=$(awk -v t=$(($(writer_ticks) - writer_before)) -v hz="$HZ" -v n="$lines" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
-dropped=$(curl -s "http://127.0.0.1:$((BASE + 13))/metrics" | awk '/^tether_access_log_lines_dropped_total/ {print $2; exit}')
+dropped=$(curl -s "http://127.0.0.1:$((BASE + 13))/metrics" | awk '/^tether_access_log_lines_dropped_total/ && !seen {print $2; seen = 1}')
 
 median() { sort -n | awk '{a[NR] = $1} END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 m_rps_off=$(awk '{print $2}' "$RUN/rounds.txt" | median)
@@ -132,6 +153,7 @@ cat <<REPORT
 | requests/s (median) | $m_rps_off | $m_rps_on | $(awk -v a="$m_rps_on" -v b="$m_rps_off" 'BEGIN {printf "%.3f", a / b}') | $pr_rps |
 | CPU µs per request (median) | $m_cpu_off | $m_cpu_on | $(awk -v a="$m_cpu_on" -v b="$m_cpu_off" 'BEGIN {printf "%.3f", a / b}') | $pr_cpu |
 
+GC, off: ${GCLINE[off]}; $FORMAT: ${GCLINE[on]}.
 The writer thread's CPU time per line (formatting and writing, off the request path): $writer_us µs.
 Lines written during the rounds: $lines for about $requests_on requests; dropped (tether_access_log_lines_dropped_total): ${dropped:-?}.
 Load average after: $(cut -d' ' -f1-3 /proc/loadavg). Rounds (round, off req/s, off µs, on req/s, on µs):
