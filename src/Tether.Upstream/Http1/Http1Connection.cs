@@ -45,6 +45,10 @@ public sealed class Http1Connection : IPooledConnection
     private bool _idleArmed;
     private TimeSpan _armed;
 
+    // Whether the timer may be running (a finite wait was armed since the last disarm): an infinite responseTimeout
+    // (Tether.Client's default) then costs no timer call at all.
+    private bool _timerArmed;
+
     // Invariant: _buffer[_start.._end) holds bytes received and not yet consumed; _buffer is null when empty
     // between exchanges.
     private byte[]? _buffer;
@@ -639,7 +643,12 @@ public sealed class Http1Connection : IPooledConnection
     public ConnectionCloseReason? EndExchange()
     {
         // Disarmed, not TryReset (which would drop the abort registration). A timer that fired first aborted the socket.
-        _timeoutCts.CancelAfter(Timeout.InfiniteTimeSpan);
+        if (_timerArmed)
+        {
+            _timeoutCts.CancelAfter(Timeout.InfiniteTimeSpan);
+            _timerArmed = false;
+        }
+
         if (_timeoutCts.IsCancellationRequested)
         {
             return ConnectionCloseReason.Error;
@@ -787,7 +796,12 @@ public sealed class Http1Connection : IPooledConnection
     private void Arm(ReadTimeouts timeouts, TimeSpan waited)
     {
         _armed = timeouts.NextWait(waited, out _idleArmed);
-        _timeoutCts.CancelAfter(_armed);
+        var finite = _armed != Timeout.InfiniteTimeSpan;
+        if (finite || _timerArmed)
+        {
+            _timeoutCts.CancelAfter(_armed);
+            _timerArmed = finite;
+        }
     }
 
     // A receive failed after the timer fired: the timer's abort did it (whatever the exception says).
