@@ -39,7 +39,9 @@ internal static class ClientMetrics
             "Connections closed, by reason (idleTimeout, maxLifetime, maxRequests, serverClose, peerClosed, poolFull, error, …).");
     }
 
-    public static void OnConnection(bool reused, TimeSpan idleAge, string host, int port)
+    // idleSinceTimestamp: when a reused connection went idle (time's timestamp), read only when the idle-age histogram
+    // is listened to (no clock read per request otherwise).
+    public static void OnConnection(bool reused, long idleSinceTimestamp, TimeProvider time, string host, int port)
     {
         if (reused)
         {
@@ -50,12 +52,22 @@ internal static class ClientMetrics
 
             if (s_idleAgeAtReuse.Enabled)
             {
-                s_idleAgeAtReuse.Record(idleAge.TotalSeconds, new KeyValuePair<string, object?>("server.address", host), new("server.port", port));
+                s_idleAgeAtReuse.Record(time.GetElapsedTime(idleSinceTimestamp).TotalSeconds, new KeyValuePair<string, object?>("server.address", host), new("server.port", port));
             }
         }
         else if (s_created.Enabled)
         {
             s_created.Add(1, new("server.address", host), new("server.port", port));
+        }
+    }
+
+    /// <summary>An HTTP/2 stream started: on a connection already open (reused), or on one opened for it.</summary>
+    public static void OnStream(bool reused, string host, int port)
+    {
+        var counter = reused ? s_reused : s_created;
+        if (counter.Enabled)
+        {
+            counter.Add(1, new("server.address", host), new("server.port", port));
         }
     }
 

@@ -59,10 +59,19 @@ internal sealed class HostPool : IDisposable
                 MaxQueuePerDestination = options.MaxQueuePerHost,
                 QueueTimeout = options.QueueTimeout,
                 ConnectTimeout = options.ConnectTimeout,
+                MaxConcurrentStreams = options.MaxConcurrentStreams,
             },
             TcpKeepAlive = options.TcpKeepAliveIdle is { } idle
                 ? new TcpKeepAliveConfig { Idle = idle, Interval = options.TcpKeepAliveInterval, Probes = options.TcpKeepAliveProbes }
                 : null,
+            // Auto needs ALPN; on cleartext there is nothing to negotiate with, so it is HTTP/1.1 there.
+            Protocol = options.Protocol switch
+            {
+                TetherProtocol.Http2 => UpstreamProtocol.Http2,
+                TetherProtocol.Auto when key.Https => UpstreamProtocol.Auto,
+                _ => UpstreamProtocol.Http1,
+            },
+            Http2 = new Http2UpstreamConfig { PingInterval = options.PingInterval, PingTimeout = options.PingTimeout },
             ResponseTimeout = options.ResponseTimeout,
             ResolveInterval = options.DnsRefreshInterval,
             Retries = new RetryConfig { MaxAttempts = options.MaxAttempts },
@@ -80,6 +89,9 @@ internal sealed class HostPool : IDisposable
     }
 
     public HostKey Key { get; }
+
+    /// <summary>Whether this host's addresses have HTTP/2 pools (Protocol Http2, or Auto on https://).</summary>
+    public bool OffersHttp2 => Cluster.Config.Protocol != UpstreamProtocol.Http1;
 
     public string Authority { get; }
 

@@ -57,14 +57,34 @@ internal sealed class ResponseBodyStream : Stream
         return Volatile.Read(ref _ended) != 0;
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _ended) != 0 || buffer.IsEmpty)
         {
-            return 0;
+            return new(0);
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        // Bytes that came with the head (all of a small body): no wait, so no cancellation to register.
+        var buffered = _connection.BufferedBody;
+        if (!buffered.IsEmpty)
+        {
+            var n = Math.Min(buffered.Length, buffer.Length);
+            buffered.Span[..n].CopyTo(buffer.Span);
+            _connection.ConsumeBufferedBody(n);
+            EndIfComplete();
+            return new(n);
+        }
+
+        return ReceiveAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         var registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), _connection)
             : default;
@@ -86,11 +106,7 @@ internal sealed class ResponseBodyStream : Stream
         }
 
         await registration.DisposeAsync().ConfigureAwait(false);
-        if (_connection.IsBodyComplete)
-        {
-            End(null);
-        }
-
+        EndIfComplete();
         return n;
     }
 
@@ -114,10 +130,43 @@ internal sealed class ResponseBodyStream : Stream
         }
     }
 
-    /// <summary>Copies the rest of the body to <paramref name="destination"/> (what ReadAsStringAsync and friends use).</summary>
-    public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    /// <summary>Copies the rest of the body to <paramref name="destination"/> (what ReadAsStringAsync and friends use).
+    /// What is already buffered is written from the connection's buffer, with no copy buffer and no wait.</summary>
+    public override Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
+        try
+        {
+            while (Volatile.Read(ref _ended) == 0 && _connection.BufferedBody is { IsEmpty: false } buffered)
+            {
+                var write = destination.WriteAsync(buffered, cancellationToken);
+                if (!write.IsCompletedSuccessfully)
+                {
+                    return FinishWriteThenCopyAsync(write, buffered.Length, destination, bufferSize, cancellationToken);
+                }
+
+                _connection.ConsumeBufferedBody(buffered.Length);
+                EndIfComplete();
+            }
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException(ex);
+        }
+
+        return Volatile.Read(ref _ended) != 0 ? Task.CompletedTask : CopyReceivedAsync(destination, bufferSize, cancellationToken);
+    }
+
+    private async Task FinishWriteThenCopyAsync(ValueTask write, int length, Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
+        await write.ConfigureAwait(false);
+        _connection.ConsumeBufferedBody(length);
+        EndIfComplete();
+        await CopyToAsync(destination, bufferSize, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CopyReceivedAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Clamp(bufferSize, 4096, 64 * 1024));
         try
         {
@@ -149,6 +198,14 @@ internal sealed class ResponseBodyStream : Stream
         // request (SocketsHttpHandler drains a little; closing costs one new connection and never waits on the server).
         End(ConnectionCloseReason.Error);
         base.Dispose(disposing);
+    }
+
+    private void EndIfComplete()
+    {
+        if (_connection.IsBodyComplete)
+        {
+            End(null);
+        }
     }
 
     private void End(ConnectionCloseReason? failure)

@@ -73,6 +73,29 @@ public sealed class TetherClientOptions
     /// Default 1 s.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The protocol spoken to servers: <see cref="TetherProtocol.Http1"/> (the default), <see cref="TetherProtocol.Http2"/>
+    /// (h2 with prior knowledge on http://, ALPN h2 on https://; multiplexed connections) or
+    /// <see cref="TetherProtocol.Auto"/> (https://: what the server picks by ALPN, remembered per address; http://:
+    /// HTTP/1.1). A request's own <see cref="HttpRequestMessage.Version"/> is honoured where its
+    /// <see cref="HttpRequestMessage.VersionPolicy"/> requires it: HTTP/1.x with RequestVersionExact always goes over
+    /// HTTP/1.1; HTTP/2 with RequestVersionExact or RequestVersionOrHigher (what gRPC sends) needs h2, and fails with
+    /// <see cref="HttpRequestError.VersionNegotiationError"/> where h2 is not on offer.
+    /// </summary>
+    public TetherProtocol Protocol { get; set; } = TetherProtocol.Http1;
+
+    /// <summary>HTTP/2: streams one connection carries at once (below the server's own SETTINGS limit); more open another
+    /// connection, up to <see cref="MaxConnectionsPerHost"/>, then wait. Default 100.</summary>
+    public int MaxConcurrentStreams { get; set; } = 100;
+
+    /// <summary>HTTP/2: while streams are open, a PING after this long without a frame from the server
+    /// (SocketsHttpHandler KeepAlivePingDelay). Null = no PINGs. Default 30 s.</summary>
+    public TimeSpan? PingInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>HTTP/2: a PING unanswered this long closes the connection and fails its streams
+    /// (SocketsHttpHandler KeepAlivePingTimeout). Default 20 s.</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>https: a PEM bundle of the CAs trusted instead of the system store; null = the system store.</summary>
     public string? TlsCaFile { get; set; }
 
@@ -148,6 +171,22 @@ public sealed class TetherClientOptions
             errors.Add($"{nameof(TcpKeepAliveProbes)}: must be 1 to 127 (got {TcpKeepAliveProbes})");
         }
 
+        if (!Enum.IsDefined(Protocol))
+        {
+            errors.Add($"{nameof(Protocol)}: must be Http1, Http2 or Auto (got {(int)Protocol})");
+        }
+
+        if (MaxConcurrentStreams < 1)
+        {
+            errors.Add($"{nameof(MaxConcurrentStreams)}: must be 1 or more; 100 is the usual server limit (got {MaxConcurrentStreams})");
+        }
+
+        if (PingInterval is { } ping)
+        {
+            Positive(ping, nameof(PingInterval) + " (null for no PINGs)");
+        }
+
+        Positive(PingTimeout, nameof(PingTimeout));
         if (MaxAttempts < 1)
         {
             errors.Add($"{nameof(MaxAttempts)}: must be 1 or more; 1 = no retry on another address (got {MaxAttempts})");
@@ -167,4 +206,17 @@ public sealed class TetherClientOptions
     }
 
     internal TetherClientOptions Clone() => (TetherClientOptions)MemberwiseClone();
+}
+
+/// <summary>The protocol <see cref="TetherHttpHandler"/> speaks to servers (<see cref="TetherClientOptions.Protocol"/>).</summary>
+public enum TetherProtocol
+{
+    /// <summary>HTTP/1.1 on Tether's keep-alive pool.</summary>
+    Http1,
+
+    /// <summary>HTTP/2: prior knowledge (h2c) on http://, ALPN h2 on https://.</summary>
+    Http2,
+
+    /// <summary>https://: ALPN offers h2 and http/1.1 and the server's choice is remembered per address; http://: HTTP/1.1.</summary>
+    Auto,
 }

@@ -7,6 +7,7 @@ using Tether.Upstream;
 using Tether.Upstream.Destinations;
 using Tether.Upstream.Discovery;
 using Tether.Upstream.Http1;
+using Tether.Upstream.Http2;
 using Tether.Upstream.Pooling;
 using Tether.Upstream.Retries;
 
@@ -26,7 +27,7 @@ namespace Tether.Client;
 /// NameResolutionError, SecureConnectionError, ResponseEnded, InvalidResponse). The response body streams from the
 /// connection, which returns to the pool when the body has been read to its end (dispose the response otherwise).
 /// </remarks>
-public sealed class TetherHttpHandler : HttpMessageHandler
+public sealed partial class TetherHttpHandler : HttpMessageHandler
 {
     // Hosts remembered at once; a host unused for a while is forgotten by the sweep (its DNS refresh stops with it).
     private const int MaxHosts = 4096;
@@ -96,18 +97,14 @@ public sealed class TetherHttpHandler : HttpMessageHandler
             throw new NotSupportedException($"The '{uri.Scheme}' scheme is not supported; TetherHttpHandler speaks http and https.");
         }
 
-        if (request.Version.Major >= 2 && request.VersionPolicy != HttpVersionPolicy.RequestVersionOrLower)
-        {
-            throw new HttpRequestException(HttpRequestError.VersionNegotiationError,
-                $"HTTP/{request.Version} was required, but TetherHttpHandler speaks HTTP/1.1; use VersionPolicy RequestVersionOrLower, or SocketsHttpHandler for HTTP/2.");
-        }
+        var need = NeedOf(request, uri);
 
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<HttpResponseMessage>(cancellationToken);
         }
 
-        return SendToHostAsync(request, HostKey.For(uri), cancellationToken);
+        return SendToHostAsync(request, HostKey.For(uri), need, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -192,7 +189,9 @@ public sealed class TetherHttpHandler : HttpMessageHandler
         }
     }
 
-    private async Task<HttpResponseMessage> SendToHostAsync(HttpRequestMessage request, HostKey key, CancellationToken cancellationToken)
+    // One async method from the host look-up to the response head (AttemptAsync below it is a pooled ValueTask): each
+    // async layer that suspends on every request costs a state-machine box and a resume.
+    private async Task<HttpResponseMessage> SendToHostAsync(HttpRequestMessage request, HostKey key, VersionNeed need, CancellationToken cancellationToken)
     {
         // A host forgotten by the sweep between the look-up and the acquire is looked up again (once is plenty: the
         // sweep forgets only hosts unused for minutes).
@@ -207,118 +206,112 @@ public sealed class TetherHttpHandler : HttpMessageHandler
                 host.TrackPools();
             }
 
-            var response = await SendAcrossAsync(request, host, cancellationToken).ConfigureAwait(false);
-            if (response is not null)
+            // Tries the ranked addresses in turn (Tether.Gateway's forwarder without the proxying): a connect failure, or
+            // a request that provably did not reach the server, moves to the next, bounded by MaxAttempts and the retry
+            // budget; the retry of a stale pooled connection is free, once.
+            var cluster = host.Cluster;
+            var set = cluster.Set;
+            var wanted = Math.Max(1, Math.Min(set.Items.Length, _options.MaxAttempts));
+            var ranked = ArrayPool<int>.Shared.Rent(wanted);
+            try
             {
-                return response;
+                var count = cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted));
+                if (count == 0)
+                {
+                    throw new HttpRequestException(HttpRequestError.ConnectionError,
+                        $"{host.Authority}: none of its {set.Items.Length} address(es) is available (each failed repeatedly and is ejected for a while)");
+                }
+
+                set.Items[ranked[0]].OnPicked();
+                cluster.RetryBudget.OnRequest();
+
+                var bodyLength = RequestHead.BodyLength(request);
+                var replayable = RequestBody.IsReplayable(request.Content);
+                var idempotent = RetryRules.IsIdempotent(request.Method.Method);
+                var started = host.TimeProvider.GetTimestamp();
+                var next = 0;
+                var destination = NextCandidate(set, ranked, count, ref next);
+                if (destination is null)
+                {
+                    throw new HttpRequestException(HttpRequestError.ConnectionError, $"{host.Authority}: every address was being drained (a DNS change)");
+                }
+
+                var attempts = 1;
+                var staleRetried = false;
+                var requireNew = false;
+                while (destination is not null)
+                {
+                    Attempt attempt;
+                    try
+                    {
+                        attempt = need != VersionNeed.Http1 && destination.Http2 is { } http2
+                            ? await NegotiatedAttemptAsync(request, host, destination, http2, need, requireNew, bodyLength, cancellationToken).ConfigureAwait(false)
+                            : await AttemptAsync(request, host, destination, requireNew, bodyLength, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        destination.OnRequestEnded();
+                        throw;
+                    }
+
+                    if (attempt.Response is { } response)
+                    {
+                        return response; // the response's body stream ends the destination's in-flight count
+                    }
+
+                    destination.OnRequestEnded();
+                    var error = attempt.Error!;
+                    if (error is { Phase: UpstreamPhase.Queue, InnerException: ObjectDisposedException }
+                        && !(_hosts.TryGetValue(host.Key, out var current) && ReferenceEquals(current, host)))
+                    {
+                        destination = null; // the sweep forgot the host under us: start again with a fresh one
+                        break;
+                    }
+
+                    if (RetryRules.CountsAgainstDestination(error, attempt.Reused))
+                    {
+                        cluster.ReportFailure(destination);
+                    }
+
+                    var bodyConsumed = attempt.BodyStarted && !replayable;
+                    var decision = RetryRules.Classify(error, attempt.Reused, bodyConsumed, idempotent);
+                    var free = decision == RetryDecision.StaleConnection && !staleRetried;
+                    if (decision == RetryDecision.None || (!free && !MayRetry(cluster, attempts, started)))
+                    {
+                        throw ClientErrors.RequestFailed(error, destination.Name);
+                    }
+
+                    staleRetried |= free;
+                    var failed = destination;
+                    destination = NextCandidate(set, ranked, count, ref next);
+                    requireNew = false;
+                    if (destination is null && free && failed.TryEnter())
+                    {
+                        // No other address: the stale connection's retry goes to the same one, on a fresh connection.
+                        destination = failed;
+                        requireNew = true;
+                    }
+
+                    if (destination is null)
+                    {
+                        throw ClientErrors.RequestFailed(error, failed.Name);
+                    }
+
+                    if (!free)
+                    {
+                        attempts++;
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(ranked);
             }
 
             if (round > 0)
             {
                 throw new HttpRequestException(HttpRequestError.ConnectionError, $"{key.Authority}: the host's pools were closed while the request started");
             }
-        }
-    }
-
-    // Tries the ranked addresses in turn (Tether.Gateway's forwarder without the proxying): a connect failure, or a
-    // request that provably did not reach the server, moves to the next, bounded by MaxAttempts and the retry budget;
-    // the retry of a stale pooled connection is free, once. Null when the host was disposed under the request.
-    private async Task<HttpResponseMessage?> SendAcrossAsync(HttpRequestMessage request, HostPool host, CancellationToken cancellationToken)
-    {
-        var cluster = host.Cluster;
-        var set = cluster.Set;
-        var wanted = Math.Max(1, Math.Min(set.Items.Length, _options.MaxAttempts));
-        var ranked = ArrayPool<int>.Shared.Rent(wanted);
-        try
-        {
-            var count = cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted));
-            if (count == 0)
-            {
-                throw new HttpRequestException(HttpRequestError.ConnectionError,
-                    $"{host.Authority}: none of its {set.Items.Length} address(es) is available (each failed repeatedly and is ejected for a while)");
-            }
-
-            set.Items[ranked[0]].OnPicked();
-            cluster.RetryBudget.OnRequest();
-
-            var bodyLength = RequestHead.BodyLength(request);
-            var replayable = RequestBody.IsReplayable(request.Content);
-            var idempotent = RetryRules.IsIdempotent(request.Method.Method);
-            var started = host.TimeProvider.GetTimestamp();
-            var next = 0;
-            var destination = NextCandidate(set, ranked, count, ref next);
-            if (destination is null)
-            {
-                throw new HttpRequestException(HttpRequestError.ConnectionError, $"{host.Authority}: every address was being drained (a DNS change)");
-            }
-
-            var attempts = 1;
-            var staleRetried = false;
-            var requireNew = false;
-            while (true)
-            {
-                Attempt attempt;
-                try
-                {
-                    attempt = await AttemptAsync(request, host, destination, requireNew, bodyLength, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    destination.OnRequestEnded();
-                    throw;
-                }
-
-                if (attempt.Response is { } response)
-                {
-                    return response; // the response's body stream ends the destination's in-flight count
-                }
-
-                destination.OnRequestEnded();
-                var error = attempt.Error!;
-                if (error is { Phase: UpstreamPhase.Queue, InnerException: ObjectDisposedException }
-                    && !(_hosts.TryGetValue(host.Key, out var current) && ReferenceEquals(current, host)))
-                {
-                    return null; // the sweep forgot the host under us: start again with a fresh one
-                }
-
-                if (RetryRules.CountsAgainstDestination(error, attempt.Reused))
-                {
-                    cluster.ReportFailure(destination);
-                }
-
-                var bodyConsumed = attempt.BodyStarted && !replayable;
-                var decision = RetryRules.Classify(error, attempt.Reused, bodyConsumed, idempotent);
-                var free = decision == RetryDecision.StaleConnection && !staleRetried;
-                if (decision == RetryDecision.None || (!free && !MayRetry(cluster, attempts, started)))
-                {
-                    throw ClientErrors.RequestFailed(error, destination.Name);
-                }
-
-                staleRetried |= free;
-                var failed = destination;
-                destination = NextCandidate(set, ranked, count, ref next);
-                requireNew = false;
-                if (destination is null && free && failed.TryEnter())
-                {
-                    // No other address: the stale connection's retry goes to the same one, on a fresh connection.
-                    destination = failed;
-                    requireNew = true;
-                }
-
-                if (destination is null)
-                {
-                    throw ClientErrors.RequestFailed(error, failed.Name);
-                }
-
-                if (!free)
-                {
-                    attempts++;
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(ranked);
         }
     }
 
@@ -349,6 +342,35 @@ public sealed class TetherHttpHandler : HttpMessageHandler
         }
 
         return null;
+    }
+
+    // An attempt on an address with an HTTP/2 pool: over h2 when the address speaks it (Protocol Http2; Auto once ALPN
+    // chose h2), else HTTP/1.1 unless the request requires h2.
+    private async ValueTask<Attempt> NegotiatedAttemptAsync(
+        HttpRequestMessage request, HostPool host, DestinationState destination, Http2Pool http2, VersionNeed need, bool requireNew, long bodyLength, CancellationToken cancellationToken)
+    {
+        bool usesHttp2;
+        try
+        {
+            usesHttp2 = await destination.UsesHttp2Async(cancellationToken).ConfigureAwait(false);
+        }
+        catch (UpstreamException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new Attempt(null, ex, false, false);
+        }
+
+        if (usesHttp2)
+        {
+            return await Http2AttemptAsync(request, host, destination, http2, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (need == VersionNeed.Http2)
+        {
+            throw new HttpRequestException(HttpRequestError.VersionNegotiationError,
+                $"HTTP/{request.Version} was required (VersionPolicy {request.VersionPolicy}), but {destination.Name} chose HTTP/1.1 by ALPN");
+        }
+
+        return await AttemptAsync(request, host, destination, requireNew, bodyLength, cancellationToken).ConfigureAwait(false);
     }
 
     // One attempt on one address. A response is returned with the destination still counted in flight (its body stream
@@ -383,7 +405,7 @@ public sealed class TetherHttpHandler : HttpMessageHandler
         }
 
         var connection = lease.Connection;
-        ClientMetrics.OnConnection(lease.Reused, lease.Reused ? host.TimeProvider.GetElapsedTime(connection.Lifetime.IdleSinceTimestamp) : default, host.Key.Host, host.Key.Port);
+        ClientMetrics.OnConnection(lease.Reused, connection.Lifetime.IdleSinceTimestamp, host.TimeProvider, host.Key.Host, host.Key.Port);
         var registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection)
             : default;
