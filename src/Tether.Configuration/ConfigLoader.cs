@@ -198,13 +198,19 @@ public static class ConfigLoader
             };
         }
 
+        var etcd = config.Etcd;
+        if (etcd.Tls is { } etcdTls)
+        {
+            etcd = etcd with { Tls = etcdTls with { CaFile = Resolve(etcdTls.CaFile, baseFolder), Certificate = Resolve(etcdTls.Certificate, baseFolder), Key = Resolve(etcdTls.Key, baseFolder) } };
+        }
+
         var accessLog = config.AccessLog;
         if (!accessLog.IsOff && !accessLog.IsStdout)
         {
             accessLog = accessLog with { Path = Resolve(accessLog.Path, baseFolder) };
         }
 
-        return config with { Listeners = listeners, Clusters = clusters, AccessLog = accessLog };
+        return config with { Listeners = listeners, Clusters = clusters, Etcd = etcd, AccessLog = accessLog };
     }
 
     [return: NotNullIfNotNull(nameof(file))]

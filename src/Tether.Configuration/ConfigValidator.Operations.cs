@@ -50,6 +50,25 @@ public static partial class ConfigValidator
                     "an etcd endpoint is host:port, such as \"127.0.0.1:2379\""));
             }
         }
+
+        if (etcd.Username is { } user && string.IsNullOrWhiteSpace(user))
+        {
+            errors.Add(new ConfigError("etcd.username", ConfigText.Quote(user), "give the etcd user (etcdctl user add NAME), or remove \"username\" for an etcd without auth"));
+        }
+        else if (etcd.Username is not null && etcd.Password is null)
+        {
+            errors.Add(new ConfigError("etcd.password", null, "etcd auth needs the user's password: add \"password\", or set TETHER__ETCD__PASSWORD to keep it out of the file"));
+        }
+        else if (etcd.Password is not null && etcd.Username is null)
+        {
+            errors.Add(new ConfigError("etcd.username", null, "a password is sent with its user: add \"username\", or remove \"password\""));
+        }
+
+        if (etcd.Tls is { } tls)
+        {
+            ValidateTlsFiles(tls.CaFile, tls.Certificate, tls.Key, "etcd.tls", "a PEM bundle of the CAs that sign etcd's certificates (etcd --trusted-ca-file signs clients; this one must sign etcd's --cert-file)",
+                "the PEM client certificate (chain) Tether presents to etcd (--client-cert-auth)", errors);
+        }
     }
 
     private static void ValidateAccessLog(AccessLogConfig accessLog, List<ConfigError> errors)

@@ -107,9 +107,16 @@ public static partial class ConfigValidator
             errors.Add(new ConfigError(path + ".minVersion", tls.MinVersion.ToString(), "use \"1.2\" or \"1.3\""));
         }
 
+        ValidateTlsFiles(tls.CaFile, tls.Certificate, tls.Key, path, CaPurpose, ClientCertificatePurpose, errors);
+    }
+
+    // caFile, certificate and key of a TLS client (a cluster's backends, etcd): readable PEMs that hold what they say.
+    private static void ValidateTlsFiles(string? caFile, string? certificate, string? key, string path, string caPurpose, string certificatePurpose, List<ConfigError> errors)
+    {
+        var tls = (CaFile: caFile, Certificate: certificate, Key: key);
         if (ReadablePemFile(tls.CaFile, path + ".caFile", "CA", errors))
         {
-            Report(errors, path + ".caFile", tls.CaFile!, PemFiles.NoCertificate(tls.CaFile!, "CA", CaPurpose));
+            Report(errors, path + ".caFile", tls.CaFile!, PemFiles.NoCertificate(tls.CaFile!, "CA", caPurpose));
         }
 
         if (tls.Certificate is not null && tls.Key is null)
@@ -124,7 +131,7 @@ public static partial class ConfigValidator
         }
 
         var certificateFits = ReadablePemFile(tls.Certificate, path + ".certificate", "client certificate", errors)
-            && Report(errors, path + ".certificate", tls.Certificate!, PemFiles.NoCertificate(tls.Certificate!, "client certificate", ClientCertificatePurpose));
+            && Report(errors, path + ".certificate", tls.Certificate!, PemFiles.NoCertificate(tls.Certificate!, "client certificate", certificatePurpose));
         if (ReadablePemFile(tls.Key, path + ".key", "key", errors) && certificateFits)
         {
             Report(errors, path + ".key", tls.Key!, PemFiles.KeyDoesNotFit(tls.Certificate!, tls.Key!));

@@ -121,7 +121,15 @@ public static partial class ConfigWriter
                     ["exportInterval"] = Durations.Format(config.Telemetry.Otlp.ExportInterval),
                 },
             },
-            ["etcd"] = new JsonObject { ["endpoints"] = Strings(config.Etcd.Endpoints) },
+            ["etcd"] = new JsonObject
+            {
+                ["endpoints"] = Strings(config.Etcd.Endpoints),
+                ["username"] = config.Etcd.Username,
+                ["password"] = config.Etcd.Password is null ? null : Hidden,
+                ["tls"] = config.Etcd.Tls is { } etcdTls
+                    ? new JsonObject { ["caFile"] = etcdTls.CaFile, ["certificate"] = etcdTls.Certificate, ["key"] = etcdTls.Key }
+                    : null,
+            },
             ["dns"] = new JsonObject { ["servers"] = Strings(config.Dns.Servers), ["timeout"] = Durations.Format(config.Dns.Timeout) },
         };
         return root;

@@ -53,9 +53,33 @@ public sealed record EtcdConfig
     /// <summary>"127.0.0.1:2379"; several for a cluster of etcd members.</summary>
     public IReadOnlyList<string> Endpoints { get; init; } = [];
 
-    /// <summary>Same endpoints (records compare lists by reference).</summary>
+    /// <summary>The user of etcd's auth (with <see cref="Password"/>); null = no auth.</summary>
+    public string? Username { get; init; }
+
+    /// <summary>The password of <see cref="Username"/> (best given by TETHER__ETCD__PASSWORD, kept out of the file).</summary>
+    public string? Password { get; init; }
+
+    /// <summary>Present: speak TLS to etcd (https), verified against its caFile, presenting its client certificate.
+    /// Null = cleartext.</summary>
+    public EtcdTlsConfig? Tls { get; init; }
+
+    /// <summary>Same endpoints, credentials and TLS files (records compare lists by reference).</summary>
     public bool SameAs(EtcdConfig other) =>
-        other is not null && Endpoints.SequenceEqual(other.Endpoints, StringComparer.OrdinalIgnoreCase);
+        other is not null && Endpoints.SequenceEqual(other.Endpoints, StringComparer.OrdinalIgnoreCase)
+        && Username == other.Username && Password == other.Password && Tls == other.Tls;
+}
+
+/// <summary>etcd.tls: TLS to etcd (etcd's --cert-file, --trusted-ca-file, --client-cert-auth).</summary>
+public sealed record EtcdTlsConfig
+{
+    /// <summary>PEM bundle of the CAs that sign etcd's certificates; null = the system store.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>PEM client certificate (chain) for etcd's --client-cert-auth; needs <see cref="Key"/>.</summary>
+    public string? Certificate { get; init; }
+
+    /// <summary>PEM private key of <see cref="Certificate"/>.</summary>
+    public string? Key { get; init; }
 }
 
 /// <summary>dns: the DNS servers asked for destinations' records (A/AAAA with their TTLs, SRV).</summary>

@@ -36,6 +36,10 @@ public sealed record GatewayOptions
     /// <summary>The config file reloads read (SIGHUP, POST /reload, file changes). Null: reload is refused.</summary>
     public string? ConfigPath { get; init; }
 
+    /// <summary>Where SIGHUP and POST /reload read the config when it is not a file (etcd: the key, now, with its
+    /// revision). Null with a null <see cref="ConfigPath"/>: reload is refused.</summary>
+    public Func<CancellationToken, Task<(string Json, long Revision)>>? ConfigReader { get; init; }
+
     /// <summary>The TETHER__ environment overrides a reload applies, as at start.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; init; }
 

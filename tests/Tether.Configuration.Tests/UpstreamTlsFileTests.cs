@@ -201,6 +201,44 @@ public sealed class UpstreamTlsFileTests : IDisposable
     }
 
     // name.crt (a self-signed certificate) and name.key (its PKCS#8 key).
+    [Fact]
+    public void Etcd_credentials_and_tls_files_are_bound_checked_and_hidden_when_printed()
+    {
+        var (certificate, key) = WriteClientPair("etcd-client");
+        var ca = Write("etcd-ca.pem", CertificatePem());
+        var config = ConfigAssert.Valid($$"""
+            { "etcd": { "endpoints": ["127.0.0.1:2379"], "username": "tether", "password": "pw-123",
+                        "tls": { "caFile": {{Quoted(ca)}}, "certificate": {{Quoted(certificate)}}, "key": {{Quoted(key)}} } } }
+            """);
+        Assert.Equal(("tether", "pw-123"), (config.Etcd.Username, config.Etcd.Password));
+        Assert.Equal(new EtcdTlsConfig { CaFile = ca, Certificate = certificate, Key = key }, config.Etcd.Tls);
+        Assert.True(config.Etcd.SameAs(config.Etcd with { }));
+        Assert.False(config.Etcd.SameAs(config.Etcd with { Password = "other" }));
+        var printed = ConfigWriter.ToJson(config);
+        Assert.Contains("(hidden)", printed, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw-123", printed, StringComparison.Ordinal);
+
+        // "tls": {} is TLS verified against the system store; no section is cleartext.
+        Assert.NotNull(ConfigAssert.Valid("""{ "etcd": { "endpoints": ["127.0.0.1:2379"], "tls": {} } }""").Etcd.Tls);
+        Assert.Null(ConfigAssert.Valid("""{ "etcd": { "endpoints": ["127.0.0.1:2379"] } }""").Etcd.Tls);
+
+        // The password may come from the environment, out of the file.
+        Assert.Equal("from-env", ConfigAssert.Valid("""{ "etcd": { "username": "tether" } }""", ("TETHER__ETCD__PASSWORD", "from-env")).Etcd.Password);
+    }
+
+    [Fact]
+    public void Etcd_credentials_come_in_pairs_and_its_tls_files_must_be_real()
+    {
+        ConfigAssert.SingleError("""{ "etcd": { "username": "tether" } }""", "etcd.password", "TETHER__ETCD__PASSWORD");
+        ConfigAssert.SingleError("""{ "etcd": { "password": "pw" } }""", "etcd.username", "add \"username\"");
+        ConfigAssert.SingleError("""{ "etcd": { "username": " ", "password": "pw" } }""", "etcd.username", "etcdctl user add");
+        var missing = Path.Combine(_folder.FullName, "missing-ca.pem");
+        ConfigAssert.SingleError($$"""{ "etcd": { "tls": { "caFile": {{Quoted(missing)}} } } }""", "etcd.tls.caFile", $"the CA file {missing} does not exist");
+        var (certificate, _) = WriteClientPair("etcd-lonely");
+        ConfigAssert.SingleError($$"""{ "etcd": { "tls": { "certificate": {{Quoted(certificate)}} } } }""", "etcd.tls.key", "a client certificate needs its private key");
+        ConfigAssert.SingleError("""{ "etcd": { "tls": { "verify": false } } }""", "etcd.tls.verify", "unknown key");
+    }
+
     private (string Certificate, string Key) WriteClientPair(string name)
     {
         using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);

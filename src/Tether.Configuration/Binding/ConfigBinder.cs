@@ -253,9 +253,28 @@ internal static partial class ConfigBinder
 
     private static EtcdConfig BindEtcd(ObjectReader reader)
     {
-        var etcd = new EtcdConfig { Endpoints = BindList(reader, "endpoints", new EtcdConfig().Endpoints, BindAddressString) };
+        var tls = reader.Object("tls");
+        var etcd = new EtcdConfig
+        {
+            Endpoints = BindList(reader, "endpoints", new EtcdConfig().Endpoints, BindAddressString),
+            Username = reader.Read<string?>("username", null, ValueParsers.OptionalString),
+            Password = reader.Read<string?>("password", null, ValueParsers.OptionalString),
+            Tls = BindEtcdTls(tls),
+        };
         reader.Finish();
         return etcd;
+    }
+
+    private static EtcdTlsConfig? BindEtcdTls(ObjectReader reader)
+    {
+        var tls = new EtcdTlsConfig
+        {
+            CaFile = reader.Read<string?>("caFile", null, ValueParsers.OptionalString),
+            Certificate = reader.Read<string?>("certificate", null, ValueParsers.OptionalString),
+            Key = reader.Read<string?>("key", null, ValueParsers.OptionalString),
+        };
+        reader.Finish();
+        return reader.IsPresent ? tls : null;
     }
 
     // One address of a list (dns.servers, etcd.endpoints); what it means is the validator's to check.

@@ -1,5 +1,3 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
@@ -35,11 +33,7 @@ public sealed partial class EtcdConfigSource : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(location);
         _location = location;
         _log = log;
-        _channels = [.. location.Endpoints.Select(e => GrpcChannel.ForAddress(e, new GrpcChannelOptions
-        {
-            HttpHandler = CreateHandler(location.CaFile),
-            MaxReceiveMessageSize = MaxDocumentBytes + (64 * 1024),
-        }))];
+        _channels = EtcdChannels.Create(location, MaxDocumentBytes + (64 * 1024));
     }
 
     /// <summary>The config document and its revision (the key's mod_revision), from any endpoint that answers.</summary>
@@ -177,47 +171,8 @@ public sealed partial class EtcdConfigSource : IAsyncDisposable
         return (kv.Value.ToStringUtf8(), kv.ModRevision);
     }
 
-    // etcd's auth: a token per connection, sent as the "token" header.
-    private async Task<Metadata?> AuthenticateAsync(GrpcChannel channel, CancellationToken cancellationToken)
-    {
-        if (_location.User is null)
-        {
-            return null;
-        }
-
-        var response = await new Auth.AuthClient(channel)
-            .AuthenticateAsync(new AuthenticateRequest { Name = _location.User, Password = _location.Password ?? "" }, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        return new Metadata { { "token", response.Token } };
-    }
-
-    internal static SocketsHttpHandler CreateHandler(string? caFile)
-    {
-        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
-        if (caFile is not null)
-        {
-            var roots = new X509Certificate2Collection();
-            roots.ImportFromPemFile(caFile);
-            handler.SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                {
-                    if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-                    {
-                        return false;
-                    }
-
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return chain.Build(new X509Certificate2(certificate));
-                },
-            };
-        }
-
-        return handler;
-    }
+    private Task<Metadata?> AuthenticateAsync(GrpcChannel channel, CancellationToken cancellationToken) =>
+        EtcdChannels.AuthenticateAsync(channel, _location, cancellationToken);
 
     private static partial class Log
     {

@@ -33,7 +33,8 @@ internal sealed partial class EtcdDestinationDiscovery(EtcdConfig etcd, ILogger 
 
     private async Task RunAsync(ClusterState cluster, string prefix, CancellationToken cancellationToken)
     {
-        var channels = etcd.Endpoints.Select(e => GrpcChannel.ForAddress("http://" + e, new GrpcChannelOptions { HttpHandler = EtcdConfigSource.CreateHandler(null) })).ToArray();
+        var location = EtcdChannels.FromConfig(etcd);
+        var channels = EtcdChannels.Create(location);
         var current = 0;
         var backoff = TimeSpan.FromMilliseconds(100);
         var key = ByteString.CopyFromUtf8(prefix);
@@ -46,8 +47,9 @@ internal sealed partial class EtcdDestinationDiscovery(EtcdConfig etcd, ILogger 
                 var channel = channels[current];
                 try
                 {
+                    var headers = await EtcdChannels.AuthenticateAsync(channel, location, cancellationToken).ConfigureAwait(false);
                     var range = await new KV.KVClient(channel).RangeAsync(
-                        new RangeRequest { Key = key, RangeEnd = rangeEnd, Limit = MaxDestinations }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        new RangeRequest { Key = key, RangeEnd = rangeEnd, Limit = MaxDestinations }, headers, cancellationToken: cancellationToken).ConfigureAwait(false);
                     var table = new Dictionary<string, DestinationConfig>(StringComparer.Ordinal);
                     foreach (var kv in range.Kvs)
                     {
@@ -55,7 +57,7 @@ internal sealed partial class EtcdDestinationDiscovery(EtcdConfig etcd, ILogger 
                     }
 
                     cluster.ApplyDiscovered([.. table.Values], source);
-                    using var call = new Watch.WatchClient(channel).Watch(cancellationToken: cancellationToken);
+                    using var call = new Watch.WatchClient(channel).Watch(headers, cancellationToken: cancellationToken);
                     await call.RequestStream.WriteAsync(new WatchRequest
                     {
                         CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = rangeEnd, StartRevision = range.Header.Revision + 1 },

@@ -15,8 +15,49 @@ public sealed record EtcdLocation(IReadOnlyList<Uri> Endpoints, string Prefix)
     /// <summary>PEM bundle of the CAs that sign etcd's certificates (etcds://); null = the system store.</summary>
     public string? CaFile { get; init; }
 
+    /// <summary>PEM client certificate (chain) presented to etcd (--client-cert-auth), with <see cref="KeyFile"/>.</summary>
+    public string? CertificateFile { get; init; }
+
+    public string? KeyFile { get; init; }
+
+    /// <summary>True for etcds:// (TLS).</summary>
+    public bool Tls => Endpoints.Count > 0 && Endpoints[0].Scheme == Uri.UriSchemeHttps;
+
     /// <summary>The key that holds the config document.</summary>
     public string ConfigKey => Prefix + "/config";
+
+    /// <summary>What is wrong with the credentials and TLS files given with the address (empty: nothing), each naming
+    /// the option at fault and the fix.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (User is not null && Password is null)
+        {
+            problems.Add($"--etcd-user {User} needs the password in the environment variable TETHER_ETCD_PASSWORD");
+        }
+
+        if (!Tls && (CaFile ?? CertificateFile ?? KeyFile) is not null)
+        {
+            problems.Add("--etcd-ca-file, --etcd-cert-file and --etcd-key-file are for TLS: write etcds:// instead of etcd://");
+        }
+
+        if ((CertificateFile is null) != (KeyFile is null))
+        {
+            problems.Add(CertificateFile is null
+                ? "--etcd-key-file needs its certificate: add --etcd-cert-file"
+                : "--etcd-cert-file needs its private key: add --etcd-key-file");
+        }
+
+        foreach (var (option, file) in (ReadOnlySpan<(string, string?)>)[("--etcd-ca-file", CaFile), ("--etcd-cert-file", CertificateFile), ("--etcd-key-file", KeyFile)])
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                problems.Add($"{option} {file}: no such file; give the path of a PEM file");
+            }
+        }
+
+        return problems;
+    }
 
     public static bool IsEtcd(string text) =>
         text.StartsWith("etcd://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("etcds://", StringComparison.OrdinalIgnoreCase);

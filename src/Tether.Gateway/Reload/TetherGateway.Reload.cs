@@ -41,22 +41,7 @@ public sealed partial class TetherGateway
         await _reloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ReloadResult result;
-            if (_closed)
-            {
-                result = Failed(trigger, ["the gateway is draining; reload refused"]);
-            }
-            else
-            {
-                result = await LoadAndApplyAsync(ConfigLoader.Parse(json, _options.Environment), trigger, cancellationToken).ConfigureAwait(false);
-            }
-
-            result = result with { Revision = revision };
-            if (result.Ok)
-            {
-                Interlocked.Exchange(ref _configRevision, revision);
-            }
-
+            var result = await ApplyDocumentUnderGateAsync(json, trigger, revision, cancellationToken).ConfigureAwait(false);
             Finish(result, trigger);
             return result;
         }
@@ -64,6 +49,46 @@ public sealed partial class TetherGateway
         {
             _reloadGate.Release();
         }
+    }
+
+    private async Task<ReloadResult> ApplyDocumentUnderGateAsync(string json, string trigger, long revision, CancellationToken cancellationToken)
+    {
+        var result = _closed
+            ? Failed(trigger, ["the gateway is draining; reload refused"])
+            : await LoadAndApplyAsync(ConfigLoader.Parse(json, _options.Environment), trigger, cancellationToken).ConfigureAwait(false);
+        result = result with { Revision = revision };
+        if (result.Ok)
+        {
+            Interlocked.Exchange(ref _configRevision, revision);
+        }
+
+        return result;
+    }
+
+    // SIGHUP or POST /reload with the config in etcd: the key as it is now. The watch applies revisions under the same
+    // gate, so a read here is never older than what the watch applied before it (one endpoint lagging behind another
+    // is the exception, and an older revision is then kept out rather than applied over a newer one).
+    private async Task<(ReloadResult Result, string Trigger)> ReloadFromReaderAsync(
+        Func<CancellationToken, Task<(string Json, long Revision)>> read, string trigger, CancellationToken cancellationToken)
+    {
+        string json;
+        long revision;
+        try
+        {
+            (json, revision) = await read(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or Grpc.Core.RpcException or HttpRequestException)
+        {
+            return (Failed(trigger, [$"the config source could not be read ({e.Message}); the running config stays"]), trigger);
+        }
+
+        trigger = $"{trigger} (etcd revision {revision})";
+        if (ConfigRevision is { } running && revision < running)
+        {
+            return (Failed(trigger, [$"revision {revision} is older than the running revision {running}; kept out"]) with { Revision = revision }, trigger);
+        }
+
+        return (await ApplyDocumentUnderGateAsync(json, trigger, revision, cancellationToken).ConfigureAwait(false), trigger);
     }
 
     /// <summary>Changes on disk not reloaded because the file's bytes were those already loaded.</summary>
@@ -83,6 +108,10 @@ public sealed partial class TetherGateway
             if (_closed)
             {
                 result = Failed(trigger, ["the gateway is draining; reload refused"]);
+            }
+            else if (_options.ConfigPath is null && _options.ConfigReader is { } read)
+            {
+                (result, trigger) = await ReloadFromReaderAsync(read, trigger, cancellationToken).ConfigureAwait(false);
             }
             else if (_options.ConfigPath is not { } path)
             {

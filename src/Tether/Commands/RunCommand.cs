@@ -20,7 +20,9 @@ internal static class RunCommand
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level.", DefaultValueFactory = _ => LogLevel.Information };
         var etcdUser = new Option<string?>("--etcd-user") { Description = "etcd auth user; the password is read from the environment variable TETHER_ETCD_PASSWORD." };
         var etcdCa = new Option<FileInfo?>("--etcd-ca-file") { Description = "PEM bundle of the CAs that sign etcd's certificates (etcds://)." };
-        var command = new Command("run", "Run the gateway.") { config, logLevel, etcdUser, etcdCa };
+        var etcdCert = new Option<FileInfo?>("--etcd-cert-file") { Description = "PEM client certificate presented to etcd (etcds://, etcd --client-cert-auth); with --etcd-key-file." };
+        var etcdKey = new Option<FileInfo?>("--etcd-key-file") { Description = "PEM private key of --etcd-cert-file." };
+        var command = new Command("run", "Run the gateway.") { config, logLevel, etcdUser, etcdCa, etcdCert, etcdKey };
         command.SetAction((parseResult, cancellationToken) =>
         {
             var source = parseResult.GetValue(config);
@@ -37,7 +39,19 @@ internal static class RunCommand
                     User = parseResult.GetValue(etcdUser),
                     Password = Environment.GetEnvironmentVariable("TETHER_ETCD_PASSWORD"),
                     CaFile = parseResult.GetValue(etcdCa)?.FullName,
+                    CertificateFile = parseResult.GetValue(etcdCert)?.FullName,
+                    KeyFile = parseResult.GetValue(etcdKey)?.FullName,
                 };
+                if (location.Problems() is { Count: > 0 } problems)
+                {
+                    foreach (var problem in problems)
+                    {
+                        Console.Error.WriteLine($"--config {source}: {problem}");
+                    }
+
+                    return Task.FromResult(1);
+                }
+
                 return RunAsync(null, location, parseResult.GetValue(logLevel), cancellationToken);
             }
 
@@ -117,6 +131,7 @@ internal static class RunCommand
             {
                 LoggerFactory = loggerFactory,
                 ConfigPath = configFile?.FullName,
+                ConfigReader = source is null ? null : source.ReadAsync,
                 Environment = EnvironmentVariables.Read(),
             };
             gateway = await TetherGateway.StartAsync(config, options, cancellationToken);
