@@ -20,7 +20,16 @@ new Thread(() =>
 {
     while (true)
     {
-        var connection = backend.Accept();
+        Socket connection;
+        try
+        {
+            connection = backend.Accept();
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.Interrupted)
+        {
+            continue; // EINTR (the runtime's signals): accept again
+        }
+
         new Thread(() => Serve(connection)) { IsBackground = true }.Start();
     }
 }) { IsBackground = true }.Start();
