@@ -70,11 +70,12 @@ public static partial class ConfigValidator
 
             if (listener.Engine == ListenerEngine.Tether)
             {
-                // Tether's own engine serves cleartext HTTP/1.1 only so far; HTTP/2, TLS and PROXY stay on Kestrel.
-                if (listener.Protocols != ListenerProtocols.Http1 || listener.Tls is not null || listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
+                // Tether's own engine serves cleartext HTTP/1.1 only so far (with or without the PROXY protocol);
+                // HTTP/2 and TLS stay on Kestrel.
+                if (listener.Protocols != ListenerProtocols.Http1 || listener.Tls is not null)
                 {
                     errors.Add(new ConfigError(path + ".engine", "\"tether\"",
-                        "the \"tether\" engine serves cleartext HTTP/1.1 only: set protocols to \"http1\" with no tls and no proxyProtocol, or use engine \"kestrel\""));
+                        "the \"tether\" engine serves cleartext HTTP/1.1 only: set protocols to \"http1\" with no tls, or use engine \"kestrel\""));
                 }
             }
 

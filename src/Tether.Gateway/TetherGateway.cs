@@ -54,6 +54,11 @@ public sealed record GatewayOptions
 
     /// <summary>Opens what accessLog.path "stdout" writes to (a test seam; the process's standard output by default).</summary>
     public Func<Stream>? AccessLogStdout { get; init; }
+
+    /// <summary>Rewrites every config before the gateway runs it, at start and on each reload (a test seam: the
+    /// functional suite's TETHER_TEST_ENGINE puts listeners on the "tether" engine, and must do so for a reloaded
+    /// config too, or the reload would replace each listener). Null: configs run as loaded.</summary>
+    public Func<TetherConfig, TetherConfig>? ConfigFilter { get; init; }
 }
 
 /// <summary>
@@ -164,6 +169,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         options ??= new GatewayOptions();
+        config = options.ConfigFilter?.Invoke(config) ?? config;
         var errors = ConfigValidator.Validate(config);
         if (errors.Count > 0)
         {
@@ -294,8 +300,14 @@ public sealed partial class TetherGateway : IAsyncDisposable
     {
         if (listener.Engine == ListenerEngine.Tether)
         {
+            var logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Tether.Gateway.Http1");
             return ListenerServer.Create(listener, new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleAsync, Downstream, _limiter, _trustedProxies,
-                _options.TimeProvider, (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Tether.Gateway.Http1")));
+                _options.TimeProvider, logger)
+            {
+                ProxyProtocol = listener.ProxyProtocol.Mode == ProxyProtocolMode.Off
+                    ? null
+                    : new Http1.Http1ProxyProtocol(listener.ProxyProtocol, Downstream.Closed, _options.TimeProvider, logger),
+            });
         }
 
         var frameLimits = new Http2FrameLimits(config.Downstream);

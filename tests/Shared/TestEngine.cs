@@ -4,8 +4,9 @@ namespace Tether.Testing;
 
 /// <summary>
 /// TETHER_TEST_ENGINE=tether runs the functional suite on Tether's own HTTP/1.1 engine: every listener the
-/// engine can serve (cleartext HTTP/1.1, no PROXY protocol) gets engine "tether". Unset or "kestrel": configs
-/// are left as the tests wrote them.
+/// engine can serve (cleartext HTTP/1.1, with or without the PROXY protocol) gets engine "tether", at start and,
+/// through <see cref="Apply(Tether.Gateway.GatewayOptions)"/>, on every reload. Unset or "kestrel": configs are left
+/// as the tests wrote them.
 /// </summary>
 internal static class TestEngine
 {
@@ -22,10 +23,14 @@ internal static class TestEngine
         var listeners = new List<ListenerConfig>(config.Listeners.Count);
         foreach (var listener in config.Listeners)
         {
-            var servable = listener.Protocols == ListenerProtocols.Http1 && listener.Tls is null && listener.ProxyProtocol.Mode == ProxyProtocolMode.Off;
+            var servable = listener.Protocols == ListenerProtocols.Http1 && listener.Tls is null;
             listeners.Add(servable ? listener with { Engine = ListenerEngine.Tether } : listener);
         }
 
         return config with { Listeners = listeners };
     }
+
+    /// <summary>The options that apply <see cref="Apply(TetherConfig)"/> to each config the gateway runs, reloads included.</summary>
+    public static Tether.Gateway.GatewayOptions Apply(Tether.Gateway.GatewayOptions options) =>
+        ForcesTether ? options with { ConfigFilter = Apply } : options;
 }

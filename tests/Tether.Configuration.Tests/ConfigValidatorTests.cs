@@ -53,7 +53,12 @@ public class ConfigValidatorTests
     public void Engine_tether_serves_cleartext_http1_only_and_says_what_to_change()
     {
         ConfigAssert.SingleError("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "tether" }] }""",
-            "listeners[0].engine", "set protocols to \"http1\" with no tls and no proxyProtocol, or use engine \"kestrel\"");
+            "listeners[0].engine", "set protocols to \"http1\" with no tls, or use engine \"kestrel\"");
+        var proxied = ConfigAssert.Valid("""
+            { "listeners": [{ "address": "127.0.0.1:80", "protocols": "http1", "engine": "tether",
+                              "proxyProtocol": { "mode": "required", "trustedNetworks": ["10.0.0.0/8"] } }] }
+            """);
+        Assert.Equal(ProxyProtocolMode.Required, proxied.Listeners[0].ProxyProtocol.Mode);
         var config = ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80", "protocols": "http1", "engine": "Tether" }], "downstream": { "lingeringTimeout": "2s" } }""");
         Assert.Equal(ListenerEngine.Tether, config.Listeners[0].Engine);
         Assert.Equal(TimeSpan.FromSeconds(2), config.Downstream.LingeringTimeout);

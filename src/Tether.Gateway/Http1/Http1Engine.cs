@@ -61,6 +61,9 @@ internal sealed partial class Http1Engine : IAsyncDisposable
 
     public Uri? Url { get; private set; }
 
+    /// <summary>listeners[].proxyProtocol, when its mode is not "off": read before the per-client cap.</summary>
+    public Http1ProxyProtocol? ProxyProtocol { get; init; }
+
     public string NextConnectionId() => "t" + Interlocked.Increment(ref _connectionIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void ApplyLimits(DownstreamConfig downstream)
@@ -166,7 +169,14 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         {
             socket.NoDelay = true;
             DownstreamConnectionMiddleware.SetSocketOptions(socket, _downstream);
-            var connection = new Http1ServerConnection(socket, this);
+            Http1Preface? preface = null;
+            if (ProxyProtocol is { } proxy && (preface = await proxy.ReadAsync(socket).ConfigureAwait(false)) is null)
+            {
+                await RefuseAsync(socket).ConfigureAwait(false);
+                return;
+            }
+
+            var connection = new Http1ServerConnection(socket, this, preface);
             if (_limiter.MaxConnectionsPerClient > 0 && connection.Client is { } client)
             {
                 if (!_limiter.TryAcquireClient(client))

@@ -3,6 +3,7 @@ using System.Buffers.Text;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace Tether.Gateway.Http1;
 
@@ -34,6 +35,9 @@ internal sealed class Http1RequestHead
 
     public bool ExpectContinue;
 
+    /// <summary>Connection lists "upgrade" (with an Upgrade header, HTTP/1.1 and no body: an upgradable request).</summary>
+    public bool ConnectionUpgrade;
+
     /// <summary>The status of a refusal (400, 414, 431, 417, 505, 501), 0 when the head is good.</summary>
     public int ErrorStatus;
 
@@ -46,7 +50,7 @@ internal sealed class Http1RequestHead
         Method = RawTarget = Path = Query = "";
         VersionMinor = 0;
         ContentLength = -1;
-        Chunked = KeepAlive = ExpectContinue = false;
+        Chunked = KeepAlive = ExpectContinue = ConnectionUpgrade = false;
         ErrorStatus = 0;
         ErrorReason = null;
     }
@@ -244,7 +248,18 @@ internal static class Http1RequestParser
                     break;
             }
 
-            headers.Append(name, value);
+            // Not Append: through the indexer an empty value ("X-Debug:") would be dropped, and Kestrel keeps it.
+            if (headers.TryGetValue(name, out var existing))
+            {
+                headers[name] = StringValues.Concat(existing, value);
+            }
+            else
+            {
+                // The name is not there yet (checked above), so Add cannot throw; it is the one call that keeps "".
+#pragma warning disable ASP0019
+                headers.Add(name, value);
+#pragma warning restore ASP0019
+            }
         }
 
         if (lengthCount > 1)
@@ -425,6 +440,7 @@ internal static class Http1RequestParser
         var rest = connection.AsSpan();
         var close = false;
         var keepAlive = false;
+        var upgrade = false;
         while (!rest.IsEmpty)
         {
             var comma = rest.IndexOf(',');
@@ -448,7 +464,11 @@ internal static class Http1RequestParser
             {
                 keepAlive = true;
             }
-            else if (!option.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+            else if (option.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+            {
+                upgrade = true;
+            }
+            else
             {
                 // Framing fields are decided above and never removed this way (a client cannot hide its Content-Length).
                 var name = option.ToString();
@@ -461,6 +481,10 @@ internal static class Http1RequestParser
         }
 
         head.KeepAlive = !close && (head.VersionMinor == 1 || keepAlive);
+
+        // As Kestrel's IsUpgradableRequest: HTTP/1.1, "Connection: upgrade" and an Upgrade header. A request with a
+        // body is not taken as one (its body and the tunnel's bytes could not be told apart): it goes on as plain HTTP.
+        head.ConnectionUpgrade = upgrade && head.VersionMinor == 1 && !head.HasBody && headers.ContainsKey("Upgrade");
         return true;
     }
 

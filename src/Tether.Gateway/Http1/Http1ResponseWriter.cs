@@ -145,6 +145,7 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
         var request = connection.Head;
         _noBody = request.Method == HttpMethods.Head || status is 204 or 304 || status < 200;
         _declared = headers.ContentLength ?? -1;
+        var upgrade = status == StatusCodes.Status101SwitchingProtocols && connection.IsUpgraded;
         var closes = !request.KeepAlive || connection.ClosingAfterResponse;
         if (headers.Connection is { Count: > 0 } value && value.ToString().Contains("close", StringComparison.OrdinalIgnoreCase))
         {
@@ -163,7 +164,7 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
             }
         }
 
-        MustClose = closes;
+        MustClose = closes || upgrade;
         _buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
         var writer = new HeadWriter(this);
         writer.Write("HTTP/1.1 "u8);
@@ -213,7 +214,12 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
             writer.Write("Transfer-Encoding: chunked\r\n"u8);
         }
 
-        if (closes)
+        if (upgrade)
+        {
+            // The connection becomes the tunnel: it neither closes nor carries another request (MustClose below).
+            writer.Write("Connection: Upgrade\r\n"u8);
+        }
+        else if (closes)
         {
             writer.Write("Connection: close\r\n"u8);
         }

@@ -20,7 +20,7 @@ namespace Tether.Gateway.Http1;
 /// </summary>
 internal sealed partial class Http1ServerConnection :
     IHttpRequestFeature, IHttpResponseFeature, IHttpResponseBodyFeature, IHttpConnectionFeature,
-    IHttpRequestLifetimeFeature, IHttpRequestBodyDetectionFeature
+    IHttpRequestLifetimeFeature, IHttpRequestBodyDetectionFeature, IHttpUpgradeFeature, IHttpMaxRequestBodySizeFeature
 {
     private static readonly byte[] _continue = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
     private static readonly byte[] _requestTimeout = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray();
@@ -34,6 +34,14 @@ internal sealed partial class Http1ServerConnection :
     private readonly IPEndPoint? _local;
     private readonly Http1Limits _limits;
     private readonly Http1ResponseWriter _writer;
+    private readonly ProxyProtocol.ProxyProtocolFeature? _proxy;
+
+    // IHttpUpgradeFeature: the 101 went out; the connection is a tunnel until the request delegate returns, then closes.
+    private bool _upgraded;
+
+    // IHttpMaxRequestBodySizeFeature (nginx client_max_body_size per route): null = no limit; read-only once the body is read.
+    private long? _maxRequestBodySize;
+    private long _bodyRead;
 
     // Invariant: null while idle; while a request is read or served, [_inStart, _inEnd) are bytes received and not yet consumed.
     private byte[]? _in;
@@ -62,14 +70,23 @@ internal sealed partial class Http1ServerConnection :
     // The peek's destination: its byte is never read, so one array serves every connection.
     private static readonly byte[] _peek = new byte[1];
 
-    public Http1ServerConnection(Socket socket, Http1Engine engine)
+    /// <param name="preface">What the PROXY protocol read first (null without it): the client it names, and the
+    /// bytes that followed the header (parsed first).</param>
+    public Http1ServerConnection(Socket socket, Http1Engine engine, Http1Preface? preface = null)
     {
         _socket = socket;
         _engine = engine;
         _limits = engine.Limits;
         _writer = new Http1ResponseWriter(this);
-        _remote = socket.RemoteEndPoint as IPEndPoint;
+        _remote = preface?.Source ?? socket.RemoteEndPoint as IPEndPoint;
         _local = socket.LocalEndPoint as IPEndPoint;
+        _proxy = preface?.Feature;
+        if (preface?.Buffer is { } buffer)
+        {
+            _in = buffer;
+            _inEnd = preface.Length;
+        }
+
         var client = _remote is null ? null : ClientAddress.Normalize(_remote.Address);
         Client = client;
         _client = new ClientConnectionFeature(client, engine.TrustedProxies.Contains(client));
@@ -84,6 +101,8 @@ internal sealed partial class Http1ServerConnection :
         RequestHeaders,
         Lingering,
         Drain,
+        ReadDataRate,
+        WriteDataRate,
     }
 
     private enum ChunkState
@@ -184,6 +203,72 @@ internal sealed partial class Http1ServerConnection :
     // IHttpRequestBodyDetectionFeature
     public bool CanHaveBody => Head.HasBody;
 
+    // IHttpUpgradeFeature (as Kestrel's: HTTP/1.1, "Connection: upgrade", an Upgrade header, no body)
+    public bool IsUpgradableRequest => Head.ConnectionUpgrade;
+
+    // IHttpMaxRequestBodySizeFeature
+    public bool IsReadOnly => _bodyStarted || _upgraded;
+
+    public long? MaxRequestBodySize
+    {
+        get => _maxRequestBodySize;
+        set
+        {
+            if (IsReadOnly)
+            {
+                throw new InvalidOperationException("the request body is being read; its size limit can no longer change");
+            }
+
+            _maxRequestBodySize = value;
+        }
+    }
+
+    /// <summary>
+    /// Kestrel's UpgradeAsync: the 101 with "Connection: Upgrade" and the headers set so far goes out now, and the
+    /// connection's bytes are the returned stream's (the bytes already read past the head first). Data rates no longer
+    /// apply, as on Kestrel; the connection closes once the request delegate returns.
+    /// </summary>
+    public async Task<Stream> UpgradeAsync()
+    {
+        if (!IsUpgradableRequest)
+        {
+            throw new InvalidOperationException("the request cannot be upgraded (no \"Connection: upgrade\" with an Upgrade header)");
+        }
+
+        if (_writer.HasStarted)
+        {
+            throw new InvalidOperationException("the response has already started; it cannot be a 101 any more");
+        }
+
+        StatusCode = StatusCodes.Status101SwitchingProtocols;
+        ReasonPhrase = "Switching Protocols";
+        _upgraded = true;
+        _readRate = null;
+        _writeRate = null;
+        _writer.Start();
+        await _writer.FlushAsync().ConfigureAwait(false);
+        return new Http1UpgradedStream(this);
+    }
+
+    public bool IsUpgraded => _upgraded;
+
+    /// <summary>A read of the upgraded connection: bytes already received first, then the socket.</summary>
+    internal ValueTask<int> ReadUpgradedAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (_inEnd > _inStart && _in is { } buffered)
+        {
+            var n = Math.Min(destination.Length, _inEnd - _inStart);
+            buffered.AsSpan(_inStart, n).CopyTo(destination.Span);
+            _inStart += n;
+            return ValueTask.FromResult(n);
+        }
+
+        return _socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken);
+    }
+
+    internal ValueTask<int> WriteUpgradedAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken) =>
+        _socket.SendAsync(source, SocketFlags.None, cancellationToken);
+
     public void OnStarting(Func<object, Task> callback, object state) => (_onStarting ??= []).Add((callback, state));
 
     public void OnCompleted(Func<object, Task> callback, object state) => (_onCompleted ??= []).Add((callback, state));
@@ -240,11 +325,6 @@ internal sealed partial class Http1ServerConnection :
         }
     }
 
-    internal async ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
-    {
-        // Socket.SendAsync on a stream socket completes once every byte is written.
-        await _socket.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false);
-    }
 
     public async Task RunAsync()
     {
@@ -330,7 +410,8 @@ internal sealed partial class Http1ServerConnection :
                 }
 
                 _inStart += consumed;
-                if (!Head.HasBody && _inEnd == _inStart && _watch is null)
+                // Not for an upgrade: once it is a tunnel, the client's bytes and its half-close are the tunnel's.
+                if (!Head.HasBody && !Head.ConnectionUpgrade && _inEnd == _inStart && _watch is null)
                 {
                     // Nothing of this request is left to read: watch for the client leaving while it is served.
                     _watch = WatchForCloseAsync();
@@ -385,19 +466,28 @@ internal sealed partial class Http1ServerConnection :
         _trailerBytes = 0;
         _continueSent = false;
         _bodyStarted = false;
+        _maxRequestBodySize = null;
+        _bodyRead = 0;
+        StartRates(_engine.Downstream);
         if (_aborted is { } aborted && !aborted.TryReset())
         {
             aborted.Dispose();
             _aborted = null;
         }
 
-        var features = new FeatureCollection(10);
+        var features = new FeatureCollection(12);
         features.Set<IHttpRequestFeature>(this);
         features.Set<IHttpResponseFeature>(this);
         features.Set<IHttpResponseBodyFeature>(this);
         features.Set<IHttpConnectionFeature>(this);
         features.Set<IHttpRequestLifetimeFeature>(this);
         features.Set<IHttpRequestBodyDetectionFeature>(this);
+        features.Set<IHttpUpgradeFeature>(this);
+        features.Set<IHttpMaxRequestBodySizeFeature>(this);
+        if (_proxy is not null)
+        {
+            features.Set(_proxy);
+        }
         features.Set(_downstream);
         features.Set(_client);
         var context = new DefaultHttpContext(features);
@@ -432,8 +522,9 @@ internal sealed partial class Http1ServerConnection :
             }
         }
 
-        if (_aborted?.IsCancellationRequested == true)
+        if (_aborted?.IsCancellationRequested == true || _upgraded)
         {
+            // An upgraded connection was a tunnel: it ends with the request.
             return false;
         }
 
@@ -487,6 +578,8 @@ internal sealed partial class Http1ServerConnection :
         var scratch = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
+            // Under the lingering timer, not the data rate: the application has finished with the request.
+            _readRate = null;
             Arm(TimeoutReason.Lingering, _engine.Downstream.LingeringTimeout);
             long drained = 0;
             while (!BodyComplete && drained < 1024 * 1024)
@@ -554,7 +647,7 @@ internal sealed partial class Http1ServerConnection :
     }
 
     /// <summary>Reads more bytes into the input buffer (growing it up to the head limits); false at end of stream.</summary>
-    private async ValueTask<bool> ReceiveAsync()
+    private async ValueTask<bool> ReceiveAsync(bool body = false)
     {
         if (_inStart > 0)
         {
@@ -571,7 +664,9 @@ internal sealed partial class Http1ServerConnection :
             _in = bigger;
         }
 
-        var n = await _socket.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).ConfigureAwait(false);
+        var n = body
+            ? await ReceiveBodyAsync(_in.AsMemory(_inEnd), CancellationToken.None).ConfigureAwait(false)
+            : await _socket.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).ConfigureAwait(false);
         _inEnd += n;
         return n > 0 && _timedOut == 0;
     }
@@ -590,6 +685,8 @@ internal sealed partial class Http1ServerConnection :
     // so each fires to the millisecond of its setting (no heartbeat).
     private void Arm(TimeoutReason reason, TimeSpan after)
     {
+        // The deadline before the reason (a volatile write): a callback that sees this reason sees its deadline.
+        Volatile.Write(ref _phaseDeadline, _engine.TimeProvider.GetTimestamp() + (long)(after.TotalSeconds * _engine.TimeProvider.TimestampFrequency));
         _armed = reason;
         _timer.Change(after, Timeout.InfiniteTimeSpan);
     }
@@ -602,11 +699,23 @@ internal sealed partial class Http1ServerConnection :
 
     private volatile TimeoutReason _armed;
 
+    // When the armed phase ends (a TimeProvider timestamp): a callback of an earlier arming that runs late, after
+    // the timer was re-armed for a later phase, must not end that phase early.
+    private long _phaseDeadline;
+
     private void OnTimer()
     {
         var reason = _armed;
         if (reason == TimeoutReason.None)
         {
+            OnRateTimer();
+            return;
+        }
+
+        var left = _engine.TimeProvider.GetElapsedTime(_engine.TimeProvider.GetTimestamp(), Volatile.Read(ref _phaseDeadline));
+        if (left > TimerSlack)
+        {
+            _timer.Change(left, Timeout.InfiniteTimeSpan);
             return;
         }
 
@@ -652,6 +761,11 @@ internal sealed partial class Http1ServerConnection :
         if (!_bodyStarted)
         {
             _bodyStarted = true;
+            if (_maxRequestBodySize is { } max && Head.ContentLength > max)
+            {
+                throw TooLarge(max);
+            }
+
             if (Head.ExpectContinue && !_writer.HasStarted && !_continueSent && _inEnd == _inStart)
             {
                 _continueSent = true;
@@ -673,7 +787,7 @@ internal sealed partial class Http1ServerConnection :
             else
             {
                 // Straight into the caller's buffer, never past this body (the next request's bytes stay in the socket).
-                n = await _socket.ReceiveAsync(destination[..want], SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                n = await ReceiveBodyAsync(destination[..want], cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     throw new BadHttpRequestException("the client closed the connection inside the request body", 400);
@@ -681,11 +795,22 @@ internal sealed partial class Http1ServerConnection :
             }
 
             _bodyRemaining -= n;
-            return n;
+            return CountBody(n);
         }
 
-        return await ReadChunkedAsync(destination).ConfigureAwait(false);
+        return CountBody(await ReadChunkedAsync(destination).ConfigureAwait(false));
     }
+
+    // Kestrel's MaxRequestBodySize for a body of unknown length: the read that passes the limit fails (413), so the
+    // bytes past it never reach the application.
+    private int CountBody(int n)
+    {
+        _bodyRead += n;
+        return _maxRequestBodySize is { } max && _bodyRead > max ? throw TooLarge(max) : n;
+    }
+
+    private static BadHttpRequestException TooLarge(long max) =>
+        new($"Request body too large. The max request body size is {max} bytes.", StatusCodes.Status413PayloadTooLarge);
 
     private async ValueTask<int> ReadChunkedAsync(Memory<byte> destination)
     {
@@ -798,7 +923,7 @@ internal sealed partial class Http1ServerConnection :
 
     private async ValueTask FillAsync()
     {
-        if (!await ReceiveAsync().ConfigureAwait(false))
+        if (!await ReceiveAsync(body: true).ConfigureAwait(false))
         {
             throw new BadHttpRequestException("the client closed the connection inside the request body", 400);
         }

@@ -176,6 +176,7 @@ public sealed partial class TetherGateway
     /// <summary>Applies an already validated config (what <see cref="ReloadAsync"/> does after loading the file).</summary>
     internal async Task<ReloadResult> ApplyAsync(TetherConfig config, string trigger, CancellationToken cancellationToken)
     {
+        config = _options.ConfigFilter?.Invoke(config) ?? config;
         var now = _options.TimeProvider.GetUtcNow();
 
         // 1. Listeners that are new start first: if one cannot bind, nothing has changed yet.

@@ -62,7 +62,7 @@ internal sealed class TestGateway : IAsyncDisposable
             TimeProvider = timeProvider ?? TimeProvider.System,
             SweepInterval = sweepInterval ?? TimeSpan.FromSeconds(1),
         };
-        var gateway = await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(config), options?.Invoke(gatewayOptions) ?? gatewayOptions);
+        var gateway = await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(config), Tether.Testing.TestEngine.Apply(options?.Invoke(gatewayOptions) ?? gatewayOptions));
         return new TestGateway(gateway, logs);
     }
 

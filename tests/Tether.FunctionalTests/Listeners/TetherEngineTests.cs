@@ -1,9 +1,13 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Tether.Configuration;
 using Tether.FunctionalTests.Infrastructure;
 using Tether.FunctionalTests.Protection;
+using Tether.Gateway.Protection;
+using Tether.Gateway.ProxyProtocol;
+using Tether.Upstream.Pooling;
 
 namespace Tether.FunctionalTests.Listeners;
 
@@ -143,6 +147,125 @@ public class TetherEngineTests
         var response = await ProtectionGateway.ExchangeAsync(client, "hello");
         Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
         Assert.Single(gateway.Origin.Requests);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_PROXY_header_sent_with_the_first_request_names_the_client_and_a_connection_without_one_is_closed(int version)
+    {
+        await using var gateway = await ProtectionGateway.StartAsync(listener: l => l with
+        {
+            Engine = ListenerEngine.Tether,
+            ProxyProtocol = new ProxyProtocolConfig { Mode = ProxyProtocolMode.Required, TrustedNetworks = ["127.0.0.1/32"] },
+        });
+        var client = new IPEndPoint(IPAddress.Parse("203.0.113.7"), 40000);
+        var frontend = new IPEndPoint(IPAddress.Parse("198.51.100.1"), 443);
+        var header = version == 1 ? ProxyHeaderWriter.WriteV1(client, frontend) : ProxyHeaderWriter.WriteV2(client, frontend);
+
+        // Header and request in one segment: the bytes read past the header are the request's.
+        using (var proxied = await gateway.ConnectAsync("127.0.0.1"))
+        {
+            var response = await ProtectionGateway.ExchangeAsync(proxied, [.. header, .. "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"u8]);
+            Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+            Assert.Equal("203.0.113.7", gateway.Origin.Header(0, "X-Forwarded-For"));
+        }
+
+        using var plain = await gateway.ConnectAsync("127.0.0.1");
+        Assert.Equal("", await ProtectionGateway.ExchangeAsync(plain, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 2000));
+        Assert.Equal(1, gateway.Closed(ProtectionCloseReason.ProxyProtocolMissing));
+        Assert.Single(gateway.Origin.Requests);
+    }
+
+    [Fact]
+    public async Task A_body_below_minRequestBodyRate_gets_408_once_the_grace_period_has_passed_and_is_counted()
+    {
+        var grace = TimeSpan.FromSeconds(1.5);
+        await using var gateway = await StartAsync(d => d with { MinRequestBodyRate = new DataRateConfig { BytesPerSecond = 1000, Grace = grace } });
+        using var client = await gateway.ConnectAsync();
+        var clock = Stopwatch.StartNew();
+        await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n\r\nabc"u8.ToArray(), SocketFlags.None);
+
+        var response = await ProtectionGateway.ReadResponseAsync(client, 5000);
+
+        Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", response, StringComparison.Ordinal);
+        // One timer armed for the moment the rate is missed: never before the grace period.
+        Assert.True(clock.Elapsed >= grace - TimeSpan.FromMilliseconds(20), $"408 after {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowBody, 1));
+        Assert.Empty(gateway.Origin.Requests);
+    }
+
+    [Fact]
+    public async Task A_body_that_keeps_to_minRequestBodyRate_past_the_grace_period_is_forwarded()
+    {
+        await using var gateway = await StartAsync(d => d with { MinRequestBodyRate = new DataRateConfig { BytesPerSecond = 1000, Grace = TimeSpan.FromSeconds(1.2) } });
+        using var client = await gateway.ConnectAsync();
+        await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"u8.ToArray(), SocketFlags.None);
+
+        // 500 bytes every 200 ms (2,500 B/s) for 2 s: slower than a burst, above the rate all the way.
+        for (var i = 0; i < 10; i++)
+        {
+            await client.SendAsync(new byte[500], SocketFlags.None);
+            await Task.Delay(200);
+        }
+
+        var response = await ProtectionGateway.ReadResponseAsync(client, 5000);
+        Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+        Assert.Equal(0, gateway.Closed(ProtectionCloseReason.SlowBody));
+    }
+
+    [Fact]
+    public async Task A_client_that_stops_reading_is_closed_below_minResponseRate_and_counted()
+    {
+        await using var gateway = await StartAsync(d => d with { MinResponseRate = new DataRateConfig { BytesPerSecond = 1_000_000, Grace = TimeSpan.FromSeconds(1.5) } });
+        using var client = await gateway.ConnectAsync();
+        client.ReceiveBufferSize = 4096;
+        await client.SendAsync("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), SocketFlags.None);
+
+        Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowRead, 1, timeoutMs: 8000));
+    }
+
+    [Fact]
+    public async Task An_upgrade_answered_101_is_a_tunnel_whose_half_close_reaches_the_backend()
+    {
+        var originSawClose = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            await connection.ReadRequestAsync();
+            await connection.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhi;");
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await connection.Socket.ReceiveAsync(buffer)) > 0)
+            {
+                await connection.WriteAsync(buffer.AsMemory(0, n));
+            }
+
+            originSawClose.TrySetResult();
+        });
+        var config = TestGateway.ConfigFor(origin.Address) with
+        {
+            Listeners = [new ListenerConfig { Address = "127.0.0.1:0", Protocols = ListenerProtocols.Http1, Engine = ListenerEngine.Tether }],
+        };
+        await using var gateway = await TestGateway.StartAsync(config);
+        await using var client = await gateway.ConnectAsync();
+
+        // The first tunnel bytes ride in the same segment as the head: they are the tunnel's, not a next request.
+        await client.SendAsync(RawClient.Request("GET", "/chat", "tether.test", "Connection: Upgrade", "Upgrade: websocket") + "early;");
+        var switching = await client.ReadResponseAsync();
+        Assert.Equal(101, switching.Status);
+        Assert.Equal("websocket", switching.Head.Get("Upgrade"));
+        Assert.True(switching.Head.HasToken("Connection", "upgrade"));
+        Assert.False(switching.Head.Has("Content-Length") || switching.Head.Has("Transfer-Encoding"), switching.Head.Text);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var read = await client.Reader.ReadExactAsync("hi;early;".Length, timeout.Token);
+        Assert.Equal("hi;early;", Encoding.Latin1.GetString(read.Bytes));
+
+        client.Socket.Shutdown(SocketShutdown.Send);
+        await originSawClose.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(await client.WaitForCloseAsync(TimeSpan.FromSeconds(5)));
+        await Eventually.TrueAsync(() => gateway.PoolStatistics().Closed(ConnectionCloseReason.Upgraded) == 1, "the tunnel's connection was not closed as upgraded");
     }
 
     // Reads until one head (an interim response has no body) is in hand.

@@ -27,7 +27,7 @@ internal sealed class ReloadingGateway : IAsyncDisposable
         var loaded = ConfigLoader.LoadFile(path);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         var options = new GatewayOptions { ConfigPath = path, WatchConfigFile = watch, ReloadDebounce = TimeSpan.FromMilliseconds(100) };
-        return new ReloadingGateway(folder, path, await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(loaded.Config!), options));
+        return new ReloadingGateway(folder, path, await TetherGateway.StartAsync(Tether.Testing.TestEngine.Apply(loaded.Config!), Tether.Testing.TestEngine.Apply(options)));
     }
 
     /// <summary>A config with one cluster "app" over <paramref name="destinations"/>; extra top-level JSON may follow.</summary>
