@@ -307,6 +307,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
                 ProxyProtocol = listener.ProxyProtocol.Mode == ProxyProtocolMode.Off
                     ? null
                     : new Http1.Http1ProxyProtocol(listener.ProxyProtocol, Downstream.Closed, _options.TimeProvider, logger),
+                AccessLog = Telemetry.AccessLog,
             });
         }
 

@@ -64,6 +64,9 @@ internal sealed partial class Http1Engine : IAsyncDisposable
     /// <summary>listeners[].proxyProtocol, when its mode is not "off": read before the per-client cap.</summary>
     public Http1ProxyProtocol? ProxyProtocol { get; init; }
 
+    /// <summary>Where the lines of requests the parser refuses go (the others get theirs from the request pipeline).</summary>
+    public Observability.AccessLog? AccessLog { get; init; }
+
     public string NextConnectionId() => "t" + Interlocked.Increment(ref _connectionIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void ApplyLimits(DownstreamConfig downstream)

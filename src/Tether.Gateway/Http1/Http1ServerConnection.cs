@@ -405,6 +405,7 @@ internal sealed partial class Http1ServerConnection :
                 if (Head.ErrorStatus != 0)
                 {
                     Log.Refused(_engine.Logger, Client, Head.ErrorStatus, Head.ErrorReason!);
+                    LogRefused(Head.ErrorStatus);
                     await RefuseAsync(Head.ErrorStatus, Head.ErrorReason!).ConfigureAwait(false);
                     return;
                 }
@@ -607,6 +608,23 @@ internal sealed partial class Http1ServerConnection :
     }
 
     // A refused head: the status, Connection: close, then a lingering close.
+    // The access-log line of a head the parser refused: what it had parsed of the request line ("-" where nothing).
+    private void LogRefused(int status)
+    {
+        if (_engine.AccessLog is not { Enabled: true } accessLog)
+        {
+            return;
+        }
+
+        var entry = Observability.AccessLogEntry.Refused(System.Diagnostics.Stopwatch.GetTimestamp());
+        entry.Client = Client?.ToString();
+        entry.Method = Head.Method.Length > 0 ? Head.Method : "-";
+        entry.Target = Head.RawTarget.Length > 0 ? Head.RawTarget : "-";
+        entry.Protocol = Head.Method.Length > 0 ? (Head.VersionMinor == 0 ? "HTTP/1.0" : "HTTP/1.1") : "-";
+        entry.Status = status;
+        accessLog.Enqueue(entry);
+    }
+
     private async ValueTask RefuseAsync(int status, string reason)
     {
         var body = System.Text.Encoding.ASCII.GetBytes($"{status} {Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status)}: {reason}\n");
