@@ -61,6 +61,9 @@ internal sealed partial class Http1Engine : IAsyncDisposable
 
     public Uri? Url { get; private set; }
 
+    /// <summary>The listening socket once started, for <see cref="AcceptBacklog"/> before a stop.</summary>
+    public Socket? ListenSocket => _listener;
+
     public string NextConnectionId() => "t" + Interlocked.Increment(ref _connectionIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void ApplyLimits(DownstreamConfig downstream)
