@@ -22,7 +22,8 @@ start=$SECONDS
 for script in smuggling per-ip-limit proxy-protocol slowloris drain reload h2-attacks observability; do
   echo "== $script"
   rc=0
-  timeout 300 "acceptance/$script.sh" "$@" || rc=$?
+  # 600 s: the full slowloris.sh (five rounds of three attacks) takes about 400 s on a busy machine.
+  timeout 600 "acceptance/$script.sh" "$@" || rc=$?
   if [ "$rc" != 0 ]; then
     # Say which script failed and how, even when it died before printing a FAIL line of its own.
     echo "FAIL  acceptance/$script.sh exited with status $rc"
