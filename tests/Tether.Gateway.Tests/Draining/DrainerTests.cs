@@ -92,14 +92,14 @@ public sealed class DrainerTests
         var drainer = new Drainer(_statistics, _time, NullLogger.Instance);
         var stopAcceptingCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var queueEmpty = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        async Task StopAccepting()
+        async Task StopAcceptingAsync()
         {
             Assert.True(drainer.IsClosing); // the connections it accepts are answered with Connection: close
             stopAcceptingCalled.TrySetResult();
             await queueEmpty.Task;
         }
 
-        var completed = drainer.RunAsync(new DrainConfig { Delay = TimeSpan.FromSeconds(5), Timeout = TimeSpan.FromSeconds(30) }, "test", StopAsync, ClosePools, StopAccepting);
+        var completed = drainer.RunAsync(new DrainConfig { Delay = TimeSpan.FromSeconds(5), Timeout = TimeSpan.FromSeconds(30) }, "test", StopAsync, ClosePools, StopAcceptingAsync);
         _time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
         Assert.False(stopAcceptingCalled.Task.IsCompleted);
 
