@@ -48,9 +48,10 @@ tether_bin() {
   echo "$out/tether"
 }
 
-# start_origin PORT: nginx answering "ok" (and /big: a 1 MiB file), logging every request it sees.
+# start_origin PORT [LISTEN_OPTIONS]: nginx answering "ok" (and /big: a 1 MiB file), logging every request it sees.
+# LISTEN_OPTIONS go on its listen line (e.g. "sndbuf=64k").
 start_origin() {
-  local port="$1" dir="$WORK/nginx-$1"
+  local port="$1" options="${2:-}" dir="$WORK/nginx-$1"
   mkdir -p "$dir/logs" "$dir/html"
   head -c $((1024 * 1024)) /dev/zero >"$dir/html/big"
   cat >"$dir/nginx.conf" <<CONF
@@ -63,7 +64,7 @@ http {
   access_log $dir/logs/access.log;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port $options;
     root $dir/html;
     location = /big { }
     location / { return 200 "ok\n"; }

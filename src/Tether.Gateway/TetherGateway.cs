@@ -219,7 +219,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
     public Task<DrainSummary> DrainAsync(string cause)
     {
         var drain = _model.Config.Drain;
-        return Drainer.RunAsync(drain, cause, StopListenersAsync, ClosePools);
+        return Drainer.RunAsync(drain, cause, StopListenersAsync, ClosePools, StopAcceptingAsync);
     }
 
     /// <summary>Closes the access log file and opens its path again (SIGUSR1, after logrotate moved it away).</summary>
@@ -232,7 +232,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         using var registration = cancellationToken.Register(Drainer.Abort);
-        await Drainer.RunAsync(_model.Config.Drain with { Delay = TimeSpan.Zero }, "stop", StopListenersAsync, ClosePools).ConfigureAwait(false);
+        await Drainer.RunAsync(_model.Config.Drain with { Delay = TimeSpan.Zero }, "stop", StopListenersAsync, ClosePools, StopAcceptingAsync).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -263,6 +263,19 @@ public sealed partial class TetherGateway : IAsyncDisposable
         // After the listeners: the last spans and a last collection of the meter are exported (flushed) here.
         Interlocked.Exchange(ref _export, null)?.Dispose();
         _meter.Dispose();
+    }
+
+    // Every listener at once: no new connections, and what the kernel queued accepted (see Listeners.AcceptBacklog).
+    private async Task StopAcceptingAsync()
+    {
+        var listeners = _listeners;
+        var stops = new Task[listeners.Length];
+        for (var i = 0; i < listeners.Length; i++)
+        {
+            stops[i] = listeners[i].StopAcceptingAsync(ListenerServer.MaxAcceptDrain);
+        }
+
+        await Task.WhenAll(stops).ConfigureAwait(false);
     }
 
     private async Task StopListenersAsync(CancellationToken deadline)

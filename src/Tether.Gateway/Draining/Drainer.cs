@@ -45,10 +45,13 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
     public Task Begun => _begun.Task;
 
     /// <summary>
-    /// Runs the drain once; later calls return the first one's result. <paramref name="stopListeners"/> must
-    /// stop accepting, ask connections to close, and abort what is left when its token fires.
+    /// Runs the drain once; later calls return the first one's result. <paramref name="stopAccepting"/>, if given,
+    /// runs first once the delay is over: it must make the listeners take no new connection and complete once what
+    /// the kernel had queued for them is accepted. <paramref name="stopListeners"/> must stop accepting, ask
+    /// connections to close, and abort what is left when its token fires.
     /// </summary>
-    public Task<DrainSummary> RunAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools)
+    public Task<DrainSummary> RunAsync(
+        DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools, Func<Task>? stopAccepting = null)
     {
         ArgumentNullException.ThrowIfNull(drain);
         ArgumentNullException.ThrowIfNull(stopListeners);
@@ -56,7 +59,7 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
             _begun.TrySetResult();
-            _ = RunOnceAsync(drain, cause, stopListeners, closePools);
+            _ = RunOnceAsync(drain, cause, stopListeners, closePools, stopAccepting);
         }
 
         return _completed.Task;
@@ -69,11 +72,11 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         _abort.Cancel();
     }
 
-    private async Task RunOnceAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools)
+    private async Task RunOnceAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools, Func<Task>? stopAccepting)
     {
         try
         {
-            _completed.TrySetResult(await DrainAsync(drain, cause, stopListeners, closePools).ConfigureAwait(false));
+            _completed.TrySetResult(await DrainAsync(drain, cause, stopListeners, closePools, stopAccepting).ConfigureAwait(false));
         }
         catch (Exception e)
         {
@@ -81,7 +84,8 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         }
     }
 
-    private async Task<DrainSummary> DrainAsync(DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools)
+    private async Task<DrainSummary> DrainAsync(
+        DrainConfig drain, string cause, Func<CancellationToken, Task> stopListeners, Action closePools, Func<Task>? stopAccepting)
     {
         var started = timeProvider.GetTimestamp();
         _phase = NotReady;
@@ -100,6 +104,15 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         // From here on every HTTP/1.1 response closes its connection; Kestrel does the same for requests it
         // has not started yet, this covers responses already being produced.
         _phase = Closing;
+
+        // New connections are no longer taken from here on, and the ones the kernel already completed are accepted
+        // (and answered with Connection: close) rather than reset by the listener's close; the grace below then
+        // lets them finish too.
+        if (stopAccepting is not null && !_abort.IsCancellationRequested)
+        {
+            await stopAccepting().ConfigureAwait(false);
+        }
+
         var connections = statistics.Active;
         await CloseGraceAsync(drain).ConfigureAwait(false);
         var endedBefore = Ended();

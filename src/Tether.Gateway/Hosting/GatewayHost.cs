@@ -11,7 +11,9 @@ namespace Tether.Gateway.Hosting;
 /// <summary>What every Kestrel host of the gateway (each listener, the admin endpoint) is built with.</summary>
 internal static class GatewayHost
 {
-    public static WebApplicationBuilder CreateBuilder(GatewayOptions options)
+    /// <param name="options">The gateway's options (logger factory).</param>
+    /// <param name="listenSockets">Given, receives each listening socket Kestrel binds (see <see cref="Listeners.AcceptBacklog"/>).</param>
+    public static WebApplicationBuilder CreateBuilder(GatewayOptions options, Action<System.Net.Sockets.Socket>? listenSockets = null)
     {
         // The empty builder reads no appsettings files (so no file watcher thread) and no ASPNETCORE_ variables:
         // Tether's config is the only source. Kestrel core (no config-based endpoints) and routing for the admin
@@ -24,7 +26,19 @@ internal static class GatewayHost
         // Measured (bench, 64 conns, 19 B, two rounds): 56-57k vs 45-47k req/s and 18.5-19 vs 25-26 us of CPU
         // per request, for a p99 of 6.2-6.9 ms instead of 3.1-3.5 ms. Throughput is the default;
         // TETHER_KESTREL_INLINE_SCHEDULING=0 picks the lower tail (docs/benchmarks.md).
-        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = InlineCompletions);
+        builder.WebHost.UseSockets(o =>
+        {
+            o.UnsafePreferInlineScheduling = InlineCompletions;
+            if (listenSockets is not null)
+            {
+                o.CreateBoundListenSocket = endPoint =>
+                {
+                    var socket = Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions.CreateDefaultBoundListenSocket(endPoint);
+                    listenSockets(socket);
+                    return socket;
+                };
+            }
+        });
         builder.Services.AddRoutingCore();
         builder.Services.AddLogging();
         if (options.LoggerFactory is { } loggerFactory)

@@ -16,14 +16,26 @@ namespace Tether.Gateway.Hosting;
 internal sealed class ListenerServer : IAsyncDisposable
 {
     // Exactly one of the two: Kestrel's server, or Tether's own HTTP/1.1 engine (listeners[].engine "tether").
+    /// <summary>How long a stop waits at most for the accept loop to take what the kernel queued.</summary>
+    public static readonly TimeSpan MaxAcceptDrain = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(5);
+
     private readonly WebApplication? _app;
     private readonly Http1.Http1Engine? _engine;
     private readonly Protection.Http2FrameLimits? _frameLimits;
+
+    // The sockets Kestrel listens on (one per bound address, added as Kestrel binds them, under its own lock), so
+    // that a stop can empty their accept queues first.
+    private readonly List<System.Net.Sockets.Socket> _listenSockets;
+    private Task? _stoppedAccepting;
     private int _stopped;
 
-    private ListenerServer(ListenerConfig config, WebApplication? app, Http1.Http1Engine? engine, Protection.Http2FrameLimits? frameLimits)
+    private ListenerServer(ListenerConfig config, WebApplication? app, Http1.Http1Engine? engine, Protection.Http2FrameLimits? frameLimits,
+        List<System.Net.Sockets.Socket> listenSockets)
     {
         Config = config;
+        _listenSockets = listenSockets;
         _app = app;
         _engine = engine;
         _frameLimits = frameLimits;
@@ -38,15 +50,22 @@ internal sealed class ListenerServer : IAsyncDisposable
         ListenerConfig config, GatewayOptions options, Protection.Http2FrameLimits frameLimits, Action<KestrelServerOptions> configureKestrel, RequestDelegate handler)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var builder = GatewayHost.CreateBuilder(options);
+        List<System.Net.Sockets.Socket> sockets = [];
+        var builder = GatewayHost.CreateBuilder(options, socket =>
+        {
+            lock (sockets)
+            {
+                sockets.Add(socket);
+            }
+        });
         builder.WebHost.UseKestrel(configureKestrel);
         var app = builder.Build();
         app.Run(handler);
-        return new ListenerServer(config, app, null, frameLimits);
+        return new ListenerServer(config, app, null, frameLimits, sockets);
     }
 
     /// <summary>A listener served by Tether's own HTTP/1.1 engine.</summary>
-    public static ListenerServer Create(ListenerConfig config, Http1.Http1Engine engine) => new(config, null, engine, null);
+    public static ListenerServer Create(ListenerConfig config, Http1.Http1Engine engine) => new(config, null, engine, null, []);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -85,11 +104,72 @@ internal sealed class ListenerServer : IAsyncDisposable
         _frameLimits?.Apply(downstream);
     }
 
+    /// <summary>
+    /// The first step of a stop: new connection attempts are dropped (refused once the listener closes), and this
+    /// completes when the kernel's accept queue is empty, everything queued accepted and being served, or after
+    /// <paramref name="bound"/>. Idempotent; <see cref="StopAsync"/> runs it too.
+    /// </summary>
+    public Task StopAcceptingAsync(TimeSpan bound)
+    {
+        lock (_listenSockets)
+        {
+            return _stoppedAccepting ??= EmptyAcceptQueuesAsync(bound);
+        }
+    }
+
+    private async Task EmptyAcceptQueuesAsync(TimeSpan bound)
+    {
+        var sockets = ListenSockets();
+        var paused = false;
+        foreach (var socket in sockets)
+        {
+            paused |= Listeners.AcceptBacklog.StopNewConnections(socket);
+        }
+
+        if (!paused)
+        {
+            return;
+        }
+
+        // A handshake whose SYN came before the filter may still complete into the queue: poll at least twice.
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var polls = 0;
+        while (System.Diagnostics.Stopwatch.GetElapsedTime(start) < bound && (polls++ < 2 || Pending(sockets) > 0))
+        {
+            await Task.Delay(AcceptPoll).ConfigureAwait(false);
+        }
+    }
+
+    private static int Pending(List<System.Net.Sockets.Socket> sockets)
+    {
+        var pending = 0;
+        foreach (var socket in sockets)
+        {
+            pending += Listeners.AcceptBacklog.Pending(socket);
+        }
+
+        return pending;
+    }
+
+    private List<System.Net.Sockets.Socket> ListenSockets()
+    {
+        if (_engine?.ListenSocket is { } socket)
+        {
+            return [socket];
+        }
+
+        lock (_listenSockets)
+        {
+            return [.. _listenSockets];
+        }
+    }
+
     /// <summary>Stops accepting, asks every connection to close, aborts what is left when the token fires.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
+            await StopAcceptingAsync(MaxAcceptDrain).ConfigureAwait(false);
             if (_engine is not null)
             {
                 await _engine.StopAsync(cancellationToken).ConfigureAwait(false);

@@ -67,6 +67,9 @@ internal sealed partial class Http1Engine : IAsyncDisposable
     /// <summary>Where the lines of requests the parser refuses go (the others get theirs from the request pipeline).</summary>
     public Observability.AccessLog? AccessLog { get; init; }
 
+    /// <summary>The listening socket once started, for <see cref="AcceptBacklog"/> before a stop.</summary>
+    public Socket? ListenSocket => _listener;
+
     public string NextConnectionId() => "t" + Interlocked.Increment(ref _connectionIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void ApplyLimits(DownstreamConfig downstream)

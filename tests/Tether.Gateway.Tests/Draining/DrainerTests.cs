@@ -86,6 +86,33 @@ public sealed class DrainerTests
         Assert.Equal(1, _poolsClosed);
     }
 
+    [Fact]
+    public async Task Accepting_stops_after_the_delay_and_the_listeners_close_only_once_the_queued_connections_are_taken()
+    {
+        var drainer = new Drainer(_statistics, _time, NullLogger.Instance);
+        var stopAcceptingCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var queueEmpty = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task StopAcceptingAsync()
+        {
+            Assert.True(drainer.IsClosing); // the connections it accepts are answered with Connection: close
+            stopAcceptingCalled.TrySetResult();
+            await queueEmpty.Task;
+        }
+
+        var completed = drainer.RunAsync(new DrainConfig { Delay = TimeSpan.FromSeconds(5), Timeout = TimeSpan.FromSeconds(30) }, "test", StopAsync, ClosePools, StopAcceptingAsync);
+        _time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
+        Assert.False(stopAcceptingCalled.Task.IsCompleted);
+
+        _time.Advance(TimeSpan.FromTicks(1));
+        await stopAcceptingCalled.Task.WaitAsync(_wait);
+        Assert.False(_stopCalled.Task.IsCompleted);
+
+        queueEmpty.SetResult();
+        await _stopCalled.Task.WaitAsync(_wait);
+        _stopDone.SetResult();
+        await completed.WaitAsync(_wait);
+    }
+
     private async Task StopAsync(CancellationToken deadline)
     {
         _stopCalled.TrySetResult(deadline);
