@@ -34,20 +34,14 @@ public sealed class Http1Connection : IPooledConnection
     // Null for cleartext: then reads go to the socket directly (one layer less on every request).
     private readonly SslStream? _tls;
 
-    // Re-armed before every read of a response; disarmed after the exchange. Canceled = the armed timeout elapsed,
-    // and its one registration (made once, in the constructor) aborts the socket, which fails the pending receive: no
-    // receive carries a token, so none registers and unregisters on every call (client aborts close the socket too,
-    // see Abort). Never TryReset: that would drop the registration.
+    // Re-armed before every read of a response; reset after the exchange. Canceled = responseTimeout elapsed
+    // (client aborts close the socket instead, see Abort).
     private readonly CancellationTokenSource _timeoutCts = new();
     private int _closed;
 
     // What the timer armed last is: readIdleTimeout (true) or responseTimeout, and for how long (for the error).
     private bool _idleArmed;
     private TimeSpan _armed;
-
-    // Whether the timer may be running (a finite wait was armed since the last disarm): an infinite responseTimeout
-    // (Tether.Client's default) then costs no timer call at all.
-    private bool _timerArmed;
 
     // Invariant: _buffer[_start.._end) holds bytes received and not yet consumed; _buffer is null when empty
     // between exchanges.
@@ -61,12 +55,6 @@ public sealed class Http1Connection : IPooledConnection
     // A close-delimited body (BodyFraming.CloseDelimited) read to the backend's FIN by ReadBodyAsync.
     private bool _closeDelimitedEnded;
 
-    // The receive ProbeBeforeUse started into _buffer at _end (cleartext only), which the response head's first read
-    // takes over: the check that the idle connection is still open is the response's own first receive, not a poll()
-    // of its own (SocketsHttpHandler's read-ahead). Pending from ProbeBeforeUse until the head read (or Close) takes it.
-    private ValueTask<int> _readAhead;
-    private bool _readAheadPending;
-
     private Http1Connection(UpstreamTransport transport, ConnectionLifetime lifetime)
     {
         _transport = transport;
@@ -74,7 +62,6 @@ public sealed class Http1Connection : IPooledConnection
         _tls = transport.Tls;
         Output = PipeWriter.Create(transport.Stream, new StreamPipeWriterOptions(minimumBufferSize: 16384, leaveOpen: true));
         Lifetime = lifetime;
-        _timeoutCts.Token.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), this);
     }
 
     public ConnectionLifetime Lifetime { get; }
@@ -123,55 +110,6 @@ public sealed class Http1Connection : IPooledConnection
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             return ConnectionCloseReason.PeerClosed;
-        }
-    }
-
-    /// <summary>
-    /// Called by the pool on an idle connection it hands to a request. Cleartext: starts the response's first receive
-    /// now, so the probe costs no syscall of its own; a receive that completes at once found the connection closed
-    /// (0 bytes, or an error) or holding bytes nobody asked for. TLS: <see cref="ProbeIdle"/>. Must not block.
-    /// </summary>
-    public ConnectionCloseReason? ProbeBeforeUse()
-    {
-        if (_tls is not null)
-        {
-            return ProbeIdle();
-        }
-
-        if (!_readAheadPending)
-        {
-            // An idle connection holds no bytes (EndExchange refuses to pool one that does), so _end is 0 here.
-            PrepareFill();
-            try
-            {
-                _readAhead = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                return ConnectionCloseReason.PeerClosed;
-            }
-
-            _readAheadPending = true;
-        }
-
-        // Still pending: open and quiet, as it should be (also when a lease was given back unused with it posted).
-        if (!_readAhead.IsCompleted)
-        {
-            return null;
-        }
-
-        _readAheadPending = false;
-        try
-        {
-            return _readAhead.GetAwaiter().GetResult() == 0 ? ConnectionCloseReason.PeerClosed : ConnectionCloseReason.UnexpectedData;
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
-        {
-            return ConnectionCloseReason.PeerClosed;
-        }
-        finally
-        {
-            _readAhead = default;
         }
     }
 
@@ -265,19 +203,7 @@ public sealed class Http1Connection : IPooledConnection
             int n;
             try
             {
-                ValueTask<int> receive;
-                if (_readAheadPending)
-                {
-                    // Posted by ProbeBeforeUse into _buffer at _end (still 0: nothing was buffered since).
-                    receive = _readAhead;
-                    _readAhead = default;
-                    _readAheadPending = false;
-                }
-                else
-                {
-                    receive = Receive(_buffer.AsMemory(_end));
-                }
-
+                var receive = Receive(_buffer.AsMemory(_end), _timeoutCts.Token);
                 if (receive.IsCompleted)
                 {
                     n = receive.GetAwaiter().GetResult();
@@ -642,14 +568,7 @@ public sealed class Http1Connection : IPooledConnection
     /// <summary>After an exchange that ended cleanly: whether leftover bytes make the connection unusable.</summary>
     public ConnectionCloseReason? EndExchange()
     {
-        // Disarmed, not TryReset (which would drop the abort registration). A timer that fired first aborted the socket.
-        if (_timerArmed)
-        {
-            _timeoutCts.CancelAfter(Timeout.InfiniteTimeSpan);
-            _timerArmed = false;
-        }
-
-        if (_timeoutCts.IsCancellationRequested)
+        if (!_timeoutCts.TryReset())
         {
             return ConnectionCloseReason.Error;
         }
@@ -701,16 +620,7 @@ public sealed class Http1Connection : IPooledConnection
         _transport.Dispose();
         _timeoutCts.Dispose();
 
-        // Close is called by the holder after its last read, so the buffer is no longer in use, unless a read-ahead
-        // was still posted: the socket engine may be writing into it as the socket closes, so it is left to the GC
-        // rather than given back to the pool for someone else.
-        if (_readAheadPending)
-        {
-            _readAheadPending = false;
-            _buffer = null;
-            return;
-        }
-
+        // Close is called by the holder after its last read, so the buffer is no longer in use.
         ReturnBuffer();
     }
 
@@ -774,7 +684,7 @@ public sealed class Http1Connection : IPooledConnection
         int n;
         try
         {
-            n = await Receive(into).ConfigureAwait(false);
+            n = await Receive(into, _timeoutCts.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -789,24 +699,17 @@ public sealed class Http1Connection : IPooledConnection
         return n;
     }
 
-    // No token: the armed timeout aborts the socket (see _timeoutCts), which fails the receive.
-    private ValueTask<int> Receive(Memory<byte> into) =>
-        _tls is null ? _socket.ReceiveAsync(into, SocketFlags.None) : _tls.ReadAsync(into);
+    private ValueTask<int> Receive(Memory<byte> into, CancellationToken cancellationToken) =>
+        _tls is null ? _socket.ReceiveAsync(into, SocketFlags.None, cancellationToken) : _tls.ReadAsync(into, cancellationToken);
 
     private void Arm(ReadTimeouts timeouts, TimeSpan waited)
     {
         _armed = timeouts.NextWait(waited, out _idleArmed);
-        var finite = _armed != Timeout.InfiniteTimeSpan;
-        if (finite || _timerArmed)
-        {
-            _timeoutCts.CancelAfter(_armed);
-            _timerArmed = finite;
-        }
+        _timeoutCts.CancelAfter(_armed);
     }
 
-    // A receive failed after the timer fired: the timer's abort did it (whatever the exception says).
     private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase) =>
-        _timeoutCts.IsCancellationRequested
+        ex is OperationCanceledException && _timeoutCts.IsCancellationRequested
             ? new UpstreamException(phase, UpstreamErrorKind.Timeout, _idleArmed
                 ? $"no byte from the backend for readIdleTimeout {_armed.TotalMilliseconds:0}ms"
                 : $"no response data within responseTimeout {_armed.TotalMilliseconds:0}ms")
