@@ -70,11 +70,14 @@ public static partial class ConfigValidator
 
             if (listener.Engine == ListenerEngine.Tether)
             {
-                // Tether's own engine serves cleartext HTTP/1.1 only so far; HTTP/2, TLS and PROXY stay on Kestrel.
-                if (listener.Protocols != ListenerProtocols.Http1 || listener.Tls is not null || listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
+                // The engine serves cleartext HTTP/1.1 and hands HTTP/2 and TLS connections to Kestrel. With TLS or on
+                // cleartext "http2" it hands every connection over unread, so Kestrel reads the PROXY header; where it
+                // serves HTTP/1.1 itself it does not read one yet.
+                var handsEveryConnection = listener.Tls is not null || listener.Protocols == ListenerProtocols.Http2;
+                if (!handsEveryConnection && listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
                 {
                     errors.Add(new ConfigError(path + ".engine", "\"tether\"",
-                        "the \"tether\" engine serves cleartext HTTP/1.1 only: set protocols to \"http1\" with no tls and no proxyProtocol, or use engine \"kestrel\""));
+                        "the \"tether\" engine does not read PROXY headers on a cleartext listener that serves HTTP/1.1: set proxyProtocol.mode to \"off\", or use engine \"kestrel\""));
                 }
             }
 

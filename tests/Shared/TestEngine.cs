@@ -4,8 +4,9 @@ namespace Tether.Testing;
 
 /// <summary>
 /// TETHER_TEST_ENGINE=tether runs the functional suite on Tether's own HTTP/1.1 engine: every listener the
-/// engine can serve (cleartext HTTP/1.1, no PROXY protocol) gets engine "tether". Unset or "kestrel": configs
-/// are left as the tests wrote them.
+/// engine can take gets engine "tether" (all but a PROXY protocol listener that serves cleartext HTTP/1.1: with
+/// TLS or HTTP/2 the engine accepts the connections and hands them to Kestrel). Unset or "kestrel": configs are
+/// left as the tests wrote them.
 /// </summary>
 internal static class TestEngine
 {
@@ -22,7 +23,8 @@ internal static class TestEngine
         var listeners = new List<ListenerConfig>(config.Listeners.Count);
         foreach (var listener in config.Listeners)
         {
-            var servable = listener.Protocols == ListenerProtocols.Http1 && listener.Tls is null && listener.ProxyProtocol.Mode == ProxyProtocolMode.Off;
+            var handsEveryConnection = listener.Tls is not null || listener.Protocols == ListenerProtocols.Http2;
+            var servable = handsEveryConnection || listener.ProxyProtocol.Mode == ProxyProtocolMode.Off;
             listeners.Add(servable ? listener with { Engine = ListenerEngine.Tether } : listener);
         }
 
