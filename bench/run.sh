@@ -27,8 +27,9 @@
 #                                             and wrk sends Accept-Encoding: A to every proxy (nginx and HAProxy
 #                                             pass it on and compress nothing): the cost of compression, in
 #                                             paired runs with and without (docs/benchmarks.md)
-#   --tether-engine E [BENCH_TETHER_ENGINE=kestrel] listeners[].engine of Tether's cleartext HTTP/1.1
-#                                             listeners: kestrel or tether (issue 15; TLS/h2 stays on Kestrel)
+#   --tether-engine E [BENCH_TETHER_ENGINE=kestrel] listeners[].engine of Tether's listeners: kestrel or
+#                                             tether (issue 15; on the TLS listener the engine accepts and
+#                                             hands every connection to Kestrel, which does TLS and HTTP/2)
 #   --port-base N     [BENCH_PORT_BASE=28000] ports used: base+80 .. base+139 on 127.0.0.1
 #   --out DIR         [BENCH_OUT]             where the report goes (default bench/results)
 #   --serve S                                 start everything, print the addresses, wait S seconds, stop

@@ -184,7 +184,7 @@ write_tether_config() {
         rm -f "$access_log"
     fi
     if [ -n "$tls_port" ]; then
-        tls=", { \"address\": \"127.0.0.1:$tls_port\", \"protocols\": \"http1AndHttp2\", \"tls\": { \"certificate\": \"$RUN_DIR/tls/cert.pem\", \"key\": \"$RUN_DIR/tls/key.pem\" } }"
+        tls=", { \"address\": \"127.0.0.1:$tls_port\", \"protocols\": \"http1AndHttp2\", \"engine\": \"${TETHER_ENGINE:-kestrel}\", \"tls\": { \"certificate\": \"$RUN_DIR/tls/cert.pem\", \"key\": \"$RUN_DIR/tls/key.pem\" } }"
     fi
     cat >"$RUN_DIR/$name.json" <<CONF
 {

@@ -292,7 +292,7 @@ def report_markdown(res: Results, meta: dict, chart_path: str) -> str:
     """latest.md's body: the main scenarios when they ran (or nothing ran), then issue 12's when they ran."""
     out = ""
     if meta.get("tether_engine", "kestrel") != "kestrel":
-        out += f"Tether's HTTP/1.1 listeners on engine `{meta['tether_engine']}` (issue 15; TLS/HTTP/2 on Kestrel).\n\n"
+        out += f"Tether's HTTP/1.1 listeners on engine `{meta['tether_engine']}` (issue 15; the TLS listener's connections handed to Kestrel, which does TLS and HTTP/2).\n\n"
     if res.has(CLASSIC_KEYS) or not res.has(BACKEND_KEYS):
         out += markdown(res, meta, chart_path)
     elif meta.get("tether_status", "ok") != "ok":

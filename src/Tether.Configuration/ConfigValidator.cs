@@ -70,12 +70,14 @@ public static partial class ConfigValidator
 
             if (listener.Engine == ListenerEngine.Tether)
             {
-                // Tether's own engine serves cleartext HTTP/1.1 only so far (with or without the PROXY protocol);
-                // HTTP/2 and TLS stay on Kestrel.
-                if (listener.Protocols != ListenerProtocols.Http1 || listener.Tls is not null)
+                // The engine serves cleartext HTTP/1.1 (reading a PROXY header itself on "http1") and hands HTTP/2 and TLS
+                // connections to Kestrel. With TLS or on cleartext "http2" it hands every connection over unread, so Kestrel
+                // reads the PROXY header; on cleartext "http1AndHttp2" an h2c connection would reach Kestrel without the
+                // header the engine read, so that pairing is refused.
+                if (listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2 && listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
                 {
                     errors.Add(new ConfigError(path + ".engine", "\"tether\"",
-                        "the \"tether\" engine serves cleartext HTTP/1.1 only: set protocols to \"http1\" with no tls, or use engine \"kestrel\""));
+                        "the \"tether\" engine does not take PROXY headers on a cleartext \"http1AndHttp2\" listener: set protocols to \"http1\" (or \"http2\"), set proxyProtocol.mode to \"off\", or use engine \"kestrel\""));
                 }
             }
 

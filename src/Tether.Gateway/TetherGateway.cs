@@ -311,32 +311,44 @@ public sealed partial class TetherGateway : IAsyncDisposable
 
     private ListenerServer CreateListener(ListenerConfig listener, TetherConfig config)
     {
+        var frameLimits = new Http2FrameLimits(config.Downstream);
         if (listener.Engine == ListenerEngine.Tether)
         {
-            var logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Tether.Gateway.Http1");
-            return ListenerServer.Create(listener, new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleAsync, Downstream, _limiter, _trustedProxies,
+            // HTTP/2 and TLS stay on Kestrel: an engine listener that has them hands those connections to a Kestrel server.
+            var loggers = _options.LoggerFactory ?? NullLoggerFactory.Instance;
+            var logger = loggers.CreateLogger("Tether.Gateway.Http1");
+            var handoff = Http1.KestrelHandoff.For(listener, GatewayHost.InlineCompletions, loggers, _options.TimeProvider);
+            var engine = new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleAsync, Downstream, _limiter, _trustedProxies,
                 _options.TimeProvider, logger)
             {
+                Handoff = handoff,
+
+                // Read by the engine where it serves HTTP/1.1 itself; a connection handed over unread (TLS, "http2") has
+                // its PROXY header read by Kestrel.
                 ProxyProtocol = listener.ProxyProtocol.Mode == ProxyProtocolMode.Off
                     ? null
                     : new Http1.Http1ProxyProtocol(listener.ProxyProtocol, Downstream.Closed, _options.TimeProvider, logger),
                 AccessLog = Telemetry.AccessLog,
-            });
+            };
+            return handoff is null
+                ? ListenerServer.Create(listener, engine)
+                : ListenerServer.Create(listener, engine, handoff, _options, frameLimits,
+                    kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, frameLimits, _options.TimeProvider, Telemetry.AccessLog, handoff),
+                    _proxy.HandleAsync);
         }
 
-        var frameLimits = new Http2FrameLimits(config.Downstream);
         return ListenerServer.Create(
             listener,
             _options,
             frameLimits,
-            kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, frameLimits, _options.TimeProvider, Telemetry.AccessLog),
+            kestrel => ConfigureKestrel(kestrel, config, listener, Downstream, _limiter, _trustedProxies, frameLimits, _options.TimeProvider, Telemetry.AccessLog, handoff: null),
             _proxy.HandleAsync);
     }
 
     private static void ConfigureKestrel(
         Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, TetherConfig config, ListenerConfig listener,
         DownstreamStatistics downstream, ConnectionLimiter limiter, NetworkList trustedProxies, Http2FrameLimits frameLimits, TimeProvider timeProvider,
-        AccessLog accessLog)
+        AccessLog accessLog, Http1.KestrelHandoff? handoff)
     {
         var d = config.Downstream;
         kestrel.AddServerHeader = false;
@@ -363,8 +375,17 @@ public sealed partial class TetherGateway : IAsyncDisposable
             services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(badRequests.Dispose);
         }
 
-        ListenEndpoints.Listen(kestrel, listener.Address, listen =>
+        void Configure(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen)
         {
+            if (handoff is { CountedByEngine: true })
+            {
+                // h2c the engine has seen the preface of, counted and capped: HTTP/2 only, no caps or counters here.
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
+                listen.Use(next => connection => Http1.KestrelHandoff.OnCountedConnectionAsync(next, connection));
+                listen.Use(next => new Http2FloodMiddleware(next, static _ => true, frameLimits, downstream.Closed, timeProvider, protectionLog).OnConnectionAsync);
+                return;
+            }
+
             // Without TLS there is no ALPN: on "http1AndHttp2" the endpoint is HTTP/1.1 (Kestrel would pick it anyway,
             // and warn) and H2cPrefaceMiddleware switches a connection that opens with the HTTP/2 preface to HTTP/2.
             var cleartextMixed = listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2;
@@ -405,7 +426,17 @@ public sealed partial class TetherGateway : IAsyncDisposable
             {
                 listen.Use(next => new Http2FloodMiddleware(next, isHttp2, frameLimits, downstream.Closed, timeProvider, protectionLog).OnConnectionAsync);
             }
-        });
+        }
+
+        if (handoff is null)
+        {
+            ListenEndpoints.Listen(kestrel, listener.Address, Configure);
+        }
+        else
+        {
+            // The engine owns the address; Kestrel takes the connections it hands over (Http1.KestrelHandoff).
+            kestrel.Listen(handoff.EndPoint, Configure);
+        }
     }
 
     /// <summary>How a connection of <paramref name="listener"/> is known to be HTTP/2, or null if none can be.</summary>

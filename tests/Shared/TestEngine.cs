@@ -4,9 +4,9 @@ namespace Tether.Testing;
 
 /// <summary>
 /// TETHER_TEST_ENGINE=tether runs the functional suite on Tether's own HTTP/1.1 engine: every listener the
-/// engine can serve (cleartext HTTP/1.1, with or without the PROXY protocol) gets engine "tether", at start and,
-/// through <see cref="Apply(Tether.Gateway.GatewayOptions)"/>, on every reload. Unset or "kestrel": configs are left
-/// as the tests wrote them.
+/// engine can take gets engine "tether", at start and, through <see cref="Apply(Tether.Gateway.GatewayOptions)"/>, on
+/// every reload: all but a PROXY protocol listener on cleartext "http1AndHttp2" (with TLS or HTTP/2 the engine accepts
+/// the connections and hands them to Kestrel). Unset or "kestrel": configs are left as the tests wrote them.
 /// </summary>
 internal static class TestEngine
 {
@@ -23,7 +23,7 @@ internal static class TestEngine
         var listeners = new List<ListenerConfig>(config.Listeners.Count);
         foreach (var listener in config.Listeners)
         {
-            var servable = listener.Protocols == ListenerProtocols.Http1 && listener.Tls is null;
+            var servable = listener.Tls is not null || listener.Protocols != ListenerProtocols.Http1AndHttp2 || listener.ProxyProtocol.Mode == ProxyProtocolMode.Off;
             listeners.Add(servable ? listener with { Engine = ListenerEngine.Tether } : listener);
         }
 

@@ -50,15 +50,34 @@ public class ConfigValidatorTests
     }
 
     [Fact]
-    public void Engine_tether_serves_cleartext_http1_only_and_says_what_to_change()
+    public void Engine_tether_takes_every_protocol_and_tls_but_no_PROXY_header_on_a_mixed_cleartext_listener()
     {
-        ConfigAssert.SingleError("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "tether" }] }""",
-            "listeners[0].engine", "set protocols to \"http1\" with no tls, or use engine \"kestrel\"");
+        ConfigAssert.SingleError("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "tether", "proxyProtocol": { "mode": "required", "trustedNetworks": ["10.0.0.0/8"] } }] }""",
+            "listeners[0].engine", "set proxyProtocol.mode to \"off\", or use engine \"kestrel\"");
+
+        // HTTP/2 and TLS connections are handed to Kestrel, which reads their PROXY header as on a Kestrel listener.
+        var handedOver = ConfigAssert.Valid("""
+            { "listeners": [
+                { "address": "127.0.0.1:80", "engine": "tether" },
+                { "address": "127.0.0.1:81", "protocols": "http2", "engine": "tether", "proxyProtocol": { "mode": "required", "trustedNetworks": ["10.0.0.0/8"] } } ] }
+            """);
+        Assert.All(handedOver.Listeners, l => Assert.Equal(ListenerEngine.Tether, l.Engine));
+        var tls = new ListenerConfig
+        {
+            Address = "127.0.0.1:443",
+            Engine = ListenerEngine.Tether,
+            Tls = new TlsConfig { Certificate = "/nonexistent/cert.pem", Key = "/nonexistent/key.pem" },
+            ProxyProtocol = new ProxyProtocolConfig { Mode = ProxyProtocolMode.Required, TrustedNetworks = ["10.0.0.0/8"] },
+        };
+        Assert.DoesNotContain(ConfigValidator.Validate(new TetherConfig { Listeners = [tls] }), e => e.Path.EndsWith(".engine", StringComparison.Ordinal));
+
+        // On cleartext "http1" the engine reads the PROXY header itself.
         var proxied = ConfigAssert.Valid("""
             { "listeners": [{ "address": "127.0.0.1:80", "protocols": "http1", "engine": "tether",
                               "proxyProtocol": { "mode": "required", "trustedNetworks": ["10.0.0.0/8"] } }] }
             """);
         Assert.Equal(ProxyProtocolMode.Required, proxied.Listeners[0].ProxyProtocol.Mode);
+
         var config = ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80", "protocols": "http1", "engine": "Tether" }], "downstream": { "lingeringTimeout": "2s" } }""");
         Assert.Equal(ListenerEngine.Tether, config.Listeners[0].Engine);
         Assert.Equal(TimeSpan.FromSeconds(2), config.Downstream.LingeringTimeout);

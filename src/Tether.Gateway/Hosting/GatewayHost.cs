@@ -55,7 +55,8 @@ internal static class GatewayHost
         return builder;
     }
 
-    private static bool InlineCompletions =>
+    /// <summary>Whether Kestrel's socket transport runs request processing on the completing thread (see above).</summary>
+    internal static bool InlineCompletions =>
         Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1"
         && Environment.GetEnvironmentVariable("TETHER_KESTREL_INLINE_SCHEDULING") != "0";
 

@@ -15,7 +15,9 @@ namespace Tether.Gateway.Hosting;
 /// </summary>
 internal sealed class ListenerServer : IAsyncDisposable
 {
-    // Exactly one of the two: Kestrel's server, or Tether's own HTTP/1.1 engine (listeners[].engine "tether").
+    // Kestrel's server, Tether's own HTTP/1.1 engine (listeners[].engine "tether"), or both: an engine listener that
+    // is not cleartext HTTP/1.1 only hands the connections it does not serve to a Kestrel server (Http1.KestrelHandoff).
+
     /// <summary>How long a stop waits at most for the accept loop to take what the kernel queued.</summary>
     public static readonly TimeSpan MaxAcceptDrain = TimeSpan.FromSeconds(1);
 
@@ -26,7 +28,7 @@ internal sealed class ListenerServer : IAsyncDisposable
     private readonly Protection.Http2FrameLimits? _frameLimits;
 
     // The sockets Kestrel listens on (one per bound address, added as Kestrel binds them, under its own lock), so
-    // that a stop can empty their accept queues first.
+    // that a stop can empty their accept queues first. An engine listener's socket is the engine's.
     private readonly List<System.Net.Sockets.Socket> _listenSockets;
     private Task? _stoppedAccepting;
     private int _stopped;
@@ -51,38 +53,66 @@ internal sealed class ListenerServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         List<System.Net.Sockets.Socket> sockets = [];
+        return new ListenerServer(config, BuildKestrel(options, configureKestrel, handler, handoff: null, sockets), null, frameLimits, sockets);
+    }
+
+    /// <summary>
+    /// An engine listener with its Kestrel server for what the engine hands over (HTTP/2, TLS): Kestrel listens on the
+    /// handoff's endpoint only, the engine on the address.
+    /// </summary>
+    public static ListenerServer Create(
+        ListenerConfig config, Http1.Http1Engine engine, Http1.KestrelHandoff handoff, GatewayOptions options, Protection.Http2FrameLimits frameLimits,
+        Action<KestrelServerOptions> configureKestrel, RequestDelegate handler)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new ListenerServer(config, BuildKestrel(options, configureKestrel, handler, handoff, []), engine, frameLimits, []);
+    }
+
+    private static WebApplication BuildKestrel(
+        GatewayOptions options, Action<KestrelServerOptions> configureKestrel, RequestDelegate handler, Http1.KestrelHandoff? handoff,
+        List<System.Net.Sockets.Socket> listenSockets)
+    {
         var builder = GatewayHost.CreateBuilder(options, socket =>
         {
-            lock (sockets)
+            lock (listenSockets)
             {
-                sockets.Add(socket);
+                listenSockets.Add(socket);
             }
         });
         builder.WebHost.UseKestrel(configureKestrel);
+        if (handoff is not null)
+        {
+            // Registered after the socket transport: Kestrel asks the last registered factory first (CanBind).
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(services =>
+                handoff.WithMemoryPools(services.GetService<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>()));
+        }
+
         var app = builder.Build();
         app.Run(handler);
-        return new ListenerServer(config, app, null, frameLimits, sockets);
+        return app;
     }
 
     /// <summary>A listener served by Tether's own HTTP/1.1 engine.</summary>
     public static ListenerServer Create(ListenerConfig config, Http1.Http1Engine engine) => new(config, null, engine, null, []);
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_app is not null)
+        {
+            // Before the engine: a connection the engine hands over finds Kestrel listening.
+            await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         if (_engine is not null)
         {
             _engine.Start();
-            Url = _engine.Url;
-            return Task.CompletedTask;
+
+            // With TLS the engine's socket takes the connections and Kestrel does TLS on them: the URL is https.
+            Url = Config.Tls is null || _engine.Url is null ? _engine.Url : new UriBuilder(_engine.Url) { Scheme = Uri.UriSchemeHttps }.Uri;
+            return;
         }
 
-        return StartKestrelAsync(cancellationToken);
-    }
-
-    private async Task StartKestrelAsync(CancellationToken cancellationToken)
-    {
-        await _app!.StartAsync(cancellationToken).ConfigureAwait(false);
-        Url = GatewayHost.BoundUrls(_app)[0];
+        Url = GatewayHost.BoundUrls(_app!)[0];
     }
 
     /// <summary>
@@ -92,9 +122,9 @@ internal sealed class ListenerServer : IAsyncDisposable
     /// </summary>
     public void ApplyLimits(DownstreamConfig downstream)
     {
-        if (_engine is not null)
+        _engine?.ApplyLimits(downstream);
+        if (_app is null)
         {
-            _engine.ApplyLimits(downstream);
             return;
         }
 
@@ -170,16 +200,25 @@ internal sealed class ListenerServer : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
             await StopAcceptingAsync(MaxAcceptDrain).ConfigureAwait(false);
-            if (_engine is not null)
-            {
-                await _engine.StopAsync(cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await _app!.StopAsync(cancellationToken).ConfigureAwait(false);
-            }
+
+            // Both at once, with one deadline: the engine drains its HTTP/1.1 connections, Kestrel the ones handed to it
+            // (GOAWAY on HTTP/2).
+            var engine = _engine?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+            var kestrel = _app?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+            await Task.WhenAll(engine, kestrel).ConfigureAwait(false);
         }
     }
 
-    public ValueTask DisposeAsync() => _engine is not null ? _engine.DisposeAsync() : _app!.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_engine is not null)
+        {
+            await _engine.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_app is not null)
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

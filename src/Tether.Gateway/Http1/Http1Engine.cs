@@ -162,6 +162,11 @@ internal sealed partial class Http1Engine : IAsyncDisposable
 
     private async Task ServeAsync(Socket socket)
     {
+        if (HandedOverUncounted(socket))
+        {
+            return;
+        }
+
         Statistics.OnAccepted();
         if (_limiter.MaxConnections > 0 && !_limiter.TryAcquire())
         {
@@ -199,7 +204,10 @@ internal sealed partial class Http1Engine : IAsyncDisposable
             _connections.TryAdd(connection, 0);
             try
             {
-                await connection.RunAsync().ConfigureAwait(false);
+                if (await ServesHttp1Async(socket, connection).ConfigureAwait(false))
+                {
+                    await connection.RunAsync().ConfigureAwait(false);
+                }
             }
             finally
             {

@@ -73,13 +73,14 @@ internal sealed class GrpcSetup : IAsyncDisposable
         DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    public static Task<GrpcSetup> StartAsync(ListenerKind listener, BackendKind backend, ITestOutputHelper output, Func<ClusterConfig, ClusterConfig>? cluster = null) =>
-        StartAsync(listener, backend, output, cluster, destination: null);
+    public static Task<GrpcSetup> StartAsync(
+        ListenerKind listener, BackendKind backend, ITestOutputHelper output, Func<ClusterConfig, ClusterConfig>? cluster = null, ListenerEngine engine = ListenerEngine.Kestrel) =>
+        StartAsync(listener, backend, output, cluster, destination: null, engine);
 
     /// <summary>As <see cref="StartAsync(ListenerKind, BackendKind, ITestOutputHelper, Func{ClusterConfig, ClusterConfig}?)"/>
     /// but with no backend: the cluster's destination is <paramref name="destination"/> (a closed port).</summary>
     public static Task<GrpcSetup> StartWithoutBackendAsync(ListenerKind listener, BackendKind backend, string destination, ITestOutputHelper output) =>
-        StartAsync(listener, backend, output, cluster: null, destination);
+        StartAsync(listener, backend, output, cluster: null, destination, ListenerEngine.Kestrel);
 
     public async ValueTask DisposeAsync()
     {
@@ -130,7 +131,7 @@ internal sealed class GrpcSetup : IAsyncDisposable
     };
 
     private static async Task<GrpcSetup> StartAsync(
-        ListenerKind listener, BackendKind backendKind, ITestOutputHelper output, Func<ClusterConfig, ClusterConfig>? cluster, string? destination)
+        ListenerKind listener, BackendKind backendKind, ITestOutputHelper output, Func<ClusterConfig, ClusterConfig>? cluster, string? destination, ListenerEngine engine)
     {
         var directory = Directory.CreateTempSubdirectory("tether-grpc-").FullName;
         var ca = TestCa.Create(directory);
@@ -150,7 +151,7 @@ internal sealed class GrpcSetup : IAsyncDisposable
             var clusterConfig = ClusterFor(backendKind, destination, ca.CertificatePath);
             var config = TestGateway.ConfigFor() with
             {
-                Listeners = [ListenerFor(listener, gatewayCertificate)],
+                Listeners = [ListenerFor(listener, gatewayCertificate) with { Engine = engine }],
                 Clusters = new Dictionary<string, ClusterConfig> { [TestGateway.Cluster] = cluster?.Invoke(clusterConfig) ?? clusterConfig },
             };
             gateway = await TestGateway.StartAsync(config, output: output);
