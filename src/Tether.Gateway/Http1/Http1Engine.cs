@@ -212,6 +212,14 @@ internal sealed partial class Http1Engine : IAsyncDisposable
             finally
             {
                 _connections.TryRemove(connection, out _);
+
+                // The client's slot is free before the connection counts closed: whoever sees Active drop can connect again.
+                if (capped is not null)
+                {
+                    _limiter.ReleaseClient(capped);
+                    capped = null;
+                }
+
                 Statistics.OnClosed();
                 if (_stopping && _connections.IsEmpty)
                 {

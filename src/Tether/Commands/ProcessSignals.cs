@@ -23,6 +23,15 @@ internal sealed partial class ProcessSignals : IDisposable
     {
         _gateway = gateway;
         _log = log;
+
+        // A process started by nohup (or a supervisor that ignores hangups) inherits SIGHUP as ignored, and the runtime
+        // then installs no handler for it: SIGHUP would not reload. nginx reloads on HUP however it was started, so
+        // the disposition goes back to the default first; the registration below replaces it at once.
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+        {
+            _ = ResetToDefault(1); // SIGHUP is 1 on every Unix
+        }
+
         _registrations =
         [
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStop),
@@ -31,6 +40,13 @@ internal sealed partial class ProcessSignals : IDisposable
             PosixSignalRegistration.Create(SigUsr1, OnReopen),
         ];
     }
+
+#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in this project; DllImport marshals two ints the same
+    [DllImport("libc", EntryPoint = "signal")]
+    private static extern nint Signal(int signal, nint handler);
+#pragma warning restore SYSLIB1054
+
+    private static nint ResetToDefault(int signal) => Signal(signal, 0); // SIG_DFL
 
     /// <summary>A stop request: the first drains, any later one aborts the drain.</summary>
     public void Stop(string cause)
