@@ -187,8 +187,10 @@ check "after the reset floods, /status connections.active is $active (expected 0
 # ---- Header blocks.
 DUR=$D
 attack continuation-big default continuation-big "maxRequestHeadersSize 32768"
+# The close comes while the client is still writing 16 KiB frames: Tether's close then resets the connection, and the
+# client's kernel may drop the GOAWAY it had not read yet (seen once in a clean-clone CI run), so a reset counts too.
 check "CONTINUATION flood (16 KiB frames): GOAWAY $(j "$WORK/continuation-big.json" 'f["goaway"]') after $(j "$WORK/continuation-big.json" 'f["open_s"]') s (closed within 1 s), origin saw $(j "$WORK/continuation-big.json" 'd["origin"]')" \
-  is_true continuation-big 'f["goaway"] is not None and f["open_s"] <= 1 and d["origin"] == 0'
+  is_true continuation-big '(f["goaway"] is not None or f["closed"]) and f["open_s"] <= 1 and d["origin"] == 0'
 rss_bounded continuation-big 50
 served continuation-big
 
