@@ -68,19 +68,6 @@ public static partial class ConfigValidator
                 errors.Add(new ConfigError(path + ".protocols", listener.Protocols.ToString(), "use \"http1\", \"http2\" or \"http1AndHttp2\""));
             }
 
-            if (listener.Engine == ListenerEngine.Tether)
-            {
-                // The engine serves cleartext HTTP/1.1 (reading a PROXY header itself on "http1") and hands HTTP/2 and TLS
-                // connections to Kestrel. With TLS or on cleartext "http2" it hands every connection over unread, so Kestrel
-                // reads the PROXY header; on cleartext "http1AndHttp2" an h2c connection would reach Kestrel without the
-                // header the engine read, so that pairing is refused.
-                if (listener.Tls is null && listener.Protocols == ListenerProtocols.Http1AndHttp2 && listener.ProxyProtocol.Mode != ProxyProtocolMode.Off)
-                {
-                    errors.Add(new ConfigError(path + ".engine", "\"tether\"",
-                        "the \"tether\" engine does not take PROXY headers on a cleartext \"http1AndHttp2\" listener: set protocols to \"http1\" (or \"http2\"), set proxyProtocol.mode to \"off\", or use engine \"kestrel\""));
-                }
-            }
-
             // protocols "http2" without TLS is HTTP/2 with prior knowledge (h2c): allowed, nothing to say.
             if (listener.Tls is { } tls)
             {

@@ -184,10 +184,11 @@ public enum ListenerProtocols
 /// <summary>What serves a listener's HTTP/1.1 connections (issue 15).</summary>
 public enum ListenerEngine
 {
-    /// <summary>Kestrel's HTTP/1.1 server (the default for now).</summary>
+    /// <summary>Kestrel's HTTP/1.1 server (the engine before Tether's own; selectable for one release, to compare).</summary>
     Kestrel,
 
-    /// <summary>Tether's own HTTP/1.1 server on its own accept loop (strict RFC 9112 parser, exact timers).</summary>
+    /// <summary>Tether's own HTTP/1.1 server on its own accept loop (strict RFC 9112 parser, exact timers): the default.
+    /// HTTP/2 (h2c prior knowledge) and TLS connections are accepted by it and handed to Kestrel in-process.</summary>
     Tether,
 }
 
@@ -203,8 +204,8 @@ public sealed record ListenerConfig
     /// <summary>nginx listen … proxy_protocol; HAProxy bind … accept-proxy.</summary>
     public ProxyProtocolConfig ProxyProtocol { get; init; } = new();
 
-    /// <summary>"kestrel" (default) or "tether": which HTTP/1.1 server answers this listener's connections.</summary>
-    public ListenerEngine Engine { get; init; } = ListenerEngine.Kestrel;
+    /// <summary>"tether" (default) or "kestrel": which HTTP/1.1 server answers this listener's connections.</summary>
+    public ListenerEngine Engine { get; init; } = ListenerEngine.Tether;
 }
 
 public sealed record TlsConfig

@@ -357,7 +357,8 @@ public sealed partial class TetherGateway : IAsyncDisposable
         KestrelLimits.Apply(kestrel, d);
 
         // Header bytes pass through as they are (Latin-1 is byte-transparent) rather than being refused.
-        kestrel.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+        // Content-Length: digits only (ContentLengthDigits), which Kestrel then checks over HTTP/1.1 and HTTP/2.
+        kestrel.RequestHeaderEncodingSelector = ContentLengthDigits.Select;
         kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
 
         // One limiter and one set of counters for all listeners (created by the gateway, shared by every

@@ -50,10 +50,11 @@ public class ConfigValidatorTests
     }
 
     [Fact]
-    public void Engine_tether_takes_every_protocol_and_tls_but_no_PROXY_header_on_a_mixed_cleartext_listener()
+    public void Engine_tether_is_the_default_and_takes_every_protocol_tls_and_PROXY_headers()
     {
-        ConfigAssert.SingleError("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "tether", "proxyProtocol": { "mode": "required", "trustedNetworks": ["10.0.0.0/8"] } }] }""",
-            "listeners[0].engine", "set proxyProtocol.mode to \"off\", or use engine \"kestrel\"");
+        // On cleartext "http1AndHttp2" the engine reads the PROXY header and hands an h2c connection over with it.
+        var mixed = ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "tether", "proxyProtocol": { "mode": "required", "trustedNetworks": ["10.0.0.0/8"] } }] }""");
+        Assert.Equal(ListenerProtocols.Http1AndHttp2, mixed.Listeners[0].Protocols);
 
         // HTTP/2 and TLS connections are handed to Kestrel, which reads their PROXY header as on a Kestrel listener.
         var handedOver = ConfigAssert.Valid("""
@@ -81,7 +82,9 @@ public class ConfigValidatorTests
         var config = ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80", "protocols": "http1", "engine": "Tether" }], "downstream": { "lingeringTimeout": "2s" } }""");
         Assert.Equal(ListenerEngine.Tether, config.Listeners[0].Engine);
         Assert.Equal(TimeSpan.FromSeconds(2), config.Downstream.LingeringTimeout);
-        Assert.Equal(ListenerEngine.Kestrel, new ListenerConfig().Engine);
+        Assert.Equal(ListenerEngine.Tether, new ListenerConfig().Engine);
+        Assert.Equal(ListenerEngine.Tether, ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80" }] }""").Listeners[0].Engine);
+        Assert.Equal(ListenerEngine.Kestrel, ConfigAssert.Valid("""{ "listeners": [{ "address": "127.0.0.1:80", "engine": "kestrel" }] }""").Listeners[0].Engine);
     }
 
     [Fact]

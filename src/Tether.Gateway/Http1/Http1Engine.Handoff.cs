@@ -28,10 +28,10 @@ internal sealed partial class Http1Engine
 
     /// <summary>
     /// Cleartext "http1AndHttp2": after the engine has counted and capped <paramref name="connection"/>, peeks at its
-    /// first bytes. True: HTTP/1.1, the engine serves it. False: it is done here, Kestrel having served it as h2c (the
+    /// first bytes (the engine has read its PROXY header, if any, and nothing past it). True: HTTP/1.1, the engine serves it. False: it is done here, Kestrel having served it as h2c (the
     /// engine's slots and counts stay held until Kestrel is done), or it closed before saying what it is.
     /// </summary>
-    private async ValueTask<bool> ServesHttp1Async(Socket socket, Http1ServerConnection connection)
+    private async ValueTask<bool> ServesHttp1Async(Socket socket, Http1ServerConnection connection, Http1Preface? preface)
     {
         if (Handoff is not { } handoff)
         {
@@ -54,7 +54,7 @@ internal sealed partial class Http1Engine
 
         if (route == PrefaceRoute.Http2)
         {
-            await handoff.ServeAsync(socket, connection.Client, TrustedProxies.Contains(connection.Client)).ConfigureAwait(false);
+            await handoff.ServeAsync(socket, connection.Client, TrustedProxies.Contains(connection.Client), preface).ConfigureAwait(false);
         }
         else
         {

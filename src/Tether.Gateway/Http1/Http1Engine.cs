@@ -204,7 +204,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
             _connections.TryAdd(connection, 0);
             try
             {
-                if (await ServesHttp1Async(socket, connection).ConfigureAwait(false))
+                if (await ServesHttp1Async(socket, connection, preface).ConfigureAwait(false))
                 {
                     await connection.RunAsync().ConfigureAwait(false);
                 }

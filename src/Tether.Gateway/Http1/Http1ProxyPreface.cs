@@ -9,8 +9,8 @@ using Tether.Gateway.ProxyProtocol;
 namespace Tether.Gateway.Http1;
 
 /// <summary>
-/// What came before the first HTTP byte of an engine connection: the PROXY header's verdict, and the bytes read
-/// past it (the client's first request bytes), which the connection parses first.
+/// What came before the first HTTP byte of an engine connection: the PROXY header's verdict. Nothing past the header
+/// is read: the client's first bytes stay in the socket for whoever serves the connection (the engine, or Kestrel).
 /// </summary>
 internal sealed class Http1Preface
 {
@@ -18,11 +18,6 @@ internal sealed class Http1Preface
     public IPEndPoint? Source { get; init; }
 
     public ProxyProtocolFeature? Feature { get; init; }
-
-    /// <summary>A pooled buffer whose first <see cref="Length"/> bytes follow the header; the connection returns it.</summary>
-    public byte[]? Buffer { get; init; }
-
-    public int Length { get; init; }
 }
 
 /// <summary>
@@ -34,6 +29,7 @@ internal sealed class Http1Preface
 /// </summary>
 internal sealed partial class Http1ProxyProtocol(ProxyProtocolConfig config, ConnectionCloseCounters closed, TimeProvider timeProvider, ILogger logger)
 {
+    private static readonly TimeSpan _longestPoll = TimeSpan.FromMilliseconds(16);
     private readonly NetworkList _trustedNetworks = new(config.TrustedNetworks);
 
     public ProxyProtocolMode Mode => config.Mode;
@@ -48,72 +44,95 @@ internal sealed partial class Http1ProxyProtocol(ProxyProtocolConfig config, Con
             return Reject(ProtectionCloseReason.ProxyProtocolUntrusted, peer, "peer is not in proxyProtocol.trustedNetworks");
         }
 
-        // A v2 header may be up to ProxyHeaderParser.MaxV2Bytes; whatever follows it in the same reads is kept.
-        var buffer = ArrayPool<byte>.Shared.Rent(ProxyHeaderParser.MaxV2Bytes + 1024);
-        var length = 0;
-        var keep = false;
+        // The header is peeked at and then exactly its bytes are consumed: what follows it stays in the socket, so an
+        // h2c connection handed to Kestrel on "http1AndHttp2" reaches it from its preface, and the engine's own HTTP/1.1
+        // reads start at the request line. One extra receive per connection, none per request.
+        var buffer = ArrayPool<byte>.Shared.Rent(ProxyHeaderParser.MaxV2Bytes);
         try
         {
             using var timeout = new CancellationTokenSource(config.Timeout, timeProvider);
+            var poll = TimeSpan.FromMilliseconds(1);
+            var peeked = 0;
             while (true)
             {
                 int n;
                 try
                 {
-                    n = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    if (peeked == 0)
+                    {
+                        // Nothing yet: wait without holding a peek (a zero-byte receive completes when bytes arrive).
+                        await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // Part of a header is in hand: a peek would return at once, so peek again a little later (1, 2,
+                        // 4 … 16 ms). Load balancers send the header in one write; this is the rare split case.
+                        await Task.Delay(poll, timeProvider, timeout.Token).ConfigureAwait(false);
+                        poll = poll < _longestPoll ? poll * 2 : _longestPoll;
+                    }
+
+                    n = await socket.ReceiveAsync(buffer.AsMemory(0, ProxyHeaderParser.MaxV2Bytes), SocketFlags.Peek, timeout.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
-                    // As on Kestrel listeners: in "optional" mode what was read goes on as plain HTTP.
+                    // As on Kestrel listeners: in "optional" mode what was sent goes on as plain HTTP (still unread).
                     if (config.Mode == ProxyProtocolMode.Optional)
                     {
-                        keep = true;
-                        return new Http1Preface { Buffer = buffer, Length = length };
+                        return new Http1Preface();
                     }
 
                     return Reject(ProtectionCloseReason.ProxyProtocolMissing, peer,
                         $"no complete PROXY header within {Durations.Format(config.Timeout)} (proxyProtocol.timeout)");
                 }
 
-                length += n;
-                var status = ProxyHeaderParser.TryParse(new ReadOnlySequence<byte>(buffer, 0, length), out var header, out var consumed, out var error);
+                if (n == 0)
+                {
+                    return peeked == 0 && config.Mode == ProxyProtocolMode.Optional
+                        ? null
+                        : Reject(ProtectionCloseReason.ProxyProtocolMissing, peer, "the peer closed the connection inside the PROXY header");
+                }
+
+                if (n == peeked)
+                {
+                    continue; // nothing new since the last peek
+                }
+
+                peeked = n;
+                var status = ProxyHeaderParser.TryParse(new ReadOnlySequence<byte>(buffer, 0, n), out var header, out var consumed, out var error);
                 switch (status)
                 {
                     case ProxyParseStatus.Parsed when !trusted:
                         return Reject(ProtectionCloseReason.ProxyProtocolUntrusted, peer, "a PROXY header from a peer not in proxyProtocol.trustedNetworks");
                     case ProxyParseStatus.Parsed:
-                        buffer.AsSpan((int)consumed, length - (int)consumed).CopyTo(buffer);
-                        keep = true;
-                        return new Http1Preface
+                        for (var taken = 0; taken < consumed;)
                         {
-                            Source = header.Source,
-                            Feature = new ProxyProtocolFeature(header, peer),
-                            Buffer = buffer,
-                            Length = length - (int)consumed,
-                        };
+                            var got = await socket.ReceiveAsync(buffer.AsMemory(taken, (int)consumed - taken), SocketFlags.None).ConfigureAwait(false);
+                            if (got == 0)
+                            {
+                                return Reject(ProtectionCloseReason.ProxyProtocolMissing, peer, "the peer closed the connection inside the PROXY header");
+                            }
+
+                            taken += got;
+                        }
+
+                        return new Http1Preface { Source = header.Source, Feature = new ProxyProtocolFeature(header, peer) };
                     case ProxyParseStatus.Invalid:
                         return Reject(ProtectionCloseReason.ProxyProtocolInvalid, peer, error);
                     case ProxyParseStatus.NotProxy when config.Mode == ProxyProtocolMode.Required:
                         return Reject(ProtectionCloseReason.ProxyProtocolMissing, peer, "the connection does not start with a PROXY header (proxyProtocol.mode is \"required\")");
                     case ProxyParseStatus.NotProxy:
-                        keep = true;
-                        return new Http1Preface { Buffer = buffer, Length = length };
+                        return new Http1Preface();
                 }
 
-                if (n == 0)
+                if (n == ProxyHeaderParser.MaxV2Bytes)
                 {
-                    return length == 0 && config.Mode == ProxyProtocolMode.Optional
-                        ? null
-                        : Reject(ProtectionCloseReason.ProxyProtocolMissing, peer, "the peer closed the connection inside the PROXY header");
+                    return Reject(ProtectionCloseReason.ProxyProtocolInvalid, peer, $"no complete PROXY header in {ProxyHeaderParser.MaxV2Bytes} bytes");
                 }
             }
         }
         finally
         {
-            if (!keep)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -70,8 +70,7 @@ internal sealed partial class Http1ServerConnection :
     // The peek's destination: its byte is never read, so one array serves every connection.
     private static readonly byte[] _peek = new byte[1];
 
-    /// <param name="preface">What the PROXY protocol read first (null without it): the client it names, and the
-    /// bytes that followed the header (parsed first).</param>
+    /// <param name="preface">What the PROXY protocol read first (null without it): the client it names.</param>
     public Http1ServerConnection(Socket socket, Http1Engine engine, Http1Preface? preface = null)
     {
         _socket = socket;
@@ -81,12 +80,6 @@ internal sealed partial class Http1ServerConnection :
         _remote = preface?.Source ?? socket.RemoteEndPoint as IPEndPoint;
         _local = socket.LocalEndPoint as IPEndPoint;
         _proxy = preface?.Feature;
-        if (preface?.Buffer is { } buffer)
-        {
-            _in = buffer;
-            _inEnd = preface.Length;
-        }
-
         var client = _remote is null ? null : ClientAddress.Normalize(_remote.Address);
         Client = client;
         _client = new ClientConnectionFeature(client, engine.TrustedProxies.Contains(client));

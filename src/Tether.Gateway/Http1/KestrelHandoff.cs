@@ -87,11 +87,14 @@ internal sealed class KestrelHandoff : IConnectionListenerFactory, IConnectionLi
     /// Gives Kestrel an h2c connection the engine has counted: completes when Kestrel is done with it (the engine
     /// releases the connection's slots and counts it closed then), at once if Kestrel did not take it (closed).
     /// </summary>
-    public Task ServeAsync(Socket socket, IPAddress? client, bool trustedProxy)
+    /// <param name="preface">The PROXY header the engine read (null: none): the client it names becomes the connection's
+    /// RemoteEndPoint, as ProxyProtocolMiddleware does on Kestrel listeners.</param>
+    public Task ServeAsync(Socket socket, IPAddress? client, bool trustedProxy, Http1Preface? preface = null)
     {
         var connection = new HandedOff(socket, new ClientConnectionFeature(client, trustedProxy))
         {
             Downstream = new DownstreamConnection(_timeProvider.GetTimestamp()),
+            Preface = preface,
         };
         if (_listener?.TryQueue(connection) != true)
         {
@@ -157,6 +160,8 @@ internal sealed class KestrelHandoff : IConnectionListenerFactory, IConnectionLi
 
         public DownstreamConnection? Downstream { get; init; }
 
+        public Http1Preface? Preface { get; init; }
+
         public Task Completion => _completion.Task;
 
         public void Complete() => _completion.TrySetResult();
@@ -200,6 +205,19 @@ internal sealed class KestrelHandoff : IConnectionListenerFactory, IConnectionLi
                 connection.Features.Set(client);
                 connection.Features.Set(handedOff.Downstream);
                 connection.Features.Set(handedOff);
+            }
+
+            if (handedOff.Preface is { } preface)
+            {
+                if (preface.Source is { } source)
+                {
+                    connection.RemoteEndPoint = source;
+                }
+
+                if (preface.Feature is { } proxy)
+                {
+                    connection.Features.Set(proxy);
+                }
             }
 
             return connection;

@@ -76,12 +76,15 @@ public sealed class H2cPriorKnowledgeTests(ITestOutputHelper output)
         Assert.DoesNotContain(gateway.Logs.Entries, e => e.Level >= LogLevel.Warning);
     }
 
-    [Fact]
-    public async Task H2c_and_HTTP_1_1_after_a_PROXY_header_are_served_for_the_client_it_names()
+    [Theory]
+    [InlineData(ListenerEngine.Tether)]
+    [InlineData(ListenerEngine.Kestrel)]
+    public async Task H2c_and_HTTP_1_1_after_a_PROXY_header_are_served_for_the_client_it_names(ListenerEngine engine)
     {
         await using var origin = RawOrigin.Serve((request, connection) => connection.RespondAsync(200, request.Target));
         await using var gateway = await StartAsync(origin, l => l with
         {
+            Engine = engine,
             ProxyProtocol = new ProxyProtocolConfig { Mode = ProxyProtocolMode.Required, TrustedNetworks = ["127.0.0.1/32"] },
         });
         async ValueTask<Stream> ConnectWithHeader(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
@@ -106,6 +109,23 @@ public sealed class H2cPriorKnowledgeTests(ITestOutputHelper output)
         Assert.Equal(2, origin.Requests.Count);
         Assert.All(origin.Requests, r => Assert.Equal("203.0.113.7", r.Head.Get("X-Forwarded-For")));
         Assert.All(origin.Requests, r => Assert.Equal("http", r.Head.Get("X-Forwarded-Proto")));
+
+        // The header, the whole preface and an empty SETTINGS frame in one segment: what follows the header is not
+        // lost to the header's read (the engine consumes exactly the header), so Kestrel answers with its SETTINGS.
+        using var raw = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await raw.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gateway.Url.Port));
+        byte[] settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+        await raw.SendAsync((byte[])[.. ProxyHeaderWriter.WriteV2(_client, _frontend), .. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. settings]);
+        var frame = new byte[9];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        for (var got = 0; got < frame.Length;)
+        {
+            var n = await raw.ReceiveAsync(frame.AsMemory(got), SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "closed before the server's first frame");
+            got += n;
+        }
+
+        Assert.Equal(4, frame[3]); // the server's SETTINGS, not a GOAWAY for a broken preface
     }
 
     [Fact]

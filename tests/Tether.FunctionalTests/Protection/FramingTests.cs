@@ -1,3 +1,5 @@
+using Tether.Configuration;
+
 namespace Tether.FunctionalTests.Protection;
 
 /// <summary>
@@ -23,6 +25,10 @@ public class FramingTests
         { "bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" + Smuggled },
         { "chunk data longer than its size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n" + Smuggled },
         { "space before colon", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + Smuggled },
+        { "CL +5", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello" + Smuggled },
+        { "CL with a trailing NUL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\0\r\n\r\nhello" + Smuggled },
+        { "CL with a trailing VT", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\v\r\n\r\nhello" + Smuggled },
+        { "CL with a leading VT", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \v5\r\n\r\nhello" + Smuggled },
         { "obs-fold", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + Smuggled },
     };
 
@@ -36,6 +42,30 @@ public class FramingTests
 
         Assert.True(response.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal), $"{name}: expected 400, got: {FirstLine(response)}");
         Assert.True(await ProtectionGateway.IsClosedAsync(client, 2000), $"{name}: the connection stays open after a framing error");
+        Assert.Empty(gateway.Origin.Requests);
+    }
+
+    /// <summary>Kestrel's own Content-Length parse took a sign, white space and NULs (ContentLengthDigits closes it).</summary>
+    [Theory]
+    [InlineData("+5")]
+    [InlineData("5\0")]
+    [InlineData("5\v")]
+    [InlineData("\v5")]
+    [InlineData("0005")] // digits only: allowed, as by nginx
+    public async Task On_engine_kestrel_too_a_Content_Length_other_than_digits_is_refused(string value)
+    {
+        await using var gateway = await ProtectionGateway.StartAsync(listener: l => l with { Engine = ListenerEngine.Kestrel });
+        using var client = await gateway.ConnectAsync();
+        var response = await ProtectionGateway.ExchangeAsync(client, $"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\nhello");
+
+        if (value == "0005")
+        {
+            Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
+            Assert.Equal("5", gateway.Origin.Header(0, "Content-Length"));
+            return;
+        }
+
+        Assert.True(response.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal), $"{value}: expected 400, got: {FirstLine(response)}");
         Assert.Empty(gateway.Origin.Requests);
     }
 

@@ -34,6 +34,9 @@ public sealed class RequestValidationTests(ITestOutputHelper output) : IAsyncLif
         [":path with a fragment that hides the path"] = ("GET", "/admin#/../public", [], null),
         [":path that is not origin-form"] = ("GET", "public", [], null),
         ["a method that is not a token"] = ("GE T", "/public/a", [], null),
+        ["content-length +5"] = ("POST", "/public/a", [("content-length", "+5")], "hello"),
+        ["content-length with a trailing NUL"] = ("POST", "/public/a", [("content-length", "5\0")], "hello"),
+        ["content-length with a leading VT"] = ("POST", "/public/a", [("content-length", "\v5")], "hello"),
     };
 
     public Task InitializeAsync()
