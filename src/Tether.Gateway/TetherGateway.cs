@@ -322,6 +322,7 @@ public sealed partial class TetherGateway : IAsyncDisposable
                 _options.TimeProvider, logger)
             {
                 Handoff = handoff,
+                ValueHandler = _proxy.HandleValueAsync,
 
                 // Read by the engine where it serves HTTP/1.1 itself; a connection handed over unread (TLS, "http2") has
                 // its PROXY header read by Kestrel.

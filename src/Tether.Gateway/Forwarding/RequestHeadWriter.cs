@@ -63,7 +63,7 @@ internal static class RequestHeadWriter
         var headers = request.Headers;
         var nominated = headers.Connection;
         string? host = null;
-        foreach (var header in headers)
+        foreach (var header in HeaderEntries.Of(headers))
         {
             var name = header.Key;
             if (IsDropped(name, nominated) || (span is not null && RequestTracing.IsTraceContext(name)))

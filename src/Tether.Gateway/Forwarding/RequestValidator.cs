@@ -111,7 +111,7 @@ internal static class RequestValidator
     private static string? ValidateHeaders(IHeaderDictionary headers, UnderscoreHeaders underscores)
     {
         List<string>? underscored = null;
-        foreach (var header in headers)
+        foreach (var header in HeaderEntries.Of(headers))
         {
             var name = header.Key;
 

@@ -42,6 +42,12 @@ internal sealed partial class Http1Engine : IAsyncDisposable
 
     public RequestDelegate Handler { get; }
 
+    /// <summary>The request delegate as a ValueTask (null: <see cref="Handler"/>), awaited without a Task per request.</summary>
+    public Func<HttpContext, ValueTask>? ValueHandler { get; init; }
+
+    /// <summary>The per-request objects its connections borrow while they have a request in hand.</summary>
+    internal Microsoft.Extensions.ObjectPool.ObjectPool<Http1RequestState> RequestStates { get; } = Http1RequestState.CreatePool(1024);
+
     public DownstreamStatistics Statistics { get; }
 
     public ConnectionCloseCounters Closed => Statistics.Closed;

@@ -10,6 +10,35 @@ namespace Tether.Gateway.Http1;
 /// <summary>The limits a request head is parsed under (downstream.maxRequestLineSize and friends).</summary>
 internal readonly record struct Http1Limits(int MaxRequestLineSize, int MaxRequestHeadersSize, int MaxRequestHeaderCount);
 
+/// <summary>
+/// The strings of the last heads parsed, by slot (0: the target; 1..16: the header lines in order): a value equal
+/// byte for byte to the last one in its slot is reused instead of allocated, as Kestrel reuses its header strings. A
+/// client sends the same headers in the same order request after request, so most of a head's strings are hits.
+/// Only ASCII values are compared (anything else is always new); the strings are immutable, so sharing them is safe.
+/// </summary>
+internal sealed class Http1StringCache
+{
+    public const int TargetSlot = 0;
+
+    private readonly string?[] _recent = new string?[17];
+
+    public string Get(int slot, ReadOnlySpan<byte> bytes)
+    {
+        if ((uint)slot >= (uint)_recent.Length)
+        {
+            return Encoding.Latin1.GetString(bytes);
+        }
+
+        if (_recent[slot] is { } last && last.Length == bytes.Length && Ascii.Equals(bytes, last))
+        {
+            return last;
+        }
+
+        // Latin-1 (byte-transparent) for header values; the target is visible ASCII, which Latin-1 decodes the same.
+        return _recent[slot] = Encoding.Latin1.GetString(bytes);
+    }
+}
+
 /// <summary>What the parser made of one request head. Reused for every request of a connection.</summary>
 internal sealed class Http1RequestHead
 {
@@ -42,6 +71,9 @@ internal sealed class Http1RequestHead
     public int ErrorStatus;
 
     public string? ErrorReason;
+
+    /// <summary>The strings of recent heads to reuse (null: every string is new); set while a request is in hand.</summary>
+    public Http1StringCache? Strings;
 
     public bool HasBody => Chunked || ContentLength > 0;
 
@@ -205,7 +237,7 @@ internal static class Http1RequestParser
             }
 
             var name = HeaderName(nameBytes);
-            var value = Encoding.Latin1.GetString(valueBytes);
+            var value = head.Strings is { } strings ? strings.Get(count, valueBytes) : Encoding.Latin1.GetString(valueBytes);
             switch (name)
             {
                 case "Host":
@@ -342,7 +374,7 @@ internal static class Http1RequestParser
         }
 
         head.Method = Method(line[..sp1]);
-        head.RawTarget = Encoding.ASCII.GetString(target);
+        head.RawTarget = head.Strings is { } strings ? strings.Get(Http1StringCache.TargetSlot, target) : Encoding.ASCII.GetString(target);
         var isConnect = head.Method == HttpMethods.Connect;
         if (target[0] == '/')
         {

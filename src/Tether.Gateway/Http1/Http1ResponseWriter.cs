@@ -173,7 +173,7 @@ internal sealed class Http1ResponseWriter(Http1ServerConnection connection) : Pi
         writer.WriteLatin1(connection.ReasonPhrase ?? ReasonPhrases.GetReasonPhrase(status));
         writer.Write("\r\n"u8);
         var hasDate = false;
-        foreach (var header in headers)
+        foreach (var header in Forwarding.HeaderEntries.Of(headers))
         {
             if (IsFramingOrConnection(header.Key) || (closes && header.Key.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)))
             {

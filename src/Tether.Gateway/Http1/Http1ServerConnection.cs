@@ -65,7 +65,10 @@ internal sealed partial class Http1ServerConnection :
     private string? _connectionId;
 
     // The close watch of the last bodiless request, while it is pending or not yet awaited by the idle wait.
-    private Task<bool>? _watch;
+    private ValueTask<bool>? _watch;
+
+    // Borrowed from the engine's pool while a request is in hand (Http1RequestState); null while idle.
+    private Http1RequestState? _state;
 
     // The peek's destination: its byte is never read, so one array serves every connection.
     private static readonly byte[] _peek = new byte[1];
@@ -111,7 +114,7 @@ internal sealed partial class Http1ServerConnection :
 
     public Http1RequestHead Head { get; } = new();
 
-    public IHeaderDictionary ResponseHeaders { get; private set; } = new HeaderDictionary();
+    public IHeaderDictionary ResponseHeaders { get; private set; } = Http1RequestState.None;
 
     public bool ClosingAfterResponse => _engine.IsStopping;
 
@@ -139,7 +142,7 @@ internal sealed partial class Http1ServerConnection :
 
     public string RawTarget { get; set; } = "";
 
-    IHeaderDictionary IHttpRequestFeature.Headers { get; set; } = new HeaderDictionary();
+    IHeaderDictionary IHttpRequestFeature.Headers { get; set; } = Http1RequestState.None;
 
     Stream IHttpRequestFeature.Body
     {
@@ -330,6 +333,7 @@ internal sealed partial class Http1ServerConnection :
                 {
                     // Idle: no bytes in hand. Waits for the next request with nothing but the zero-byte receive.
                     ReturnBuffer();
+                    ReturnState();
                     IsIdle = true;
                     if (_engine.IsStopping)
                     {
@@ -363,7 +367,10 @@ internal sealed partial class Http1ServerConnection :
                 _reading = true;
                 statistics.OnReadingStarted();
                 int consumed;
-                var requestHeaders = new HeaderDictionary();
+                var state = _state ??= _engine.RequestStates.Get();
+                Head.Strings = state.Strings;
+                var requestHeaders = state.RequestHeaders;
+                requestHeaders.Clear();
                 try
                 {
                     while (true)
@@ -411,7 +418,7 @@ internal sealed partial class Http1ServerConnection :
                     _watch = WatchForCloseAsync();
                 }
 
-                if (!await ServeAsync(requestHeaders).ConfigureAwait(false))
+                if (!await ServeAsync(state).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -434,12 +441,14 @@ internal sealed partial class Http1ServerConnection :
             Shutdown();
             _socket.Dispose();
             ReturnBuffer();
+            ReturnState();
             _aborted?.Dispose();
         }
     }
 
     // One request: returns whether the connection carries another.
-    private async ValueTask<bool> ServeAsync(HeaderDictionary requestHeaders)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ServeAsync(Http1RequestState state)
     {
         var head = Head;
         _requests++;
@@ -448,8 +457,9 @@ internal sealed partial class Http1ServerConnection :
         Path = head.Path;
         QueryString = head.Query;
         RawTarget = head.RawTarget;
-        ((IHttpRequestFeature)this).Headers = requestHeaders;
-        ResponseHeaders = new HeaderDictionary();
+        ((IHttpRequestFeature)this).Headers = state.RequestHeaders;
+        state.ResponseHeaders.Clear();
+        ResponseHeaders = state.ResponseHeaders;
         StatusCode = 200;
         ReasonPhrase = null;
         _requestBody = null;
@@ -469,25 +479,20 @@ internal sealed partial class Http1ServerConnection :
             _aborted = null;
         }
 
-        var features = new FeatureCollection(12);
-        features.Set<IHttpRequestFeature>(this);
-        features.Set<IHttpResponseFeature>(this);
-        features.Set<IHttpResponseBodyFeature>(this);
-        features.Set<IHttpConnectionFeature>(this);
-        features.Set<IHttpRequestLifetimeFeature>(this);
-        features.Set<IHttpRequestBodyDetectionFeature>(this);
-        features.Set<IHttpUpgradeFeature>(this);
-        features.Set<IHttpMaxRequestBodySizeFeature>(this);
-        if (_proxy is not null)
-        {
-            features.Set(_proxy);
-        }
-        features.Set(_downstream);
-        features.Set(_client);
-        var context = new DefaultHttpContext(features);
+        // The features are this connection's and its connection-scoped ones; what the request sets beside them goes
+        // when it ends (the rebind empties it and moves the revision, so the reused context caches nothing old).
+        state.Features.Bind(this, _proxy, _downstream, _client);
+        var context = state.StartRequest();
         try
         {
-            await _engine.Handler(context).ConfigureAwait(false);
+            if (_engine.ValueHandler is { } handler)
+            {
+                await handler(context).ConfigureAwait(false);
+            }
+            else
+            {
+                await _engine.Handler(context).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -510,9 +515,9 @@ internal sealed partial class Http1ServerConnection :
         if (_onCompleted is { } completed)
         {
             _onCompleted = null;
-            foreach (var (callback, state) in completed)
+            foreach (var (callback, callbackState) in completed)
             {
-                await callback(state).ConfigureAwait(false);
+                await callback(callbackState).ConfigureAwait(false);
             }
         }
 
@@ -548,11 +553,12 @@ internal sealed partial class Http1ServerConnection :
     // request in flight is aborted, so the forwarder closes its backend connection instead of waiting for an
     // answer nobody reads). It outlives the request: the idle wait awaits it instead of a zero-byte receive, so
     // an idle connection still holds one pending receive and no more. True when bytes are ready.
-    private async Task<bool> WatchForCloseAsync()
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> WatchForCloseAsync()
     {
         try
         {
-            if (await _socket.ReceiveAsync(_peek, SocketFlags.Peek).ConfigureAwait(false) > 0)
+            if (await _socket.ReceiveAsync(_peek.AsMemory(), SocketFlags.Peek).ConfigureAwait(false) > 0)
             {
                 return true;
             }
@@ -680,6 +686,19 @@ internal sealed partial class Http1ServerConnection :
             : await _socket.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).ConfigureAwait(false);
         _inEnd += n;
         return n > 0 && _timedOut == 0;
+    }
+
+    // Idle or closed: the request objects go back to the engine's pool, and what reads the headers now reads none.
+    private void ReturnState()
+    {
+        if (_state is { } state)
+        {
+            _state = null;
+            Head.Strings = null;
+            ResponseHeaders = Http1RequestState.None;
+            ((IHttpRequestFeature)this).Headers = Http1RequestState.None;
+            _engine.RequestStates.Return(state);
+        }
     }
 
     private void ReturnBuffer()

@@ -116,6 +116,38 @@ public class TetherEngineTests
         Assert.EndsWith("Connection: close\r\n\r\n", text[..(text.LastIndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The engine reuses its header dictionaries, feature collection, context and head strings across requests and
+    /// connections (Http1RequestState, pooled): nothing of one request may show in the next, pipelined or not.
+    /// </summary>
+    [Fact]
+    public async Task Reused_request_objects_carry_nothing_from_one_request_to_the_next()
+    {
+        await using var gateway = await StartAsync();
+        using var client = await gateway.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes(
+            "GET /1?q=1 HTTP/1.1\r\nHost: one\r\nX-First: a\r\nUser-Agent: same\r\n\r\n" +
+            "GET /2 HTTP/1.1\r\nHost: two\r\nUser-Agent: same\r\n\r\n"), SocketFlags.None);
+        var first = await ProtectionGateway.ReadResponseAsync(client);
+        var second = await ProtectionGateway.ReadResponseAsync(client);
+        Assert.StartsWith("HTTP/1.1 200 ", first, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 ", second, StringComparison.Ordinal);
+
+        // The same again after the connection went idle (its objects back in the pool), and on a second connection.
+        var third = await ProtectionGateway.ExchangeAsync(client, "GET /3 HTTP/1.1\r\nHost: three\r\nX-Third: c\r\n\r\n");
+        using var other = await gateway.ConnectAsync();
+        var fourth = await ProtectionGateway.ExchangeAsync(other, "GET /4 HTTP/1.1\r\nHost: four\r\nUser-Agent: other\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", third, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 ", fourth, StringComparison.Ordinal);
+
+        var requests = gateway.Origin.Requests.ToArray();
+        Assert.Equal(["/1?q=1", "/2", "/3", "/4"], requests.Select(r => r.Split(' ')[1]));
+        Assert.Equal(["one", "two", "three", "four"], Enumerable.Range(0, 4).Select(i => gateway.Origin.Header(i, "Host")));
+        Assert.Equal(["a", null, null, null], Enumerable.Range(0, 4).Select(i => gateway.Origin.Header(i, "X-First")));
+        Assert.Equal([null, null, "c", null], Enumerable.Range(0, 4).Select(i => gateway.Origin.Header(i, "X-Third")));
+        Assert.Equal(["same", "same", null, "other"], Enumerable.Range(0, 4).Select(i => gateway.Origin.Header(i, "User-Agent")));
+    }
+
     [Fact]
     public async Task A_connection_receiving_a_request_head_counts_as_reading()
     {
