@@ -19,7 +19,7 @@ fi
 
 status=0
 start=$SECONDS
-for script in smuggling per-ip-limit proxy-protocol slowloris drain reload h2-attacks observability; do
+for script in smuggling per-ip-limit proxy-protocol slowloris drain reload h2-attacks observability fleet; do
   echo "== $script"
   rc=0
   # 600 s: the full slowloris.sh (five rounds of three attacks) takes about 400 s on a busy machine.

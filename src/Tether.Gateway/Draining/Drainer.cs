@@ -108,12 +108,16 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         // New connections are no longer taken from here on, and the ones the kernel already completed are accepted
         // (and answered with Connection: close) rather than reset by the listener's close; the grace below then
         // lets them finish too.
+        // Counted before the accept queue is taken and the idle connections close (which the engine does at once, so
+        // counting after it said "0 connection(s) drained"): those open now, plus those taken from the queue.
+        var connections = statistics.Active;
+        var acceptedBefore = statistics.Handled;
         if (stopAccepting is not null && !_abort.IsCancellationRequested)
         {
             await stopAccepting().ConfigureAwait(false);
         }
 
-        var connections = statistics.Active;
+        connections += Math.Max(0, statistics.Handled - acceptedBefore);
         await CloseGraceAsync(drain).ConfigureAwait(false);
         var endedBefore = Ended();
         long abortedRequests = 0;

@@ -41,6 +41,36 @@ public sealed class DrainerTests
     }
 
     [Fact]
+    public async Task Connections_drained_counts_those_open_when_closing_began_and_those_taken_from_the_accept_queue()
+    {
+        var drainer = new Drainer(_statistics, _time, NullLogger.Instance);
+        for (var i = 0; i < 3; i++)
+        {
+            _statistics.OnAccepted();
+            _statistics.OnHandled();
+        }
+
+        // Taking the accept queue: one more connection is accepted, and the three idle ones close at once (engine).
+        Task StopAccepting()
+        {
+            _statistics.OnAccepted();
+            _statistics.OnHandled();
+            for (var i = 0; i < 3; i++)
+            {
+                _statistics.OnClosed();
+            }
+
+            return Task.CompletedTask;
+        }
+
+        var completed = drainer.RunAsync(new DrainConfig { Timeout = TimeSpan.FromSeconds(30) }, "test", StopAsync, ClosePools, StopAccepting);
+        await _stopCalled.Task.WaitAsync(_wait);
+        _stopDone.SetResult();
+
+        Assert.Equal(4, (await completed.WaitAsync(_wait)).ConnectionsDrained);
+    }
+
+    [Fact]
     public async Task What_is_still_in_flight_at_the_timeout_is_aborted_and_counted()
     {
         var drainer = new Drainer(_statistics, _time, NullLogger.Instance);
