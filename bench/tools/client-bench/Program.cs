@@ -46,6 +46,8 @@ using var origin = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, 
 var url = new Uri(new Uri((await origin.StandardOutput.ReadLineAsync())!), "/small");
 Console.WriteLine($"origin {url}, {callers} callers, {rounds} rounds of {seconds} s per handler");
 
+// CLIENT_BENCH_TYPES=1: also the allocating types of each recorded run (AllocationTicks).
+using var ticks = Environment.GetEnvironmentVariable("CLIENT_BENCH_TYPES") == "1" ? new AllocationTicks() : null;
 var results = new Dictionary<string, List<(double Rps, double Bytes, double CpuMicroseconds)>> { ["TetherHttpHandler"] = [], ["SocketsHttpHandler"] = [] };
 for (var round = 0; round <= rounds; round++)
 {
@@ -59,6 +61,7 @@ for (var round = 0; round <= rounds; round++)
 
         HttpMessageHandler handler = name == "TetherHttpHandler" ? new TetherHttpHandler() : new SocketsHttpHandler();
         using var client = new HttpClient(handler);
+        ticks?.Reset();
         var (rps, bytes, cpu) = await RunAsync(client, url, round == 0 ? 1 : seconds, callers);
         if (round == 0)
         {
@@ -67,6 +70,7 @@ for (var round = 0; round <= rounds; round++)
 
         results[name].Add((rps, bytes, cpu));
         Console.WriteLine($"round {round} {name,-19} {rps,9:0} requests/s {bytes,7:0} bytes allocated per request {cpu,6:0.0} µs of client CPU per request");
+        ticks?.Print(12);
     }
 }
 

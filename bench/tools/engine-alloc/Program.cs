@@ -73,18 +73,10 @@ foreach (var engine in engines)
     ticks?.Reset();
     RunRequests(client, request, buffer, requests);
     var elapsed = clock.Elapsed;
-    var sampled = ticks?.Take();
     var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"engine {engine,-8} {requests} requests  {(double)allocated / requests,8:F0} bytes/request  {requests / elapsed.TotalSeconds,8:F0} req/s (one connection)"));
-    if (sampled is not null)
-    {
-        var total = sampled.Values.Sum();
-        foreach (var (type, count) in sampled.OrderByDescending(p => p.Value).Take(15))
-        {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {100.0 * count / total,5:F1}%  {type}"));
-        }
-    }
+    ticks?.Print();
 }
 
 return 0;
@@ -155,47 +147,3 @@ static int ContentLength(ReadOnlySpan<byte> head)
     return length;
 }
 
-/// <summary>Counts the runtime's GCAllocationTick samples by type name.</summary>
-internal sealed class AllocationTicks : System.Diagnostics.Tracing.EventListener
-{
-    private readonly Dictionary<string, int> _counts = [];
-
-    public void Reset()
-    {
-        lock (_counts)
-        {
-            _counts.Clear();
-        }
-    }
-
-    public Dictionary<string, int> Take()
-    {
-        lock (_counts)
-        {
-            return new Dictionary<string, int>(_counts);
-        }
-    }
-
-    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
-    {
-        if (source.Name == "Microsoft-Windows-DotNETRuntime")
-        {
-            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
-        }
-    }
-
-    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
-    {
-        if (e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) != true || e.PayloadNames is null)
-        {
-            return;
-        }
-
-        var index = e.PayloadNames.IndexOf("TypeName");
-        var type = index >= 0 ? e.Payload?[index] as string ?? "?" : "?";
-        lock (_counts)
-        {
-            _counts[type] = _counts.GetValueOrDefault(type) + 1;
-        }
-    }
-}
