@@ -369,8 +369,7 @@ internal sealed partial class Http1ServerConnection :
                 int consumed;
                 var state = _state ??= _engine.RequestStates.Get();
                 Head.Strings = state.Strings;
-                var requestHeaders = state.RequestHeaders;
-                requestHeaders.Clear();
+                var requestHeaders = state.RequestHeaders; // emptied by the parser, head by head
                 try
                 {
                     while (true)
