@@ -318,11 +318,10 @@ public sealed partial class TetherGateway : IAsyncDisposable
             var loggers = _options.LoggerFactory ?? NullLoggerFactory.Instance;
             var logger = loggers.CreateLogger("Tether.Gateway.Http1");
             var handoff = Http1.KestrelHandoff.For(listener, GatewayHost.InlineCompletions, loggers, _options.TimeProvider);
-            var engine = new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleAsync, Downstream, _limiter, _trustedProxies,
+            var engine = new Http1.Http1Engine(listener.Address, config.Downstream, _proxy.HandleValueAsync, Downstream, _limiter, _trustedProxies,
                 _options.TimeProvider, logger)
             {
                 Handoff = handoff,
-                ValueHandler = _proxy.HandleValueAsync,
 
                 // Read by the engine where it serves HTTP/1.1 itself; a connection handed over unread (TLS, "http2") has
                 // its PROXY header read by Kestrel.

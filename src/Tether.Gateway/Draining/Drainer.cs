@@ -111,13 +111,13 @@ internal sealed partial class Drainer(DownstreamStatistics statistics, TimeProvi
         // Counted before the accept queue is taken and the idle connections close (which the engine does at once, so
         // counting after it said "0 connection(s) drained"): those open now, plus those taken from the queue.
         var connections = statistics.Active;
-        var acceptedBefore = statistics.Handled;
+        var handledBefore = statistics.Handled;
         if (stopAccepting is not null && !_abort.IsCancellationRequested)
         {
             await stopAccepting().ConfigureAwait(false);
         }
 
-        connections += Math.Max(0, statistics.Handled - acceptedBefore);
+        connections += Math.Max(0, statistics.Handled - handledBefore);
         await CloseGraceAsync(drain).ConfigureAwait(false);
         var endedBefore = Ended();
         long abortedRequests = 0;

@@ -26,7 +26,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
     private volatile bool _stopping;
     private volatile DownstreamConfig _downstream;
 
-    public Http1Engine(string address, DownstreamConfig downstream, RequestDelegate handler, DownstreamStatistics statistics, ConnectionLimiter limiter,
+    public Http1Engine(string address, DownstreamConfig downstream, Func<HttpContext, ValueTask> handler, DownstreamStatistics statistics, ConnectionLimiter limiter,
         NetworkList trustedProxies, TimeProvider timeProvider, ILogger logger)
     {
         _address = address;
@@ -40,10 +40,8 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         Limits = new Http1Limits(downstream.MaxRequestLineSize, downstream.MaxRequestHeadersSize, downstream.MaxRequestHeaderCount);
     }
 
-    public RequestDelegate Handler { get; }
-
-    /// <summary>The request delegate as a ValueTask (null: <see cref="Handler"/>), awaited without a Task per request.</summary>
-    public Func<HttpContext, ValueTask>? ValueHandler { get; init; }
+    /// <summary>The request delegate, as a ValueTask: awaited without a Task per request (ProxyHandler.HandleValueAsync).</summary>
+    public Func<HttpContext, ValueTask> Handler { get; }
 
     /// <summary>The per-request objects its connections borrow while they have a request in hand.</summary>
     internal Microsoft.Extensions.ObjectPool.ObjectPool<Http1RequestState> RequestStates { get; } = Http1RequestState.CreatePool(1024);

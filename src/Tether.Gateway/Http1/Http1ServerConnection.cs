@@ -484,14 +484,7 @@ internal sealed partial class Http1ServerConnection :
         var context = state.StartRequest();
         try
         {
-            if (_engine.ValueHandler is { } handler)
-            {
-                await handler(context).ConfigureAwait(false);
-            }
-            else
-            {
-                await _engine.Handler(context).ConfigureAwait(false);
-            }
+            await _engine.Handler(context).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
