@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.ObjectPool;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Tether.Configuration;
@@ -44,7 +45,17 @@ internal sealed partial class Http1Engine : IAsyncDisposable
     public Func<HttpContext, ValueTask> Handler { get; }
 
     /// <summary>The per-request objects its connections borrow while they have a request in hand.</summary>
-    internal Microsoft.Extensions.ObjectPool.ObjectPool<Http1RequestState> RequestStates { get; } = Http1RequestState.CreatePool(1024);
+    internal ObjectPool<Http1RequestState> RequestStates { get; } = Http1RequestState.CreatePool(1024);
+
+    /// <summary>The event args its connections borrow for one send each.</summary>
+    internal ObjectPool<Http1SocketSender> Senders { get; } = Http1Pools.Create(static () => new Http1SocketSender());
+
+    /// <summary>
+    /// The sources of RequestAborted: a connection takes one when a request first asks and gives it back when it
+    /// goes idle, so idle connections hold none (one with its registration list is about 200 bytes).
+    /// </summary>
+    internal ObjectPool<CancellationTokenSource> AbortSources { get; } =
+        Http1Pools.Create(static () => new CancellationTokenSource(), static source => source.TryReset());
 
     public DownstreamStatistics Statistics { get; }
 
@@ -180,6 +191,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         }
 
         IPAddress? capped = null;
+        var looping = false;
         try
         {
             socket.NoDelay = true;
@@ -210,24 +222,18 @@ internal sealed partial class Http1Engine : IAsyncDisposable
             {
                 if (await ServesHttp1Async(socket, connection, preface).ConfigureAwait(false))
                 {
-                    await connection.RunAsync().ConfigureAwait(false);
+                    // From here the connection's own loop holds the slots and counts and gives them back (Ended), so
+                    // an idle connection holds its loop's state and not this method's too.
+                    looping = true;
+                    _ = connection.RunAsync(capped);
                 }
             }
             finally
             {
-                _connections.TryRemove(connection, out _);
-
-                // The client's slot is free before the connection counts closed: whoever sees Active drop can connect again.
-                if (capped is not null)
+                if (!looping)
                 {
-                    _limiter.ReleaseClient(capped);
+                    Uncount(connection, capped);
                     capped = null;
-                }
-
-                Statistics.OnClosed();
-                if (_stopping && _connections.IsEmpty)
-                {
-                    _allClosed.TrySetResult();
                 }
             }
         }
@@ -237,15 +243,47 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         }
         finally
         {
-            if (capped is not null)
+            if (!looping)
             {
-                _limiter.ReleaseClient(capped);
+                Release(capped);
             }
+        }
+    }
 
-            if (_limiter.MaxConnections > 0)
-            {
-                _limiter.Release();
-            }
+    /// <summary>The end of a connection's loop: its slots are free and it counts closed.</summary>
+    internal void Ended(Http1ServerConnection connection, IPAddress? capped)
+    {
+        Uncount(connection, capped);
+        Release(null);
+    }
+
+    private void Uncount(Http1ServerConnection connection, IPAddress? capped)
+    {
+        _connections.TryRemove(connection, out _);
+
+        // The client's slot is free before the connection counts closed: whoever sees Active drop can connect again.
+        if (capped is not null)
+        {
+            _limiter.ReleaseClient(capped);
+        }
+
+        Statistics.OnClosed();
+        if (_stopping && _connections.IsEmpty)
+        {
+            _allClosed.TrySetResult();
+        }
+    }
+
+    private void Release(IPAddress? capped)
+    {
+        if (capped is not null)
+        {
+            _limiter.ReleaseClient(capped);
+        }
+
+        if (_limiter.MaxConnections > 0)
+        {
+            _limiter.Release();
         }
     }
 
@@ -299,6 +337,9 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         {
             await _allClosed.Task.ConfigureAwait(false);
         }
+
+        (Senders as IDisposable)?.Dispose();
+        (AbortSources as IDisposable)?.Dispose();
     }
 
     private void AbortAll()

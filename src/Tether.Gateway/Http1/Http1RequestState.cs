@@ -46,21 +46,14 @@ internal sealed class Http1RequestState
 
     /// <summary>The engine's pool: at most <paramref name="retained"/> kept; one more is built when it is empty.</summary>
     public static ObjectPool<Http1RequestState> CreatePool(int retained) =>
-        new DefaultObjectPool<Http1RequestState>(new Policy(), retained);
-
-    private sealed class Policy : PooledObjectPolicy<Http1RequestState>
-    {
-        public override Http1RequestState Create() => new();
-
-        public override bool Return(Http1RequestState state)
+        Http1Pools.Create(static () => new Http1RequestState(), static state =>
         {
             state.RequestHeaders.Clear();
             state.ResponseHeaders.Clear();
             state.Features.Unbind();
             state.Context.Uninitialize();
             return true;
-        }
-    }
+        }, retained);
 }
 
 /// <summary>

@@ -90,37 +90,73 @@ internal sealed partial class Http1ServerConnection
         return n;
     }
 
-    /// <summary>Sends every byte (Socket.SendAsync on a stream socket completes once all are written), timed
-    /// against minResponseRate when the kernel cannot take them at once.</summary>
-    internal async ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
+    /// <summary>Sends every byte (a stream socket's send completes once all are written) through event args borrowed
+    /// from the engine for that send, timed against minResponseRate when the kernel cannot take them at once.</summary>
+    internal ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
     {
-        if (_writeRate is not { } rate)
+        if (_writeRate is { } rate)
         {
-            await _socket.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false);
-            return;
+            // What every byte sent so far may take at the rate, sends that completed at once included.
+            var time = _engine.TimeProvider;
+            var need = (long)((double)bytes.Length / rate.BytesPerSecond * time.TimestampFrequency);
+            var single = time.GetTimestamp() + Math.Max(need, (long)(rate.Grace.TotalSeconds * time.TimestampFrequency));
+            _writeBudget = Math.Max(single, _writeBudget + need);
         }
 
-        var time = _engine.TimeProvider;
-        var now = time.GetTimestamp();
-        var need = (long)((double)bytes.Length / rate.BytesPerSecond * time.TimestampFrequency);
-        var single = now + Math.Max(need, (long)(rate.Grace.TotalSeconds * time.TimestampFrequency));
-        _writeBudget = Math.Max(single, _writeBudget + need);
-        var pending = _socket.SendAsync(bytes, SocketFlags.None);
-        if (pending.IsCompleted)
-        {
-            await pending.ConfigureAwait(false);
-            return;
-        }
-
-        Volatile.Write(ref _writeDeadline, _writeBudget);
-        ArmRates();
+        var senders = _engine.Senders;
+        var sender = senders.Get();
+        ValueTask<int> pending;
         try
         {
-            await pending.ConfigureAwait(false);
+            pending = sender.SendAsync(_socket, bytes);
+        }
+        catch
+        {
+            senders.Return(sender);
+            throw;
+        }
+
+        if (pending.IsCompleted)
+        {
+            try
+            {
+                pending.GetAwaiter().GetResult();
+            }
+            finally
+            {
+                senders.Return(sender);
+            }
+
+            return default;
+        }
+
+        return AwaitSendAsync(pending, sender);
+    }
+
+    private async ValueTask AwaitSendAsync(ValueTask<int> pending, Http1SocketSender sender)
+    {
+        try
+        {
+            if (_writeRate is null)
+            {
+                await pending.ConfigureAwait(false);
+                return;
+            }
+
+            Volatile.Write(ref _writeDeadline, _writeBudget);
+            ArmRates();
+            try
+            {
+                await pending.ConfigureAwait(false);
+            }
+            finally
+            {
+                Volatile.Write(ref _writeDeadline, long.MaxValue);
+            }
         }
         finally
         {
-            Volatile.Write(ref _writeDeadline, long.MaxValue);
+            _engine.Senders.Return(sender);
         }
     }
 

@@ -53,6 +53,7 @@ internal sealed partial class Http1ServerConnection :
     private int _requests;
     private bool _reading;
     private CancellationTokenSource? _aborted;
+    private volatile bool _abortRequested;
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
     private Stream? _requestBody;
@@ -192,7 +193,15 @@ internal sealed partial class Http1ServerConnection :
     // IHttpRequestLifetimeFeature
     public CancellationToken RequestAborted
     {
-        get => (_aborted ??= new CancellationTokenSource()).Token;
+        get
+        {
+            // Under the connection's lock: Abort, from the close watch or the timer, may run at the same time.
+            lock (this)
+            {
+                return _abortRequested ? new CancellationToken(canceled: true) : (_aborted ??= _engine.AbortSources.Get()).Token;
+            }
+        }
+
         set => throw new NotSupportedException();
     }
 
@@ -287,9 +296,18 @@ internal sealed partial class Http1ServerConnection :
     /// <summary>Closes the connection now: the request in flight sees RequestAborted.</summary>
     public void Abort()
     {
+        CancellationTokenSource? aborted;
+        lock (this)
+        {
+            _abortRequested = true;
+            aborted = _aborted;
+            _aborted = null;
+        }
+
         try
         {
-            _aborted?.Cancel();
+            // Canceled, so never back to the pool: it is dropped with the connection.
+            aborted?.Cancel();
         }
         catch (Exception ex) when (ex is AggregateException or ObjectDisposedException)
         {
@@ -322,7 +340,11 @@ internal sealed partial class Http1ServerConnection :
     }
 
 
-    public async Task RunAsync()
+    /// <summary>
+    /// Serves the connection until it closes, then gives back its slots and count to the engine
+    /// (<paramref name="capped"/>: the client whose per-client slot it holds, if any).
+    /// </summary>
+    public async Task RunAsync(IPAddress? capped)
     {
         var statistics = _engine.Statistics;
         try
@@ -334,6 +356,7 @@ internal sealed partial class Http1ServerConnection :
                     // Idle: no bytes in hand. Waits for the next request with nothing but the zero-byte receive.
                     ReturnBuffer();
                     ReturnState();
+                    ReturnAbortSource();
                     IsIdle = true;
                     if (_engine.IsStopping)
                     {
@@ -441,7 +464,8 @@ internal sealed partial class Http1ServerConnection :
             _socket.Dispose();
             ReturnBuffer();
             ReturnState();
-            _aborted?.Dispose();
+            ReturnAbortSource();
+            _engine.Ended(this, capped);
         }
     }
 
@@ -472,10 +496,14 @@ internal sealed partial class Http1ServerConnection :
         _maxRequestBodySize = null;
         _bodyRead = 0;
         StartRates(_engine.Downstream);
-        if (_aborted is { } aborted && !aborted.TryReset())
+        lock (this)
         {
-            aborted.Dispose();
-            _aborted = null;
+            // A pipelined request after another: the source it asked for is readied for this one.
+            if (_aborted is { } aborted && !aborted.TryReset())
+            {
+                aborted.Dispose();
+                _aborted = null;
+            }
         }
 
         // The features are this connection's and its connection-scoped ones; what the request sets beside them goes
@@ -513,7 +541,7 @@ internal sealed partial class Http1ServerConnection :
             }
         }
 
-        if (_aborted?.IsCancellationRequested == true || _upgraded)
+        if (_abortRequested || _upgraded)
         {
             // An upgraded connection was a tunnel: it ends with the request.
             return false;
@@ -690,6 +718,22 @@ internal sealed partial class Http1ServerConnection :
             ResponseHeaders = Http1RequestState.None;
             ((IHttpRequestFeature)this).Headers = Http1RequestState.None;
             _engine.RequestStates.Return(state);
+        }
+    }
+
+    // Idle or closed: RequestAborted's source goes back to the engine (reset there; one that cannot be is dropped).
+    private void ReturnAbortSource()
+    {
+        CancellationTokenSource? aborted;
+        lock (this)
+        {
+            aborted = _aborted;
+            _aborted = null;
+        }
+
+        if (aborted is not null)
+        {
+            _engine.AbortSources.Return(aborted);
         }
     }
 
