@@ -64,22 +64,8 @@ internal sealed class Http2ResponseContent : HttpContent
     }
 
     // The response body stream, ending the exchange at its end (a read of 0) or when disposed.
-    private sealed class EndingStream(Stream inner, TetherHttpHandler.StreamEnd end) : Stream
+    private sealed class EndingStream(Stream inner, TetherHttpHandler.StreamEnd end) : ReadOnlyBodyStream
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             var n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
@@ -110,16 +96,6 @@ internal sealed class Http2ResponseContent : HttpContent
             await inner.CopyToAsync(destination, bufferSize, cancellationToken).ConfigureAwait(false);
             end.End();
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -8,11 +8,14 @@ using Tether.Upstream.Pooling;
 namespace Tether.Client;
 
 /// <summary>
-/// The response body as the caller reads it, straight from the pooled connection (nothing is buffered beyond the
-/// connection's own read buffer). The connection goes back to the pool the moment the body's last byte is read, and
-/// the request stops counting as in flight for least-connections; a body abandoned before its end closes it.
+/// A response's content, read straight from the pooled connection (nothing is buffered beyond the connection's own
+/// read buffer). The content holds the exchange itself: the connection goes back to the pool the moment the body's
+/// last byte is read, and the request stops counting as in flight for least-connections; a body abandoned before its
+/// end closes it. Read whole (ReadAsStringAsync, ReadAsByteArrayAsync, CopyToAsync, LoadIntoBufferAsync), the body is
+/// copied from here; a <see cref="ResponseBodyStream"/> is made only for a caller that asks for a stream, so the usual
+/// small response costs no stream object.
 /// </summary>
-internal sealed class ResponseBodyStream : Stream
+internal sealed class ResponseContent : HttpContent
 {
     private readonly DestinationState _destination;
     private readonly Http1Connection _connection;
@@ -21,28 +24,23 @@ internal sealed class ResponseBodyStream : Stream
     // Why the connection is closed once the body ends cleanly (null: back to the pool), decided from the head before the
     // connection (and its head object) can be reused by another request.
     private readonly ConnectionCloseReason? _closeAfter;
-    private int _ended;
 
-    public ResponseBodyStream(DestinationState destination, Http1Connection connection, TimeSpan timeout, ConnectionCloseReason? closeAfter)
+    // The response had no body bytes to read when its head arrived (a 204, a HEAD, Content-Length: 0): the content is
+    // empty, and the exchange is ended by TryEndIfComplete before the response is handed out.
+    private readonly bool _empty;
+
+    // 1 once the exchange has ended (the connection given back or closed): from then on _connection belongs to the pool,
+    // maybe to another request, and is never touched again.
+    private int _ended;
+    private int _consumed;
+
+    public ResponseContent(DestinationState destination, Http1Connection connection, TimeSpan timeout, ConnectionCloseReason? closeAfter)
     {
         _destination = destination;
         _connection = connection;
         _timeout = timeout;
         _closeAfter = closeAfter;
-    }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
+        _empty = connection.IsBodyComplete;
     }
 
     /// <summary>Ends the exchange if the body has no bytes left to read (a bodiless response, or the last read).</summary>
@@ -57,7 +55,8 @@ internal sealed class ResponseBodyStream : Stream
         return Volatile.Read(ref _ended) != 0;
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>Up to <paramref name="buffer"/>.Length body bytes; 0 at the end.</summary>
+    public ValueTask<int> ReadBodyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _ended) != 0 || buffer.IsEmpty)
         {
@@ -81,6 +80,94 @@ internal sealed class ResponseBodyStream : Stream
         }
 
         return ReceiveAsync(buffer, cancellationToken);
+    }
+
+    /// <summary>Copies the rest of the body to <paramref name="destination"/>. What is already buffered is written from
+    /// the connection's buffer, with no copy buffer and no wait.</summary>
+    public Task CopyBodyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        try
+        {
+            while (Volatile.Read(ref _ended) == 0 && _connection.BufferedBody is { IsEmpty: false } buffered)
+            {
+                var write = destination.WriteAsync(buffered, cancellationToken);
+                if (!write.IsCompletedSuccessfully)
+                {
+                    return FinishWriteThenCopyAsync(write, buffered.Length, destination, bufferSize, cancellationToken);
+                }
+
+                _connection.ConsumeBufferedBody(buffered.Length);
+                EndIfComplete();
+            }
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException(ex);
+        }
+
+        return Volatile.Read(ref _ended) != 0 ? Task.CompletedTask : CopyReceivedAsync(destination, bufferSize, cancellationToken);
+    }
+
+    /// <summary>The caller let the body go before its end (disposed its stream or the response): the rest is still on
+    /// the wire, so the connection cannot carry another request (SocketsHttpHandler drains a little; closing costs one
+    /// new connection and never waits on the server).</summary>
+    public void Abandon() => End(ConnectionCloseReason.Error);
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        if (_empty)
+        {
+            return Task.CompletedTask;
+        }
+
+        TakeOnce();
+        return CopyBodyToAsync(stream, 16 * 1024, cancellationToken);
+    }
+
+    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult(ReadStream());
+
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => Task.FromResult(ReadStream());
+
+    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => ReadStream();
+
+    protected override bool TryComputeLength(out long length)
+    {
+        // A length the server sent is in the Content-Length header, which HttpContentHeaders reads first.
+        length = 0;
+        return _empty;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Abandon();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private Stream ReadStream()
+    {
+        if (_empty)
+        {
+            return Stream.Null;
+        }
+
+        TakeOnce();
+        return new ResponseBodyStream(this);
+    }
+
+    private void TakeOnce()
+    {
+        if (Interlocked.Exchange(ref _consumed, 1) != 0)
+        {
+            throw new InvalidOperationException("The response content was already read; it streams from the connection and can be read once (buffer it with LoadIntoBufferAsync to read it again).");
+        }
     }
 
     private async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
@@ -110,59 +197,12 @@ internal sealed class ResponseBodyStream : Stream
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override int Read(Span<byte> buffer)
-    {
-        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
-        try
-        {
-            var n = Read(rented, 0, buffer.Length);
-            rented.AsSpan(0, n).CopyTo(buffer);
-            return n;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>Copies the rest of the body to <paramref name="destination"/> (what ReadAsStringAsync and friends use).
-    /// What is already buffered is written from the connection's buffer, with no copy buffer and no wait.</summary>
-    public override Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        try
-        {
-            while (Volatile.Read(ref _ended) == 0 && _connection.BufferedBody is { IsEmpty: false } buffered)
-            {
-                var write = destination.WriteAsync(buffered, cancellationToken);
-                if (!write.IsCompletedSuccessfully)
-                {
-                    return FinishWriteThenCopyAsync(write, buffered.Length, destination, bufferSize, cancellationToken);
-                }
-
-                _connection.ConsumeBufferedBody(buffered.Length);
-                EndIfComplete();
-            }
-        }
-        catch (Exception ex)
-        {
-            return Task.FromException(ex);
-        }
-
-        return Volatile.Read(ref _ended) != 0 ? Task.CompletedTask : CopyReceivedAsync(destination, bufferSize, cancellationToken);
-    }
-
     private async Task FinishWriteThenCopyAsync(ValueTask write, int length, Stream destination, int bufferSize, CancellationToken cancellationToken)
     {
         await write.ConfigureAwait(false);
         _connection.ConsumeBufferedBody(length);
         EndIfComplete();
-        await CopyToAsync(destination, bufferSize, cancellationToken).ConfigureAwait(false);
+        await CopyBodyToAsync(destination, bufferSize, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task CopyReceivedAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
@@ -171,7 +211,7 @@ internal sealed class ResponseBodyStream : Stream
         try
         {
             int n;
-            while ((n = await ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            while ((n = await ReadBodyAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 await destination.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             }
@@ -180,24 +220,6 @@ internal sealed class ResponseBodyStream : Stream
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        // Abandoned before the end: the rest of the body is still on the wire, so the connection cannot carry another
-        // request (SocketsHttpHandler drains a little; closing costs one new connection and never waits on the server).
-        End(ConnectionCloseReason.Error);
-        base.Dispose(disposing);
     }
 
     private void EndIfComplete()
@@ -221,70 +243,42 @@ internal sealed class ResponseBodyStream : Stream
     }
 }
 
-/// <summary>A response's content over its <see cref="ResponseBodyStream"/> (or empty when there is no body).</summary>
-internal sealed class ResponseContent : HttpContent
+/// <summary>
+/// The response body as a stream, for a caller that asked for one (ReadAsStreamAsync): a view of its
+/// <see cref="ResponseContent"/>, which holds the exchange. Disposing it before the end closes the connection.
+/// </summary>
+internal sealed class ResponseBodyStream(ResponseContent content) : ReadOnlyBodyStream
 {
-    private readonly ResponseBodyStream? _body;
-    private int _consumed;
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        content.ReadBodyAsync(buffer, cancellationToken);
 
-    public ResponseContent(ResponseBodyStream? body)
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override int Read(Span<byte> buffer)
     {
-        _body = body;
-    }
-
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        SerializeToStreamAsync(stream, context, CancellationToken.None);
-
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-    {
-        if (_body is null)
+        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
         {
-            return Task.CompletedTask;
+            var n = Read(rented, 0, buffer.Length);
+            rented.AsSpan(0, n).CopyTo(buffer);
+            return n;
         }
-
-        TakeOnce();
-        return _body.CopyToAsync(stream, 16 * 1024, cancellationToken);
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
-    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult(ReadStream());
-
-    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => Task.FromResult(ReadStream());
-
-    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => ReadStream();
-
-    protected override bool TryComputeLength(out long length)
-    {
-        // A length the server sent is in the Content-Length header, which HttpContentHeaders reads first.
-        length = 0;
-        return _body is null;
-    }
+    /// <summary>Copies the rest of the body to <paramref name="destination"/> (what ReadAsStringAsync and friends use).</summary>
+    public override Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken) =>
+        content.CopyBodyToAsync(destination, bufferSize, cancellationToken);
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
-        {
-            _body?.Dispose();
-        }
-
+        content.Abandon();
         base.Dispose(disposing);
-    }
-
-    private Stream ReadStream()
-    {
-        if (_body is null)
-        {
-            return Stream.Null;
-        }
-
-        TakeOnce();
-        return _body;
-    }
-
-    private void TakeOnce()
-    {
-        if (Interlocked.Exchange(ref _consumed, 1) != 0)
-        {
-            throw new InvalidOperationException("The response content was already read; it streams from the connection and can be read once (buffer it with LoadIntoBufferAsync to read it again).");
-        }
     }
 }

@@ -16,13 +16,13 @@ internal static class ResponseHead
         "Strict-Transport-Security", "X-Request-Id", "WWW-Authenticate", "Retry-After", "Trailer",
     ];
 
-    public static HttpResponseMessage Build(HttpRequestMessage request, Http1ResponseHead head, ResponseBodyStream? body)
+    public static HttpResponseMessage Build(HttpRequestMessage request, Http1ResponseHead head, ResponseContent content)
     {
         var response = new HttpResponseMessage((HttpStatusCode)head.StatusCode)
         {
             RequestMessage = request,
             Version = head.MinorVersion == 0 ? HttpVersion.Version10 : HttpVersion.Version11,
-            Content = new ResponseContent(body),
+            Content = content,
         };
         var headers = response.Headers;
         var contentHeaders = response.Content.Headers;

@@ -104,7 +104,10 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
             return Task.FromCanceled<HttpResponseMessage>(cancellationToken);
         }
 
-        return SendToHostAsync(request, HostKey.For(uri), need, cancellationToken);
+        // The Task HttpClient awaits is the one object of a request's async path that cannot be pooled (a caller may
+        // hold it for ever): AsTask makes a bare one over the pooled box of SendToHostAsync, where an async Task method
+        // would make its whole state machine that Task.
+        return SendToHostAsync(request, HostKey.For(uri), need, cancellationToken).AsTask();
     }
 
     /// <inheritdoc />
@@ -189,9 +192,10 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
         }
     }
 
-    // One async method from the host look-up to the response head (AttemptAsync below it is a pooled ValueTask): each
-    // async layer that suspends on every request costs a state-machine box and a resume.
-    private async Task<HttpResponseMessage> SendToHostAsync(HttpRequestMessage request, HostKey key, VersionNeed need, CancellationToken cancellationToken)
+    // One async method from the host look-up to the response head (AttemptAsync below it is a pooled ValueTask too):
+    // each async layer that suspends on every request costs a resume, and a state-machine box unless it is pooled.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<HttpResponseMessage> SendToHostAsync(HttpRequestMessage request, HostKey key, VersionNeed need, CancellationToken cancellationToken)
     {
         // A host forgotten by the sweep between the look-up and the acquire is looked up again (once is plenty: the
         // sweep forgets only hosts unused for minutes).
@@ -453,9 +457,9 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
 
             closeAfter ??= head.ConnectionClose ? ConnectionCloseReason.ServerClose : null;
             await registration.DisposeAsync().ConfigureAwait(false);
-            var body = new ResponseBodyStream(destination, connection, _options.ResponseTimeout, closeAfter);
-            var response = ResponseHead.Build(request, head, connection.IsBodyComplete ? null : body);
-            body.TryEndIfComplete();
+            var responseContent = new ResponseContent(destination, connection, _options.ResponseTimeout, closeAfter);
+            var response = ResponseHead.Build(request, head, responseContent);
+            responseContent.TryEndIfComplete();
             return new Attempt(response, null, lease.Reused, bodyStarted);
         }
         catch (UpstreamException ex)
