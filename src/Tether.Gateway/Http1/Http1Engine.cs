@@ -233,7 +233,6 @@ internal sealed partial class Http1Engine : IAsyncDisposable
                 if (!looping)
                 {
                     Uncount(connection, capped);
-                    capped = null;
                 }
             }
         }
@@ -243,9 +242,10 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         }
         finally
         {
+            // Whatever took the client's slot gave it back above (Uncount); the global slot is the loop's once it runs.
             if (!looping)
             {
-                Release(capped);
+                ReleaseGlobal();
             }
         }
     }
@@ -254,7 +254,7 @@ internal sealed partial class Http1Engine : IAsyncDisposable
     internal void Ended(Http1ServerConnection connection, IPAddress? capped)
     {
         Uncount(connection, capped);
-        Release(null);
+        ReleaseGlobal();
     }
 
     private void Uncount(Http1ServerConnection connection, IPAddress? capped)
@@ -274,13 +274,8 @@ internal sealed partial class Http1Engine : IAsyncDisposable
         }
     }
 
-    private void Release(IPAddress? capped)
+    private void ReleaseGlobal()
     {
-        if (capped is not null)
-        {
-            _limiter.ReleaseClient(capped);
-        }
-
         if (_limiter.MaxConnections > 0)
         {
             _limiter.Release();
