@@ -55,6 +55,13 @@ public sealed class Http1Connection : IPooledConnection
     // A close-delimited body (BodyFraming.CloseDelimited) read to the backend's FIN by ReadBodyAsync.
     private bool _closeDelimitedEnded;
 
+    // The response's first receive, started by ProbeBeforeUse into _buffer at 0 when the pool hands the connection
+    // out (cleartext only): the check that an idle connection is still open is that receive finding nothing yet, not a
+    // poll() of its own (SocketsHttpHandler's read-ahead). It carries _timeoutCts's token, which is not armed until the
+    // head read arms it. Taken by ReadResponseHeadAsync; pending from ProbeBeforeUse until then (or Close).
+    private ValueTask<int> _readAhead;
+    private bool _readAheadPending;
+
     private Http1Connection(UpstreamTransport transport, ConnectionLifetime lifetime)
     {
         _transport = transport;
@@ -96,6 +103,11 @@ public sealed class Http1Connection : IPooledConnection
     /// <inheritdoc/>
     public ConnectionCloseReason? ProbeIdle()
     {
+        if (_readAheadPending && _readAhead.IsCompleted)
+        {
+            return TakeCompletedReadAhead();
+        }
+
         // Readable while idle means the backend closed (FIN or RST, nothing to read) or sent bytes nobody
         // asked for; either way the connection is not fit for a request. nginx does the same with recv(MSG_PEEK).
         try
@@ -108,6 +120,54 @@ public sealed class Http1Connection : IPooledConnection
             return _socket.Available == 0 ? ConnectionCloseReason.PeerClosed : ConnectionCloseReason.UnexpectedData;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return ConnectionCloseReason.PeerClosed;
+        }
+    }
+
+    /// <summary>
+    /// Called by the pool on an idle connection it hands to a request. Cleartext: starts the response's first receive
+    /// now, so the check costs no syscall of its own; a receive that completes at once found the connection closed
+    /// (0 bytes, or an error) or holding bytes nobody asked for. TLS: <see cref="ProbeIdle"/>. Never blocks.
+    /// </summary>
+    public ConnectionCloseReason? ProbeBeforeUse()
+    {
+        if (_tls is not null)
+        {
+            return ProbeIdle();
+        }
+
+        if (!_readAheadPending)
+        {
+            // An idle connection holds no bytes (EndExchange refuses to pool one that does), so _end is 0 here.
+            PrepareFill();
+            try
+            {
+                _readAhead = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _timeoutCts.Token);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                return ConnectionCloseReason.PeerClosed;
+            }
+
+            _readAheadPending = true;
+        }
+
+        // Still pending: open and quiet, as it should be.
+        return _readAhead.IsCompleted ? TakeCompletedReadAhead() : null;
+    }
+
+    // A read-ahead that completed while the connection was idle: the backend closed it or sent unasked-for bytes.
+    private ConnectionCloseReason TakeCompletedReadAhead()
+    {
+        _readAheadPending = false;
+        var readAhead = _readAhead;
+        _readAhead = default;
+        try
+        {
+            return readAhead.GetAwaiter().GetResult() == 0 ? ConnectionCloseReason.PeerClosed : ConnectionCloseReason.UnexpectedData;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             return ConnectionCloseReason.PeerClosed;
         }
@@ -203,7 +263,19 @@ public sealed class Http1Connection : IPooledConnection
             int n;
             try
             {
-                var receive = Receive(_buffer.AsMemory(_end), _timeoutCts.Token);
+                ValueTask<int> receive;
+                if (_readAheadPending)
+                {
+                    // Started by ProbeBeforeUse into _buffer at _end (still 0: nothing was buffered since).
+                    receive = _readAhead;
+                    _readAhead = default;
+                    _readAheadPending = false;
+                }
+                else
+                {
+                    receive = Receive(_buffer.AsMemory(_end), _timeoutCts.Token);
+                }
+
                 if (receive.IsCompleted)
                 {
                     n = receive.GetAwaiter().GetResult();
@@ -568,7 +640,8 @@ public sealed class Http1Connection : IPooledConnection
     /// <summary>After an exchange that ended cleanly: whether leftover bytes make the connection unusable.</summary>
     public ConnectionCloseReason? EndExchange()
     {
-        if (!_timeoutCts.TryReset())
+        // A read-ahead still pending means no response was read: not an exchange that ended cleanly.
+        if (_readAheadPending || !_timeoutCts.TryReset())
         {
             return ConnectionCloseReason.Error;
         }
@@ -620,7 +693,16 @@ public sealed class Http1Connection : IPooledConnection
         _transport.Dispose();
         _timeoutCts.Dispose();
 
-        // Close is called by the holder after its last read, so the buffer is no longer in use.
+        // Close is called by the holder after its last read, so the buffer is no longer in use, unless a read-ahead
+        // is still pending: the socket engine may write into it as the socket closes, so it is left to the GC rather
+        // than given back to the pool for someone else.
+        if (_readAheadPending)
+        {
+            _readAheadPending = false;
+            _buffer = null;
+            return;
+        }
+
         ReturnBuffer();
     }
 

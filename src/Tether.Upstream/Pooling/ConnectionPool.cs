@@ -10,7 +10,7 @@ namespace Tether.Upstream.Pooling;
 /// <remarks>
 /// Races, and where each is handled:
 /// <list type="bullet">
-/// <item>The backend closes an idle connection while it sits in the pool: caught by <see cref="IPooledConnection.ProbeIdle"/>
+/// <item>The backend closes an idle connection while it sits in the pool: caught by <see cref="IPooledConnection.ProbeBeforeUse"/>
 /// on the way out (FIN/RST makes the socket readable); if the FIN arrives after the probe, the request fails before
 /// any response byte and the forwarder's safe retry takes a fresh connection.</item>
 /// <item>The sweeper expires a connection while a request picks it: both happen under <see cref="_lock"/>, and a
@@ -154,8 +154,8 @@ public sealed class ConnectionPool<TConnection> : IDisposable
                 return ConnectReservedAsync(data, cancellationToken);
             }
 
-            // Outside the lock: the probe is a syscall.
-            var reason = candidate.Lifetime.CheckUsable() ?? candidate.ProbeIdle();
+            // Outside the lock: the probe is a syscall (for a cleartext Http1Connection, the response's first receive).
+            var reason = candidate.Lifetime.CheckUsable() ?? candidate.ProbeBeforeUse();
             var idleAge = _timeProvider.GetElapsedTime(candidate.Lifetime.IdleSinceTimestamp);
             if (reason is null)
             {

@@ -12,6 +12,13 @@ public interface IPooledConnection
     /// </summary>
     ConnectionCloseReason? ProbeIdle();
 
+    /// <summary>
+    /// Called on an idle connection the pool is handing to a request (the sweep calls <see cref="ProbeIdle"/>): the
+    /// same verdict, but the connection may start the request's first read to find it out (Http1Connection does, so
+    /// the check costs no syscall of its own). Must not block.
+    /// </summary>
+    ConnectionCloseReason? ProbeBeforeUse() => ProbeIdle();
+
     /// <summary>The managed thread its socket's completions run on (its socket engine), or 0 if not known yet.
     /// The pool hands a request a connection homed on the request's own thread when it has one.</summary>
     int HomeThreadId => 0;
