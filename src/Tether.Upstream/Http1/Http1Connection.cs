@@ -11,14 +11,11 @@ using Tether.Upstream.Tunnels;
 namespace Tether.Upstream.Http1;
 
 /// <summary>
-/// One HTTP/1.1 connection to a backend: a socket, a pipe reader and writer over it, and the state of the
+/// One HTTP/1.1 connection to a backend: a socket, a read buffer and a request writer over it, and the state of the
 /// exchange in progress. Used by one request at a time; the pool holds it in between.
 /// </summary>
 public sealed class Http1Connection : IPooledConnection
 {
-    // What the output pipe is completed with on close, so unflushed request bytes are dropped, not sent.
-    private static readonly IOException _closedMidRequest = new("connection closed");
-
     // Reads land in a pooled buffer that is given back whenever the connection goes idle, so an idle pooled
     // connection holds no buffer. A head may need up to MaxHeadBytes; the buffer grows to that if it must.
     // 32 KiB takes a 16 KB response with its head in one receive, so it reaches the client in one send with no
@@ -42,6 +39,11 @@ public sealed class Http1Connection : IPooledConnection
     // What the timer armed last is: readIdleTimeout (true) or responseTimeout, and for how long (for the error).
     private bool _idleArmed;
     private TimeSpan _armed;
+
+    // Whether _timeoutCts's timer was set since its last reset. An infinite timeout (Tether.Client's default
+    // ResponseTimeout) sets no timer and its receives carry no token: CancelAfter and TryReset each take the timer
+    // queue's lock, and a token costs a registration per receive.
+    private bool _timerSet;
 
     // Invariant: _buffer[_start.._end) holds bytes received and not yet consumed; _buffer is null when empty
     // between exchanges.
@@ -67,7 +69,7 @@ public sealed class Http1Connection : IPooledConnection
         _transport = transport;
         _socket = transport.Socket;
         _tls = transport.Tls;
-        Output = PipeWriter.Create(transport.Stream, new StreamPipeWriterOptions(minimumBufferSize: 16384, leaveOpen: true));
+        Output = new Http1Output(_socket, _tls);
         Lifetime = lifetime;
     }
 
@@ -77,7 +79,7 @@ public sealed class Http1Connection : IPooledConnection
     public int HomeThreadId { get; private set; }
 
     /// <summary>Bytes to the backend: the forwarder writes the request head and body here.</summary>
-    public PipeWriter Output { get; }
+    public Http1Output Output { get; }
 
     /// <summary>The head of the response being read; valid until the next request.</summary>
     public Http1ResponseHead Head { get; } = new();
@@ -186,11 +188,7 @@ public sealed class Http1Connection : IPooledConnection
     {
         try
         {
-            var result = await Output.FlushAsync().ConfigureAwait(false);
-            if (result.IsCanceled)
-            {
-                throw new UpstreamException(phase, UpstreamErrorKind.Reset, "write canceled");
-            }
+            await Output.FlushAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not UpstreamException)
         {
@@ -273,7 +271,7 @@ public sealed class Http1Connection : IPooledConnection
                 }
                 else
                 {
-                    receive = Receive(_buffer.AsMemory(_end), _timeoutCts.Token);
+                    receive = Receive(_buffer.AsMemory(_end), ReceiveToken);
                 }
 
                 if (receive.IsCompleted)
@@ -641,10 +639,12 @@ public sealed class Http1Connection : IPooledConnection
     public ConnectionCloseReason? EndExchange()
     {
         // A read-ahead still pending means no response was read: not an exchange that ended cleanly.
-        if (_readAheadPending || !_timeoutCts.TryReset())
+        if (_readAheadPending || (_timerSet ? !_timeoutCts.TryReset() : _timeoutCts.IsCancellationRequested))
         {
             return ConnectionCloseReason.Error;
         }
+
+        _timerSet = false;
 
         // A backend that sent more than the framing allowed is confused or malicious: never reuse.
         if (BufferedCount > 0)
@@ -687,9 +687,9 @@ public sealed class Http1Connection : IPooledConnection
         {
         }
 
-        // Completing with an exception drops bytes not yet flushed (a plain Complete would flush them): a
-        // connection closed mid-request must not send the rest of it, e.g. a head whose body proved malformed.
-        Output.Complete(_closedMidRequest);
+        // Bytes not yet flushed are dropped: a connection closed mid-request must not send the rest of it, e.g. a
+        // head whose body proved malformed.
+        Output.Complete();
         _transport.Dispose();
         _timeoutCts.Dispose();
 
@@ -766,7 +766,7 @@ public sealed class Http1Connection : IPooledConnection
         int n;
         try
         {
-            n = await Receive(into, _timeoutCts.Token).ConfigureAwait(false);
+            n = await Receive(into, ReceiveToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -787,8 +787,18 @@ public sealed class Http1Connection : IPooledConnection
     private void Arm(ReadTimeouts timeouts, TimeSpan waited)
     {
         _armed = timeouts.NextWait(waited, out _idleArmed);
-        _timeoutCts.CancelAfter(_armed);
+        if (_armed != Timeout.InfiniteTimeSpan)
+        {
+            _timeoutCts.CancelAfter(_armed);
+            _timerSet = true;
+        }
+        else if (_timerSet)
+        {
+            _timeoutCts.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
     }
+
+    private CancellationToken ReceiveToken => _timerSet ? _timeoutCts.Token : default;
 
     private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase) =>
         ex is OperationCanceledException && _timeoutCts.IsCancellationRequested
