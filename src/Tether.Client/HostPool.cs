@@ -85,7 +85,7 @@ internal sealed class HostPool : IDisposable
             },
         };
         Cluster = new ClusterState(Authority, config, options.TimeProvider, resolver, observer);
-        Touch();
+        Touch(TimeProvider.GetTimestamp());
     }
 
     public HostKey Key { get; }
@@ -105,7 +105,16 @@ internal sealed class HostPool : IDisposable
     /// <summary>When a request last used this host (TimeProvider timestamp).</summary>
     public long LastUsedTimestamp => Volatile.Read(ref _lastUsedTimestamp);
 
-    public void Touch() => Volatile.Write(ref _lastUsedTimestamp, TimeProvider.GetTimestamp());
+    /// <summary>A request uses the host at <paramref name="timestamp"/>. Written only when it moved by 10 ms or more: the
+    /// sweep forgets hosts unused for minutes, and a write on every request would bounce the field's cache line between
+    /// the cores of every caller.</summary>
+    public void Touch(long timestamp)
+    {
+        if (timestamp - Volatile.Read(ref _lastUsedTimestamp) >= TimeProvider.TimestampFrequency / 100)
+        {
+            Volatile.Write(ref _lastUsedTimestamp, timestamp);
+        }
+    }
 
     /// <summary>Nothing in flight, nothing idle, nothing draining: the host can be forgotten without losing anything.</summary>
     public bool IsUnused

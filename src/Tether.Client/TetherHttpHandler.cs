@@ -201,13 +201,16 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
         // sweep forgets only hosts unused for minutes).
         for (var round = 0; ; round++)
         {
+            // The clock is read once a request: the host's last use, the ranking, the retry budget and the retry timeout.
             var host = GetHost(key);
-            host.Touch();
+            var started = host.TimeProvider.GetTimestamp();
+            host.Touch(started);
             var resolved = host.Cluster.FirstResolution;
             if (!resolved.IsCompleted)
             {
                 await resolved.WaitAsync(cancellationToken).ConfigureAwait(false);
                 host.TrackPools();
+                started = host.TimeProvider.GetTimestamp();
             }
 
             // Tries the ranked addresses in turn (Tether.Gateway's forwarder without the proxying): a connect failure, or
@@ -219,7 +222,7 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
             var ranked = ArrayPool<int>.Shared.Rent(wanted);
             try
             {
-                var count = cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted));
+                var count = cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted), started);
                 if (count == 0)
                 {
                     throw new HttpRequestException(HttpRequestError.ConnectionError,
@@ -227,12 +230,11 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                 }
 
                 set.Items[ranked[0]].OnPicked();
-                cluster.RetryBudget.OnRequest();
+                cluster.RetryBudget.OnRequest(started);
 
                 var bodyLength = RequestHead.BodyLength(request);
                 var replayable = RequestBody.IsReplayable(request.Content);
                 var idempotent = RetryRules.IsIdempotent(request.Method.Method);
-                var started = host.TimeProvider.GetTimestamp();
                 var next = 0;
                 var destination = NextCandidate(set, ranked, count, ref next);
                 if (destination is null)

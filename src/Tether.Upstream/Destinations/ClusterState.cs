@@ -144,10 +144,14 @@ public sealed class ClusterState : IDisposable
     /// Up to <paramref name="ranked"/>.Length available destinations of <paramref name="set"/>, most preferred
     /// first, as indexes into its items. 0 means no destination is available (all ejected or unhealthy).
     /// </summary>
-    public int Rank(DestinationSet set, ulong hash, bool hasHash, Span<int> ranked)
+    public int Rank(DestinationSet set, ulong hash, bool hasHash, Span<int> ranked) =>
+        Rank(set, hash, hasHash, ranked, _timeProvider.GetTimestamp());
+
+    /// <summary>As <see cref="Rank(DestinationSet, ulong, bool, Span{int})"/>, at a timestamp the caller already read.</summary>
+    public int Rank(DestinationSet set, ulong hash, bool hasHash, Span<int> ranked, long timestamp)
     {
         ArgumentNullException.ThrowIfNull(set);
-        return Policy.Rank(set, new PickContext(_timeProvider.GetTimestamp(), hash, hasHash), ranked);
+        return Policy.Rank(set, new PickContext(timestamp, hash, hasHash), ranked);
     }
 
     /// <summary>A response head below 500 arrived from <paramref name="destination"/>.</summary>

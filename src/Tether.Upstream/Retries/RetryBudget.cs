@@ -39,7 +39,10 @@ public sealed class RetryBudget
     /// <summary>Retries refused because the budget was spent.</summary>
     public long Exhausted => Interlocked.Read(ref _exhausted);
 
-    public void OnRequest() => Interlocked.Increment(ref _requests[Bucket(CurrentSecond())]);
+    public void OnRequest() => OnRequest(_timeProvider.GetTimestamp());
+
+    /// <summary>A request started at <paramref name="timestamp"/> (the clock's, read once by the caller for all it needs).</summary>
+    public void OnRequest(long timestamp) => Interlocked.Increment(ref _requests[Bucket(timestamp / _timeProvider.TimestampFrequency)]);
 
     /// <summary>Takes one retry from the budget if there is one left.</summary>
     public bool TryRetry()
