@@ -16,7 +16,9 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
     [Fact]
     public async Task The_backends_unannounced_idle_timeout_is_learned_and_connections_are_given_up_before_it()
     {
-        var backendIdle = TimeSpan.FromSeconds(1);
+        // 2 s, not less: the learned timeout is the close age less a quarter (~1.45 s here), which leaves the final
+        // sweep ~0.5 s before the backend closes; at 1 s it had ~0.3 s, and a loaded machine once ran the sweep late.
+        var backendIdle = TimeSpan.FromSeconds(2);
         await using var origin = RawOrigin.Serve(
             async (request, connection) =>
             {
@@ -40,7 +42,7 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
             var pool = gateway.Pool();
             for (var round = 0; round < 4 && pool.LearnedIdleTimeout is null; round++)
             {
-                // Three connections, returned 300 ms apart; each is closed by the backend 1 s after its response.
+                // Three connections, returned 300 ms apart; each is closed by the backend 2 s after its response.
                 var responses = await Task.WhenAll(clients.Select((c, i) => c.GetAsync($"/hold/{100 + (i * 300)}")));
                 Assert.All(responses, r => Assert.Equal(200, r.Status));
                 await Eventually.TrueAsync(() => pool.IdleCount == 0, "the backend should close all three", TimeSpan.FromSeconds(5));
@@ -57,7 +59,7 @@ public sealed class IdleTimeoutLearningTests(ITestOutputHelper output)
             Assert.Contains($"after {Math.Round(learned!.Value.TotalSeconds, 3).ToString(CultureInfo.CurrentCulture)}s", logged.Message, StringComparison.Ordinal);
 
             // Now a connection left idle is given up by Tether (an idle timeout), not found closed by the backend: the
-            // learned timeout is ~0.7 s, so a sweep (every 50 ms) has ~0.3 s to spare even on a loaded machine.
+            // learned timeout is ~1.45 s, so a sweep (every 50 ms) has ~0.5 s to spare even on a loaded machine.
             var peerClosed = gateway.PoolStatistics().Closed(ConnectionCloseReason.PeerClosed);
             var idleTimeouts = gateway.PoolStatistics().Closed(ConnectionCloseReason.IdleTimeout);
             Assert.Equal(200, (await clients[0].GetAsync("/")).Status);
