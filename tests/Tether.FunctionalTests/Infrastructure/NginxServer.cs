@@ -72,7 +72,7 @@ internal sealed class NginxServer : IAsyncDisposable
 
             var errors = await File.ReadAllTextAsync(Path.Combine(directory, "error.log"));
             await nginx.DisposeAsync();
-            if (attempt == 3 || !errors.Contains("Address already in use", StringComparison.Ordinal))
+            if (attempt == 5 || !errors.Contains("Address already in use", StringComparison.Ordinal))
             {
                 throw new InvalidOperationException($"nginx did not start:\n{errors}");
             }
@@ -100,7 +100,33 @@ internal sealed class NginxServer : IAsyncDisposable
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    /// <summary>True once nginx accepts on its port; false if it exits first (a bind failure) or the time runs out.</summary>
+    /// <summary>Whether process <paramref name="pid"/> holds the socket listening on 127.0.0.1:<paramref name="port"/>
+    /// (the listener's inode in /proc/net/tcp among the process's open sockets).</summary>
+    private static bool OwnsListener(int pid, int port)
+    {
+        var local = $"0100007F:{port:X4}";
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 9 && fields[1] == local && fields[3] == "0A")
+            {
+                inodes.Add($"socket:[{fields[9]}]");
+            }
+        }
+
+        try
+        {
+            return Directory.EnumerateFiles($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } target && inodes.Contains(target));
+        }
+        catch (Exception ex) when (ex is DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            return false; // the process is gone
+        }
+    }
+
+    /// <summary>True once nginx accepts on its port; false if it exits first (a bind failure), another process holds
+    /// the port, or the time runs out.</summary>
     private async Task<bool> AcceptsAsync(TimeSpan timeout)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -110,7 +136,23 @@ internal sealed class NginxServer : IAsyncDisposable
             {
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port));
-                return true;
+                if (OwnsListener(_process.Id, Port))
+                {
+                    return true;
+                }
+
+                // Someone accepts, but not nginx: another test's server took the port between PickPort and nginx's
+                // bind (nginx is about to exit with "Address already in use"). Connecting alone cannot tell them apart.
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
+                {
+                    await _process.WaitForExitAsync(wait.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                return false;
             }
             catch (SocketException)
             {
