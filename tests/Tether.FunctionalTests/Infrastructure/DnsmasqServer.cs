@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace Tether.FunctionalTests.Infrastructure;
 
 /// <summary>
-/// A real DNS server for a test: dnsmasq (Debian package dnsmasq) on 127.0.0.1 and a free UDP port, answering only
+/// A real DNS server for a test: dnsmasq (Debian package dnsmasq) on 127.0.0.1 and a free port, answering only
 /// from its arguments and a hosts file the test rewrites (<see cref="SetHostsAsync"/> sends SIGHUP, on which dnsmasq
 /// reads it again). SRV records come from arguments, so changing them is a restart (<see cref="RestartAsync"/>).
 /// Stopped by the PID this class started.
@@ -16,14 +16,14 @@ internal sealed class DnsmasqServer : IAsyncDisposable
     private readonly int _ttlSeconds;
     private Process? _process;
     private IReadOnlyList<string> _records = [];
+    private readonly System.Text.StringBuilder _errors = new();
 
-    private DnsmasqServer(int port, int ttlSeconds)
+    private DnsmasqServer(int ttlSeconds)
     {
-        Port = port;
         _ttlSeconds = ttlSeconds;
     }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     /// <summary>"127.0.0.1:PORT", for dns.servers.</summary>
     public string Address => $"127.0.0.1:{Port}";
@@ -35,11 +35,24 @@ internal sealed class DnsmasqServer : IAsyncDisposable
     /// <param name="ttlSeconds">The TTL of every answer (--local-ttl; dnsmasq's default is 0).</param>
     public static async Task<DnsmasqServer> StartAsync(string[] hosts, string[]? records = null, int ttlSeconds = 1)
     {
-        var server = new DnsmasqServer(FreeUdpPort(), ttlSeconds);
+        var server = new DnsmasqServer(ttlSeconds);
         await File.WriteAllLinesAsync(server.HostsFile, hosts);
         server._records = records ?? [];
-        await server.LaunchAsync();
-        return server;
+
+        // dnsmasq binds the port on UDP and TCP, and a picked port can be taken by another test before it does (the
+        // other tests' TCP listeners come and go by the hundred): then it exits at once, and a fresh port is tried.
+        for (var attempt = 1; ; attempt++)
+        {
+            server.Port = FreeDnsPort();
+            if (await server.TryLaunchAsync())
+            {
+                return server;
+            }
+
+            await server.StopAsync();
+            Assert.True(attempt < 5 && server.ErrorText.Contains("Address already in use", StringComparison.Ordinal),
+                $"dnsmasq did not start: {server.ErrorText}");
+        }
     }
 
     /// <summary>Rewrites the hosts file and has dnsmasq read it again (SIGHUP to the PID this class started).</summary>
@@ -65,7 +78,27 @@ internal sealed class DnsmasqServer : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
+    private string ErrorText
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return _errors.ToString();
+            }
+        }
+    }
+
     private async Task LaunchAsync()
+    {
+        if (!await TryLaunchAsync())
+        {
+            Assert.Fail($"dnsmasq exited with {_process!.ExitCode}: {ErrorText}");
+        }
+    }
+
+    // False if dnsmasq exits before it answers (a bind failure, say).
+    private async Task<bool> TryLaunchAsync()
     {
         var start = new ProcessStartInfo("dnsmasq")
         {
@@ -80,7 +113,23 @@ internal sealed class DnsmasqServer : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        _process = Process.Start(start)!;
+        lock (_errors)
+        {
+            _errors.Clear();
+        }
+
+        _process = new Process { StartInfo = start };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                lock (_errors)
+                {
+                    _errors.AppendLine(line);
+                }
+            }
+        };
+        _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -88,10 +137,17 @@ internal sealed class DnsmasqServer : IAsyncDisposable
         var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 10);
         while (!await AnswersAsync())
         {
-            Assert.False(_process.HasExited, $"dnsmasq exited with {(_process.HasExited ? _process.ExitCode : 0)}");
+            if (_process.HasExited)
+            {
+                await _process.WaitForExitAsync(); // the error lines are all read
+                return false;
+            }
+
             Assert.True(Stopwatch.GetTimestamp() < deadline, "dnsmasq did not answer within 10 s");
             await Task.Delay(50);
         }
+
+        return true;
     }
 
     private async Task<bool> AnswersAsync()
@@ -133,10 +189,24 @@ internal sealed class DnsmasqServer : IAsyncDisposable
         _process = null;
     }
 
-    private static int FreeUdpPort()
+    // A port free on UDP and, at the moment of asking, on TCP too (dnsmasq listens on both).
+    private static int FreeDnsPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        while (true)
+        {
+            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // in use on TCP: another one
+            }
+        }
     }
 }
