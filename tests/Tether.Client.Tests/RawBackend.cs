@@ -98,13 +98,23 @@ internal sealed class RawBackend : IAsyncDisposable
             return;
         }
 
-        _stopping.Cancel();
-        _listener.Dispose();
+        // A FIN on every open connection first: each connection's pending receive then ends with 0 bytes and its loop
+        // closes the socket with nothing in flight. Disposing a socket whose receive is still pending (or being
+        // canceled) can make the runtime close it abortively, an RST, and a test of a body cut short would see a
+        // reset instead of the end of the stream (it did, once in CI).
         foreach (var s in _open.Values)
         {
-            s.Dispose();
+            try
+            {
+                s.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
         }
 
+        _stopping.Cancel();
+        _listener.Dispose();
         Task[] tasks;
         lock (_tasks)
         {
@@ -112,6 +122,11 @@ internal sealed class RawBackend : IAsyncDisposable
         }
 
         await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+        foreach (var s in _open.Values)
+        {
+            s.Dispose(); // any loop that did not end in time
+        }
+
         _stopping.Dispose();
     }
 

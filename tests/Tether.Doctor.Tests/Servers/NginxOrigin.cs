@@ -26,6 +26,22 @@ internal sealed class NginxOrigin : IAsyncDisposable
 
     public static async Task<NginxOrigin> StartAsync(string serverDirectives, string listenSuffix = "")
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            var origin = await TryStartAsync(serverDirectives, listenSuffix);
+            if (origin is not null)
+            {
+                return origin;
+            }
+
+            Assert.True(attempt < 5, "nginx never got a port of its own: each picked port was taken by another server");
+        }
+    }
+
+    // Null when another process took the picked port before nginx bound it (nginx then exits; a connect would have
+    // reached the other server).
+    private static async Task<NginxOrigin?> TryStartAsync(string serverDirectives, string listenSuffix)
+    {
         var directory = Directory.CreateTempSubdirectory("tether-doctor-nginx-").FullName;
         var port = FreePort.Pick();
         var config = $$"""
@@ -64,6 +80,12 @@ internal sealed class NginxOrigin : IAsyncDisposable
         {
             await origin.DisposeAsync();
             throw;
+        }
+
+        if (!Tether.Testing.ListenerOwner.Owns(process.Id, port))
+        {
+            await origin.DisposeAsync();
+            return null;
         }
 
         return origin;

@@ -100,31 +100,6 @@ internal sealed class NginxServer : IAsyncDisposable
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    /// <summary>Whether process <paramref name="pid"/> holds the socket listening on 127.0.0.1:<paramref name="port"/>
-    /// (the listener's inode in /proc/net/tcp among the process's open sockets).</summary>
-    private static bool OwnsListener(int pid, int port)
-    {
-        var local = $"0100007F:{port:X4}";
-        var inodes = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
-        {
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 9 && fields[1] == local && fields[3] == "0A")
-            {
-                inodes.Add($"socket:[{fields[9]}]");
-            }
-        }
-
-        try
-        {
-            return Directory.EnumerateFiles($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } target && inodes.Contains(target));
-        }
-        catch (Exception ex) when (ex is DirectoryNotFoundException or IOException or UnauthorizedAccessException)
-        {
-            return false; // the process is gone
-        }
-    }
-
     /// <summary>True once nginx accepts on its port; false if it exits first (a bind failure), another process holds
     /// the port, or the time runs out.</summary>
     private async Task<bool> AcceptsAsync(TimeSpan timeout)
@@ -136,7 +111,7 @@ internal sealed class NginxServer : IAsyncDisposable
             {
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port));
-                if (OwnsListener(_process.Id, Port))
+                if (Tether.Testing.ListenerOwner.Owns(_process.Id, Port))
                 {
                     return true;
                 }
