@@ -45,7 +45,14 @@ internal sealed class KeepAliveStartupFilter : IStartupFilter
 /// answers that move its connections away, not refused connects. Kestrel then closes idle connections and waits for
 /// in-flight requests, up to the shutdown timeout.
 /// </summary>
-internal sealed partial class KeepAliveDrain(IOptions<TetherKeepAliveOptions> options, KeepAlivePlan plan, ILogger<KeepAliveDrain> logger) : IHostedLifecycleService
+/// <remarks>
+/// On SIGTERM the host's lifetime fires ApplicationStopping before the host stops; a host stopped by a call to
+/// <c>StopAsync</c> fires it only after every service's StoppingAsync, that is after this delay, and Kestrel stops
+/// straight after it: the drain would answer nothing with close, and a request sent then would race Kestrel's
+/// shutdown. So the drain fires ApplicationStopping itself when it starts (a no-op when SIGTERM already did).
+/// </remarks>
+internal sealed partial class KeepAliveDrain(
+    IOptions<TetherKeepAliveOptions> options, KeepAlivePlan plan, IHostApplicationLifetime lifetime, ILogger<KeepAliveDrain> logger) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -65,6 +72,7 @@ internal sealed partial class KeepAliveDrain(IOptions<TetherKeepAliveOptions> op
             return;
         }
 
+        lifetime.StopApplication();
         Log.Draining(logger, delay.TotalSeconds);
         try
         {

@@ -74,14 +74,23 @@ public sealed class KeepAliveTests
         var lifetime = backend.App.Services.GetRequiredService<IHostApplicationLifetime>();
         var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        // A host stopped by StopAsync (not SIGTERM) fires ApplicationStopping only after its services' StoppingAsync,
+        // that is after the drain delay; the drain fires it when it starts, so it comes well within the 8 s.
         var stop = backend.App.StopAsync();
-        await stopping.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await stopping.Task.WaitAsync(TimeSpan.FromSeconds(4));
 
         // During the drain delay Kestrel still answers: each answer says close, and the connection closes after it.
         var late = await kept.GetAsync();
         Assert.Equal("hello", late.Body);
         Assert.Equal("close", late.Headers["Connection"]);
         Assert.True(await kept.WaitForCloseAsync(TimeSpan.FromSeconds(5)));
+
+        // And it still accepts: a proxy's new connection gets its answer (with close) rather than a refusal.
+        using var fresh = await backend.ConnectAsync();
+        var answered = await fresh.GetAsync();
+        Assert.Equal("hello", answered.Body);
+        Assert.Equal("close", answered.Headers["Connection"]);
+        Assert.False(stop.IsCompleted);
 
         release.SetResult();
         var slow = await busy.ReadResponseAsync();
