@@ -51,7 +51,8 @@ using var ticks = Environment.GetEnvironmentVariable("CLIENT_BENCH_TYPES") == "1
 var results = new Dictionary<string, List<(double Rps, double Bytes, double CpuMicroseconds)>> { ["TetherHttpHandler"] = [], ["SocketsHttpHandler"] = [] };
 for (var round = 0; round <= rounds; round++)
 {
-    foreach (var name in results.Keys)
+    // The order swaps every round, so that neither handler always runs first (on a fresh origin thread state, say).
+    foreach (var name in round % 2 == 0 ? results.Keys.Reverse() : results.Keys)
     {
         // CLIENT_BENCH_ONLY=TetherHttpHandler (or SocketsHttpHandler) runs one handler, e.g. under strace -c.
         if (Environment.GetEnvironmentVariable("CLIENT_BENCH_ONLY") is { Length: > 0 } only && only != name)
@@ -96,6 +97,12 @@ Console.WriteLine("| --- | ---: | ---: | ---: |");
 Console.WriteLine($"| TetherHttpHandler | {Median(tether.Select(r => r.Rps)):0} | {Median(tether.Select(r => r.Bytes)):0} | {Median(tether.Select(r => r.CpuMicroseconds)):0.0} |");
 Console.WriteLine($"| SocketsHttpHandler | {Median(sockets.Select(r => r.Rps)):0} | {Median(sockets.Select(r => r.Bytes)):0} | {Median(sockets.Select(r => r.CpuMicroseconds)):0.0} |");
 Console.WriteLine($"| Tether / Sockets | {Median(tether.Select(r => r.Rps)) / Median(sockets.Select(r => r.Rps)):0.00}x | {Median(tether.Select(r => r.Bytes)) / Median(sockets.Select(r => r.Bytes)):0.00}x | {Median(tether.Select(r => r.CpuMicroseconds)) / Median(sockets.Select(r => r.CpuMicroseconds)):0.00}x |");
+
+// Single rounds swing by ±20 % on this 2-core machine (either handler; the origin shares the cores), so the ratio of
+// each round's pair is given too, with its spread: a gap smaller than the spread is not one.
+var ratios = tether.Zip(sockets, (t, s) => t.Rps / s.Rps).Order().ToArray();
+Console.WriteLine();
+Console.WriteLine($"per-round Tether / Sockets requests/s: median {Median(ratios):0.00}x, quartiles {ratios[ratios.Length / 4]:0.00}x-{ratios[(3 * ratios.Length) / 4 - (ratios.Length % 4 == 0 ? 1 : 0)]:0.00}x, {ratios.Count(r => r >= 1)} of {ratios.Length} rounds at 1.00x or above");
 return 0;
 
 static async Task<(double Rps, double BytesPerRequest, double CpuMicroseconds)> RunAsync(HttpClient client, Uri url, double seconds, int callers)
