@@ -102,7 +102,7 @@ Console.WriteLine($"| Tether / Sockets | {Median(tether.Select(r => r.Rps)) / Me
 // each round's pair is given too, with its spread: a gap smaller than the spread is not one.
 var ratios = tether.Zip(sockets, (t, s) => t.Rps / s.Rps).Order().ToArray();
 Console.WriteLine();
-Console.WriteLine($"per-round Tether / Sockets requests/s: median {Median(ratios):0.00}x, quartiles {ratios[ratios.Length / 4]:0.00}x-{ratios[(3 * ratios.Length) / 4 - (ratios.Length % 4 == 0 ? 1 : 0)]:0.00}x, {ratios.Count(r => r >= 1)} of {ratios.Length} rounds at 1.00x or above");
+Console.WriteLine($"per-round Tether / Sockets requests/s: median {Median(ratios):0.00}x, quartiles {ratios[ratios.Length / 4]:0.00}x-{ratios[^((ratios.Length / 4) + 1)]:0.00}x, {ratios.Count(r => r >= 1)} of {ratios.Length} rounds at 1.00x or above");
 return 0;
 
 static async Task<(double Rps, double BytesPerRequest, double CpuMicroseconds)> RunAsync(HttpClient client, Uri url, double seconds, int callers)
