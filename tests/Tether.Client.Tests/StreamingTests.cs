@@ -42,6 +42,34 @@ public sealed class StreamingTests
     }
 
     [Fact]
+    public async Task Response_headers_land_where_HttpClient_users_look_for_them()
+    {
+        await using var backend = new RawBackend
+        {
+            Respond = _ => ValueTask.FromResult<byte[]?>(Encoding.ASCII.GetBytes(
+                "HTTP/1.1 200 OK\r\nDate: Fri, 04 Dec 2026 19:00:00 GMT\r\nContent-Type: text/plain\r\ncontent-length: 5\r\n"
+                + "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Custom: one\r\nContent-Foo: bar\r\nExpires: 0\r\nETag: \"v1\"\r\n\r\nhello")),
+        };
+        using var client = new HttpClient(new TetherHttpHandler());
+        for (var i = 0; i < 2; i++)
+        {
+            // Twice: the second response's strings come from the connection's caches.
+            using var response = await client.GetAsync(backend.Url);
+            Assert.Equal("hello", await response.Content.ReadAsStringAsync());
+            Assert.Equal(5, response.Content.Headers.ContentLength);
+            Assert.Equal("5", Assert.Single(response.Content.Headers.GetValues("Content-Length")));
+            Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("bar", Assert.Single(response.Content.Headers.GetValues("Content-Foo")));
+            Assert.NotNull(response.Content.Headers.Expires);
+            Assert.Equal(new DateTimeOffset(2026, 12, 4, 19, 0, 0, TimeSpan.Zero), response.Headers.Date);
+            Assert.Equal(["a=1", "b=2"], response.Headers.GetValues("Set-Cookie"));
+            Assert.Equal("one", Assert.Single(response.Headers.GetValues("X-Custom")));
+            Assert.Equal("\"v1\"", response.Headers.ETag?.Tag);
+            Assert.False(response.Headers.NonValidated.Contains("Content-Type"));
+        }
+    }
+
+    [Fact]
     public async Task A_request_body_of_unknown_length_is_streamed_chunked_as_the_content_produces_it()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -47,7 +47,10 @@ public sealed class ConnectionLifetime
         }
     }
 
-    public void OnReturnedIdle() => IdleSinceTimestamp = _timeProvider.GetTimestamp();
+    public void OnReturnedIdle() => OnReturnedIdle(_timeProvider.GetTimestamp());
+
+    /// <param name="now">The time provider's timestamp now (read once by a caller that needs it twice).</param>
+    public void OnReturnedIdle(long now) => IdleSinceTimestamp = now;
 
     /// <summary>After <see cref="OnRequestStarted"/>: whether this request is the connection's last (its
     /// maxRequests, or the backend's Keep-Alive: max, is reached with it), so it can ask the backend to close.</summary>
@@ -88,7 +91,10 @@ public sealed class ConnectionLifetime
     }
 
     /// <summary>Null if the connection may carry another request now; otherwise why not.</summary>
-    public ConnectionCloseReason? CheckUsable()
+    public ConnectionCloseReason? CheckUsable() => CheckUsable(_timeProvider.GetTimestamp());
+
+    /// <param name="now">The time provider's timestamp now (read once by a caller that needs it twice).</param>
+    public ConnectionCloseReason? CheckUsable(long now)
     {
         if (MaxRequests > 0 && RequestCount >= MaxRequests)
         {
@@ -100,7 +106,6 @@ public sealed class ConnectionLifetime
             return ConnectionCloseReason.MaxRequests;
         }
 
-        var now = _timeProvider.GetTimestamp();
         if (MaxLifetime is { } lifetime && _timeProvider.GetElapsedTime(CreatedTimestamp, now) >= lifetime)
         {
             return ConnectionCloseReason.MaxLifetime;

@@ -155,8 +155,9 @@ public sealed class ConnectionPool<TConnection> : IDisposable
             }
 
             // Outside the lock: the probe is a syscall (for a cleartext Http1Connection, the response's first receive).
-            var reason = candidate.Lifetime.CheckUsable() ?? candidate.ProbeBeforeUse();
-            var idleAge = _timeProvider.GetElapsedTime(candidate.Lifetime.IdleSinceTimestamp);
+            var now = _timeProvider.GetTimestamp();
+            var reason = candidate.Lifetime.CheckUsable(now) ?? candidate.ProbeBeforeUse();
+            var idleAge = _timeProvider.GetElapsedTime(candidate.Lifetime.IdleSinceTimestamp, now);
             if (reason is null)
             {
                 Statistics.OnReused();
@@ -203,10 +204,12 @@ public sealed class ConnectionPool<TConnection> : IDisposable
             connection.Lifetime.LowerIdleTimeout(learned);
         }
 
-        var reason = closeReason ?? connection.Lifetime.CheckUsable();
+        // One clock read for the usability check and the idle-since stamp.
+        var now = closeReason is null ? _timeProvider.GetTimestamp() : 0;
+        var reason = closeReason ?? connection.Lifetime.CheckUsable(now);
         if (reason is null)
         {
-            connection.Lifetime.OnReturnedIdle();
+            connection.Lifetime.OnReturnedIdle(now);
             lock (_lock)
             {
                 if (!_disposed)
