@@ -55,6 +55,7 @@ public sealed class DestinationState : IDisposable
             MaxConnections = pool.MaxConnectionsPerDestination,
             MaxQueue = pool.MaxQueuePerDestination,
             QueueTimeout = pool.QueueTimeout,
+            PreferHomeThread = PoolOptions.InlineSocketCompletions,
         };
         Connector = new UpstreamConnector(EndPoint, resolvedFrom ?? config.Host, pool.ConnectTimeout, cluster.TcpKeepAlive, config.UseTls ? tls : null, cluster.TcpUserTimeout);
         var connector = Connector;

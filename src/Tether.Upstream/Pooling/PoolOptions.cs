@@ -23,4 +23,15 @@ public sealed record PoolOptions
 
     /// <summary>How long a request waits for a connection at the cap before NoCapacity.</summary>
     public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Hand out an idle connection homed on the calling thread (one of the few most recently returned)
+    /// before the most recent one. Worth it only with inline socket completions, where each socket's completions
+    /// run on one socket-engine thread (see <see cref="InlineSocketCompletions"/>); otherwise a connection's "home"
+    /// is whichever pool thread ran its last completion, and preferring it only defeats last in, first out.</summary>
+    public bool PreferHomeThread { get; init; }
+
+    /// <summary>Whether this process runs socket completions inline (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1, which
+    /// the gateway sets; a .NET service using Tether.Client normally does not).</summary>
+    public static bool InlineSocketCompletions { get; } =
+        Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1";
 }

@@ -64,7 +64,7 @@ public sealed class ConnectionPoolTests
     [Fact]
     public async Task Reuse_prefers_a_recent_idle_connection_homed_on_the_calling_thread()
     {
-        using var pool = CreatePool();
+        using var pool = CreatePool(new PoolOptions { PreferHomeThread = true });
         var leases = new PooledLease<TestConnection>[4];
         for (var i = 0; i < leases.Length; i++)
         {
@@ -82,6 +82,26 @@ public sealed class ConnectionPoolTests
         Assert.Same(leases[1].Connection, (await pool.AcquireAsync(false, default)).Connection);
 
         // None left on this thread: back to last in, first out.
+        Assert.Same(leases[3].Connection, (await pool.AcquireAsync(false, default)).Connection);
+    }
+
+    [Fact]
+    public async Task Without_PreferHomeThread_reuse_is_last_in_first_out_whatever_the_home_threads()
+    {
+        using var pool = CreatePool();
+        var leases = new PooledLease<TestConnection>[4];
+        for (var i = 0; i < leases.Length; i++)
+        {
+            leases[i] = await pool.AcquireAsync(false, default);
+        }
+
+        var self = Environment.CurrentManagedThreadId;
+        for (var i = 0; i < leases.Length; i++)
+        {
+            leases[i].Connection.HomeThreadId = i == 1 ? self : self + 1000;
+            pool.Release(leases[i].Connection, null);
+        }
+
         Assert.Same(leases[3].Connection, (await pool.AcquireAsync(false, default)).Connection);
     }
 
