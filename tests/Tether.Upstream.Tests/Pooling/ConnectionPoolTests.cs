@@ -65,44 +65,40 @@ public sealed class ConnectionPoolTests
     public async Task Reuse_prefers_a_recent_idle_connection_homed_on_the_calling_thread()
     {
         using var pool = CreatePool(new PoolOptions { PreferHomeThread = true });
-        var leases = new PooledLease<TestConnection>[4];
-        for (var i = 0; i < leases.Length; i++)
-        {
-            leases[i] = await pool.AcquireAsync(false, default);
-        }
+        var connections = await ReturnFourWithOnlyTheSecondHomedHere(pool);
 
-        // Returned in order 0..3; only #1 completes on this thread. LIFO alone would give #3.
-        var self = Environment.CurrentManagedThreadId;
-        for (var i = 0; i < leases.Length; i++)
-        {
-            leases[i].Connection.HomeThreadId = i == 1 ? self : self + 1000;
-            pool.Release(leases[i].Connection, null);
-        }
-
-        Assert.Same(leases[1].Connection, (await pool.AcquireAsync(false, default)).Connection);
+        // LIFO alone would give #3.
+        Assert.Same(connections[1], (await pool.AcquireAsync(false, default)).Connection);
 
         // None left on this thread: back to last in, first out.
-        Assert.Same(leases[3].Connection, (await pool.AcquireAsync(false, default)).Connection);
+        Assert.Same(connections[3], (await pool.AcquireAsync(false, default)).Connection);
     }
 
     [Fact]
     public async Task Without_PreferHomeThread_reuse_is_last_in_first_out_whatever_the_home_threads()
     {
         using var pool = CreatePool();
-        var leases = new PooledLease<TestConnection>[4];
-        for (var i = 0; i < leases.Length; i++)
+        var connections = await ReturnFourWithOnlyTheSecondHomedHere(pool);
+        Assert.Same(connections[3], (await pool.AcquireAsync(false, default)).Connection);
+    }
+
+    // Four connections returned in order 0..3, only #1 homed on the calling thread.
+    private static async Task<TestConnection[]> ReturnFourWithOnlyTheSecondHomedHere(ConnectionPool<TestConnection> pool)
+    {
+        var connections = new TestConnection[4];
+        for (var i = 0; i < connections.Length; i++)
         {
-            leases[i] = await pool.AcquireAsync(false, default);
+            connections[i] = (await pool.AcquireAsync(false, default)).Connection;
         }
 
         var self = Environment.CurrentManagedThreadId;
-        for (var i = 0; i < leases.Length; i++)
+        for (var i = 0; i < connections.Length; i++)
         {
-            leases[i].Connection.HomeThreadId = i == 1 ? self : self + 1000;
-            pool.Release(leases[i].Connection, null);
+            connections[i].HomeThreadId = i == 1 ? self : self + 1000;
+            pool.Release(connections[i], null);
         }
 
-        Assert.Same(leases[3].Connection, (await pool.AcquireAsync(false, default)).Connection);
+        return connections;
     }
 
     [Fact]
