@@ -18,7 +18,7 @@ internal static class ResponseHead
         "Strict-Transport-Security", "X-Request-Id", "WWW-Authenticate", "Retry-After", "Trailer", "Content-MD5",
     ]);
 
-    public static HttpResponseMessage Build(HttpRequestMessage request, Http1ResponseHead head, ResponseContent content)
+    public static HttpResponseMessage Build(HttpRequestMessage request, Http1ResponseHead head, HttpContent content)
     {
         var response = new HttpResponseMessage((HttpStatusCode)head.StatusCode)
         {

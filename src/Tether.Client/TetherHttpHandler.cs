@@ -32,6 +32,9 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
     // Hosts remembered at once; a host unused for a while is forgotten by the sweep (its DNS refresh stops with it).
     private const int MaxHosts = 4096;
 
+    // The ranking of a host with one address: that address (read only).
+    private static readonly int[] s_loneRanking = [0];
+
     private readonly TetherClientOptions _options;
     private readonly ConcurrentDictionary<HostKey, HostPool> _hosts = new();
     private readonly object _createLock = new();
@@ -218,11 +221,14 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
             // budget; the retry of a stale pooled connection is free, once.
             var cluster = host.Cluster;
             var set = cluster.Set;
+
+            // A host with one address (most) has nothing to rank: no rented array, no policy call.
+            var lone = set.Items.Length == 1;
             var wanted = Math.Max(1, Math.Min(set.Items.Length, _options.MaxAttempts));
-            var ranked = ArrayPool<int>.Shared.Rent(wanted);
+            var ranked = lone ? s_loneRanking : ArrayPool<int>.Shared.Rent(wanted);
             try
             {
-                var count = cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted), started);
+                var count = lone ? (set.Items[0].IsAvailable(started) ? 1 : 0) : cluster.Rank(set, 0, false, ranked.AsSpan(0, wanted), started);
                 if (count == 0)
                 {
                     throw new HttpRequestException(HttpRequestError.ConnectionError,
@@ -242,6 +248,9 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                     throw new HttpRequestException(HttpRequestError.ConnectionError, $"{host.Authority}: every address was being drained (a DNS change)");
                 }
 
+                // When the attempt starts, for the pool's idle-age check: the request's start for the first, the clock
+                // again for a retry (which may follow a connect timeout).
+                var attemptAt = started;
                 var attempts = 1;
                 var staleRetried = false;
                 var requireNew = false;
@@ -252,7 +261,7 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                     {
                         attempt = need != VersionNeed.Http1 && destination.Http2 is { } http2
                             ? await NegotiatedAttemptAsync(request, host, destination, http2, need, requireNew, bodyLength, cancellationToken).ConfigureAwait(false)
-                            : await AttemptAsync(request, host, destination, requireNew, bodyLength, cancellationToken).ConfigureAwait(false);
+                            : await AttemptAsync(request, host, destination, requireNew, bodyLength, attemptAt, cancellationToken).ConfigureAwait(false);
                     }
                     catch
                     {
@@ -307,11 +316,16 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                     {
                         attempts++;
                     }
+
+                    attemptAt = host.TimeProvider.GetTimestamp();
                 }
             }
             finally
             {
-                ArrayPool<int>.Shared.Return(ranked);
+                if (!lone)
+                {
+                    ArrayPool<int>.Shared.Return(ranked);
+                }
             }
 
             if (round > 0)
@@ -376,20 +390,21 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                 $"HTTP/{request.Version} was required (VersionPolicy {request.VersionPolicy}), but {destination.Name} chose HTTP/1.1 by ALPN");
         }
 
-        return await AttemptAsync(request, host, destination, requireNew, bodyLength, cancellationToken).ConfigureAwait(false);
+        // The ALPN check may have waited for a connect: the clock again.
+        return await AttemptAsync(request, host, destination, requireNew, bodyLength, host.TimeProvider.GetTimestamp(), cancellationToken).ConfigureAwait(false);
     }
 
     // One attempt on one address. A response is returned with the destination still counted in flight (its body stream
     // ends that); an error is returned for the caller to decide about; cancellation throws.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Attempt> AttemptAsync(
-        HttpRequestMessage request, HostPool host, DestinationState destination, bool requireNew, long bodyLength, CancellationToken cancellationToken)
+        HttpRequestMessage request, HostPool host, DestinationState destination, bool requireNew, long bodyLength, long attemptAt, CancellationToken cancellationToken)
     {
         // 1. A connection: idle and probed, new, or after a wait at MaxConnectionsPerHost.
         PooledLease<Http1Connection> lease;
         try
         {
-            lease = await destination.Pool.AcquireAsync(requireNew, default, cancellationToken).ConfigureAwait(false);
+            lease = await destination.Pool.AcquireAsync(requireNew, default, attemptAt, cancellationToken).ConfigureAwait(false);
         }
         catch (PoolExhaustedException ex)
         {

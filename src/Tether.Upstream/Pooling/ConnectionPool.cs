@@ -123,7 +123,13 @@ public sealed class ConnectionPool<TConnection> : IDisposable
         AcquireAsync(requireNew, default, cancellationToken);
 
     /// <param name="data">Passed to the connect function if a new connection is opened for this request.</param>
-    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, ConnectData data, CancellationToken cancellationToken)
+    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, ConnectData data, CancellationToken cancellationToken) =>
+        AcquireAsync(requireNew, data, _timeProvider.GetTimestamp(), cancellationToken);
+
+    /// <param name="data">Passed to the connect function if a new connection is opened for this request.</param>
+    /// <param name="now">The pool's time provider's timestamp, read by a caller that already has it (the request's
+    /// start): an idle connection's age is judged at it.</param>
+    public ValueTask<PooledLease<TConnection>> AcquireAsync(bool requireNew, ConnectData data, long now, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -155,7 +161,6 @@ public sealed class ConnectionPool<TConnection> : IDisposable
             }
 
             // Outside the lock: the probe is a syscall (for a cleartext Http1Connection, the response's first receive).
-            var now = _timeProvider.GetTimestamp();
             var reason = candidate.Lifetime.CheckUsable(now) ?? candidate.ProbeBeforeUse();
             var idleAge = _timeProvider.GetElapsedTime(candidate.Lifetime.IdleSinceTimestamp, now);
             if (reason is null)
