@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tether.Upstream;
 using Tether.Upstream.Destinations;
@@ -260,8 +261,36 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                     try
                     {
                         attempt = need != VersionNeed.Http1 && destination.Http2 is { } http2
-                            ? await NegotiatedAttemptAsync(request, host, destination, http2, need, requireNew, bodyLength, cancellationToken).ConfigureAwait(false)
-                            : await AttemptAsync(request, host, destination, requireNew, bodyLength, attemptAt, cancellationToken).ConfigureAwait(false);
+                            ? await NegotiatedAttemptAsync(request, host, destination, http2, need, cancellationToken).ConfigureAwait(false)
+                            : Attempt.OverHttp1;
+                        if (attempt.UseHttp1)
+                        {
+                            // The HTTP/1.1 attempt. Its start (a connection, the head, the body) nearly always completes
+                            // without waiting, and then the response head is awaited here rather than in a method of
+                            // its own: the one wait every request has costs one suspension and one resume, not two of
+                            // each. A start that has to wait (a connect, the queue, a body) goes through Http1AttemptAsync.
+                            var start = StartHttp1AttemptAsync(request, host, destination, requireNew, bodyLength, attemptAt, cancellationToken);
+                            if (!start.IsCompletedSuccessfully)
+                            {
+                                attempt = await Http1AttemptAsync(start, request, host, destination, cancellationToken).ConfigureAwait(false);
+                            }
+                            else if (start.Result is { Error: null } exchange)
+                            {
+                                try
+                                {
+                                    var head = await ReadHeadAsync(exchange, request).ConfigureAwait(false);
+                                    attempt = FinishHttp1Attempt(request, host, destination, exchange, head);
+                                }
+                                catch (Exception ex)
+                                {
+                                    attempt = Http1AttemptFailed(destination, exchange, ex, cancellationToken);
+                                }
+                            }
+                            else
+                            {
+                                attempt = new Attempt(null, start.Result.Error, start.Result.Reused, start.Result.BodyStarted);
+                            }
+                        }
                     }
                     catch
                     {
@@ -367,7 +396,7 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
     // An attempt on an address with an HTTP/2 pool: over h2 when the address speaks it (Protocol Http2; Auto once ALPN
     // chose h2), else HTTP/1.1 unless the request requires h2.
     private async ValueTask<Attempt> NegotiatedAttemptAsync(
-        HttpRequestMessage request, HostPool host, DestinationState destination, Http2Pool http2, VersionNeed need, bool requireNew, long bodyLength, CancellationToken cancellationToken)
+        HttpRequestMessage request, HostPool host, DestinationState destination, Http2Pool http2, VersionNeed need, CancellationToken cancellationToken)
     {
         bool usesHttp2;
         try
@@ -390,14 +419,13 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                 $"HTTP/{request.Version} was required (VersionPolicy {request.VersionPolicy}), but {destination.Name} chose HTTP/1.1 by ALPN");
         }
 
-        // The ALPN check may have waited for a connect: the clock again.
-        return await AttemptAsync(request, host, destination, requireNew, bodyLength, host.TimeProvider.GetTimestamp(), cancellationToken).ConfigureAwait(false);
+        return Attempt.OverHttp1;
     }
 
-    // One attempt on one address. A response is returned with the destination still counted in flight (its body stream
-    // ends that); an error is returned for the caller to decide about; cancellation throws.
+    // The start of an HTTP/1.1 attempt on one address: a connection, the head and the body sent. Either an exchange
+    // whose response head the caller reads next, or an error for the caller to decide about (Failed); cancellation throws.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Attempt> AttemptAsync(
+    private async ValueTask<Http1Exchange> StartHttp1AttemptAsync(
         HttpRequestMessage request, HostPool host, DestinationState destination, bool requireNew, long bodyLength, long attemptAt, CancellationToken cancellationToken)
     {
         // 1. A connection: idle and probed, new, or after a wait at MaxConnectionsPerHost.
@@ -408,11 +436,11 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
         }
         catch (PoolExhaustedException ex)
         {
-            return new Attempt(null, new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, ex.Message, ex), false, false);
+            return Http1Exchange.Failure(new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, ex.Message, ex));
         }
         catch (UpstreamException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            return new Attempt(null, ex, false, false);
+            return Http1Exchange.Failure(ex);
         }
         catch (UpstreamException ex)
         {
@@ -422,7 +450,7 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
         {
             // The address was drained and its pool closed between the ranking and now, or the handler is being disposed.
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            return new Attempt(null, new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, "address removed", ex), false, false);
+            return Http1Exchange.Failure(new UpstreamException(UpstreamPhase.Queue, UpstreamErrorKind.NoCapacity, "address removed", ex));
         }
 
         var connection = lease.Connection;
@@ -430,23 +458,22 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
         var registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), connection)
             : default;
-        var bodyStarted = false;
+
+        // A connection that will not be reused (no idle slots, its last request by MaxRequestsPerConnection or the
+        // server's Keep-Alive: max, or the caller asked) tells the server so.
+        connection.BeginRequest();
+        ConnectionCloseReason? closeAfter = destination.Pool.Options.MaxIdle == 0 ? ConnectionCloseReason.PoolFull
+            : connection.Lifetime.IsLastRequest ? ConnectionCloseReason.MaxRequests
+            : request.Headers.ConnectionClose == true ? ConnectionCloseReason.ServerClose
+            : null;
+        var exchange = new Http1Exchange(connection, lease.Reused, BodyStarted: false, closeAfter, registration, Error: null);
         try
         {
-            connection.BeginRequest();
-
-            // A connection that will not be reused (no idle slots, its last request by MaxRequestsPerConnection or the
-            // server's Keep-Alive: max, or the caller asked) tells the server so.
-            ConnectionCloseReason? closeAfter = destination.Pool.Options.MaxIdle == 0 ? ConnectionCloseReason.PoolFull
-                : connection.Lifetime.IsLastRequest ? ConnectionCloseReason.MaxRequests
-                : request.Headers.ConnectionClose == true ? ConnectionCloseReason.ServerClose
-                : null;
-
             // 2. The head, then 3. the body, streamed.
             RequestHead.Write(connection.Output, request, host.DefaultHostHeader, bodyLength, closeAfter is not null);
             if (request.Content is { } content)
             {
-                bodyStarted = true;
+                exchange = exchange with { BodyStarted = true };
                 await RequestBody.SendAsync(connection, content, bodyLength, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -454,54 +481,99 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                 await connection.FlushAsync(UpstreamPhase.SendRequest).ConfigureAwait(false);
             }
 
-            // 4. The response head; the body is the caller's to read.
-            var head = await connection.ReadResponseHeadAsync(request.Method == HttpMethod.Head, new ReadTimeouts(_options.ResponseTimeout)).ConfigureAwait(false);
-            if (head.StatusCode == 101)
-            {
-                throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,
-                    "101 Switching Protocols to a request that did not ask to upgrade") { ResponseBytesReceived = true };
-            }
-
-            connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
-            if (head.StatusCode >= 500)
-            {
-                host.Cluster.ReportFailure(destination);
-            }
-            else
-            {
-                host.Cluster.ReportSuccess(destination);
-            }
-
-            closeAfter ??= head.ConnectionClose ? ConnectionCloseReason.ServerClose : null;
-            await registration.DisposeAsync().ConfigureAwait(false);
-            var responseContent = new ResponseContent(destination, connection, _options.ResponseTimeout, closeAfter);
-            var response = ResponseHead.Build(request, head, responseContent);
-            responseContent.TryEndIfComplete();
-            return new Attempt(response, null, lease.Reused, bodyStarted);
-        }
-        catch (UpstreamException ex)
-        {
-            await registration.DisposeAsync().ConfigureAwait(false);
-            destination.Pool.Release(connection, ex.Kind == UpstreamErrorKind.InvalidResponse ? ConnectionCloseReason.InvalidResponse : ConnectionCloseReason.Error);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("The request was canceled.", ex, cancellationToken);
-            }
-
-            return new Attempt(null, ex, lease.Reused, bodyStarted);
+            return exchange;
         }
         catch (Exception ex)
         {
-            await registration.DisposeAsync().ConfigureAwait(false);
-            destination.Pool.Release(connection, ConnectionCloseReason.Error);
-            if (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("The request was canceled.", ex, cancellationToken);
-            }
-
-            throw;
+            var failed = Http1AttemptFailed(destination, exchange, ex, cancellationToken);
+            return exchange with { Connection = null, Registration = default, Error = failed.Error };
         }
     }
 
-    private readonly record struct Attempt(HttpResponseMessage? Response, UpstreamException? Error, bool Reused, bool BodyStarted);
+    // An HTTP/1.1 attempt whose start waited.
+    private async ValueTask<Attempt> Http1AttemptAsync(
+        ValueTask<Http1Exchange> start, HttpRequestMessage request, HostPool host, DestinationState destination, CancellationToken cancellationToken)
+    {
+        var exchange = await start.ConfigureAwait(false);
+        if (exchange.Error is not null)
+        {
+            return new Attempt(null, exchange.Error, exchange.Reused, exchange.BodyStarted);
+        }
+
+        try
+        {
+            var head = await ReadHeadAsync(exchange, request).ConfigureAwait(false);
+            return FinishHttp1Attempt(request, host, destination, exchange, head);
+        }
+        catch (Exception ex)
+        {
+            return Http1AttemptFailed(destination, exchange, ex, cancellationToken);
+        }
+    }
+
+    private ValueTask<Http1ResponseHead> ReadHeadAsync(in Http1Exchange exchange, HttpRequestMessage request) =>
+        exchange.Connection!.ReadResponseHeadAsync(request.Method == HttpMethod.Head, new ReadTimeouts(_options.ResponseTimeout));
+
+    // 4. The response head has arrived: the response, with the destination still counted in flight (its body ends that).
+    private Attempt FinishHttp1Attempt(HttpRequestMessage request, HostPool host, DestinationState destination, in Http1Exchange exchange, Http1ResponseHead head)
+    {
+        if (head.StatusCode == 101)
+        {
+            throw new UpstreamException(UpstreamPhase.ReadHeaders, UpstreamErrorKind.InvalidResponse,
+                "101 Switching Protocols to a request that did not ask to upgrade") { ResponseBytesReceived = true };
+        }
+
+        var connection = exchange.Connection!;
+        connection.Lifetime.LearnServerKeepAlive(head.KeepAliveTimeout, head.KeepAliveMax);
+        if (head.StatusCode >= 500)
+        {
+            host.Cluster.ReportFailure(destination);
+        }
+        else
+        {
+            host.Cluster.ReportSuccess(destination);
+        }
+
+        var closeAfter = exchange.CloseAfter ?? (head.ConnectionClose ? ConnectionCloseReason.ServerClose : null);
+        exchange.Registration.Dispose();
+        var responseContent = new ResponseContent(destination, connection, _options.ResponseTimeout, closeAfter);
+        var response = ResponseHead.Build(request, head, responseContent);
+        responseContent.TryEndIfComplete();
+        return new Attempt(response, null, exchange.Reused, exchange.BodyStarted);
+    }
+
+    // The exchange failed after its connection was leased: the connection is closed; an UpstreamException is returned
+    // as the attempt's error for the caller to decide about, anything else (and any failure once canceled) is thrown.
+    private static Attempt Http1AttemptFailed(DestinationState destination, in Http1Exchange exchange, Exception ex, CancellationToken cancellationToken)
+    {
+        exchange.Registration.Dispose();
+        var upstream = ex as UpstreamException;
+        destination.Pool.Release(exchange.Connection!, upstream?.Kind == UpstreamErrorKind.InvalidResponse ? ConnectionCloseReason.InvalidResponse : ConnectionCloseReason.Error);
+        if (cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
+        {
+            throw new OperationCanceledException("The request was canceled.", ex, cancellationToken);
+        }
+
+        if (upstream is null)
+        {
+            ExceptionDispatchInfo.Throw(ex);
+        }
+
+        return new Attempt(null, upstream, exchange.Reused, exchange.BodyStarted);
+    }
+
+    // An HTTP/1.1 exchange started on a leased connection, or the attempt's error (Error set, the connection given back).
+    // Kept small: it lives in SendToHostAsync's state machine, which is allocated once a request (twice over, as the
+    // exchange and inside its awaiter).
+    private readonly record struct Http1Exchange(
+        Http1Connection? Connection, bool Reused, bool BodyStarted, ConnectionCloseReason? CloseAfter, CancellationTokenRegistration Registration, UpstreamException? Error)
+    {
+        public static Http1Exchange Failure(UpstreamException error) => new(null, false, false, null, default, error);
+    }
+
+    // UseHttp1: not an attempt but the HTTP/2 path's answer that this address speaks HTTP/1.1 (OverHttp1).
+    private readonly record struct Attempt(HttpResponseMessage? Response, UpstreamException? Error, bool Reused, bool BodyStarted, bool UseHttp1 = false)
+    {
+        public static Attempt OverHttp1 => new(null, null, false, false, UseHttp1: true);
+    }
 }
