@@ -17,6 +17,28 @@ public sealed class ErrorTests
     }
 
     [Fact]
+    public async Task ResponseTimeout_on_a_reused_connection_is_a_TaskCanceledException_and_the_connection_is_closed()
+    {
+        // The second request's first receive is the read-ahead the pool started: ResponseTimeout must end it.
+        var neverAnswer = new TaskCompletionSource<byte[]?>();
+        await using var backend = new RawBackend { Respond = r => r.IndexOnConnection == 1 ? ValueTask.FromResult<byte[]?>(RawBackend.Ok("first")) : new ValueTask<byte[]?>(neverAnswer.Task) };
+        var handler = new TetherHttpHandler(new TetherClientOptions { ResponseTimeout = TimeSpan.FromMilliseconds(300) });
+        using var client = new HttpClient(handler);
+        Assert.Equal("first", await client.GetStringAsync(backend.Url));
+
+        var error = await Assert.ThrowsAsync<TaskCanceledException>(() => client.GetStringAsync(backend.Url));
+
+        Assert.IsType<TimeoutException>(error.InnerException);
+        Assert.Contains("ResponseTimeout", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, backend.ConnectionCount);
+        var pool = Assert.Single(handler.FindHost(new Uri(backend.Url))!.Cluster.Destinations).Pool;
+        Assert.Equal(1, pool.Statistics.Reused);
+        Assert.Equal(1, pool.Statistics.Closed(Upstream.Pooling.ConnectionCloseReason.Error));
+        Assert.Equal(0, pool.IdleCount);
+        neverAnswer.SetResult(null);
+    }
+
+    [Fact]
     public async Task A_canceled_token_cancels_the_request_and_the_connection_is_not_reused()
     {
         var neverAnswer = new TaskCompletionSource<byte[]?>();

@@ -145,7 +145,9 @@ public sealed class Http1Connection : IPooledConnection
             PrepareFill();
             try
             {
-                _readAhead = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _timeoutCts.Token);
+                // No token: the head read that takes it over arms a timer only when the request has a finite
+                // timeout (Tether.Client's default has none), and a token would cost a registration on every receive.
+                _readAhead = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -259,15 +261,21 @@ public sealed class Http1Connection : IPooledConnection
             PrepareFill();
             Arm(timeouts, started == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(started));
             int n;
+            CancellationTokenRegistration readAheadTimeout = default;
             try
             {
                 ValueTask<int> receive;
                 if (_readAheadPending)
                 {
-                    // Started by ProbeBeforeUse into _buffer at _end (still 0: nothing was buffered since).
+                    // Started by ProbeBeforeUse into _buffer at _end (still 0: nothing was buffered since), without a
+                    // token: a timer armed for this wait aborts the socket instead (ReceiveFailed names it a timeout).
                     receive = _readAhead;
                     _readAhead = default;
                     _readAheadPending = false;
+                    if (_timerSet && !receive.IsCompleted)
+                    {
+                        readAheadTimeout = _timeoutCts.Token.UnsafeRegister(static s => ((Http1Connection)s!).Abort(), this);
+                    }
                 }
                 else
                 {
@@ -289,6 +297,10 @@ public sealed class Http1Connection : IPooledConnection
             catch (Exception ex)
             {
                 throw ReceiveFailed(ex, UpstreamPhase.ReadHeaders);
+            }
+            finally
+            {
+                readAheadTimeout.Dispose();
             }
 
             if (n == 0)
@@ -800,8 +812,10 @@ public sealed class Http1Connection : IPooledConnection
 
     private CancellationToken ReceiveToken => _timerSet ? _timeoutCts.Token : default;
 
+    // A receive that failed once the timer fired is the timeout: canceled by its token, or (the read-ahead, which has
+    // none) by the socket aborted under it.
     private UpstreamException ReceiveFailed(Exception ex, UpstreamPhase phase) =>
-        ex is OperationCanceledException && _timeoutCts.IsCancellationRequested
+        ex is OperationCanceledException or SocketException or ObjectDisposedException && _timeoutCts.IsCancellationRequested
             ? new UpstreamException(phase, UpstreamErrorKind.Timeout, _idleArmed
                 ? $"no byte from the backend for readIdleTimeout {_armed.TotalMilliseconds:0}ms"
                 : $"no response data within responseTimeout {_armed.TotalMilliseconds:0}ms")

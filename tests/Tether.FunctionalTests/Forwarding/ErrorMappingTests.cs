@@ -53,6 +53,31 @@ public sealed class ErrorMappingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_reused_connection_whose_backend_stalls_past_responseTimeout_is_a_504()
+    {
+        // The second request goes out on the pooled connection, whose first receive (the read-ahead) started when the
+        // pool handed it out, without a token: the timer must still end the wait.
+        await using var origin = RawOrigin.Start(async connection =>
+        {
+            await connection.ReadRequestAsync();
+            await connection.RespondAsync(200, "first");
+            await connection.ReadRequestAsync();
+            await connection.WaitForPeerCloseAsync(TimeSpan.FromSeconds(30));
+        });
+        await using var gateway = await TestGateway.StartAsync(origin.Address, c => c with { ResponseTimeout = TimeSpan.FromMilliseconds(300) }, output: output);
+        await using var client = await gateway.ConnectAsync();
+        Assert.Equal(200, (await client.GetAsync("/first")).Status);
+
+        var response = await client.GetAsync("/second");
+
+        Assert.Equal(504, response.Status);
+        Assert.Contains("ReadHeaders", response.BodyText, StringComparison.Ordinal);
+        Assert.Single(origin.Connections);
+        AssertLogged(gateway, 504, origin.Address, "ReadHeaders", "Timeout", AssertRequestId(response, origin.Address));
+        Assert.True(await origin.Connections[0].ClosedByTetherAsync(TimeSpan.FromSeconds(5)), "the timed-out connection was not closed");
+    }
+
+    [Fact]
     public async Task A_backend_that_stalls_mid_body_past_responseTimeout_aborts_the_client_connection()
     {
         await using var origin = RawOrigin.Start(async connection =>
