@@ -3,6 +3,7 @@
 // The origin is a Kestrel app in a child process, so the allocations counted are the client's alone.
 // Runs alternate (Tether, Sockets, Tether, Sockets, …) so that machine noise hits both alike.
 //   dotnet run -c Release --project bench/tools/client-bench -- [seconds per run = 3] [rounds = 2] [callers = 16]
+// (docs/benchmarks.md uses -- 2 20 16: single rounds swing by ±20 %, so the figure is the median of many pairs.)
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
@@ -65,19 +66,21 @@ for (var round = 0; round <= rounds; round++)
         ticks?.Reset();
         origin.Refresh();
         var originCpuBefore = origin.TotalProcessorTime;
+        var workItemsBefore = ThreadPool.CompletedWorkItemCount;
         // The warm-up is 3 s a handler: Tether's code is not ReadyToRun (SocketsHttpHandler's is), and after 1 s its
         // tier-1 recompiles were still running, so that the first measured round cost it twice the CPU per request.
         var runSeconds = round == 0 ? Math.Max(3, seconds) : seconds;
         var (rps, bytes, cpu) = await RunAsync(client, url, runSeconds, callers);
         origin.Refresh();
         var originCpu = (origin.TotalProcessorTime - originCpuBefore).TotalMicroseconds / (rps * runSeconds);
+        var workItems = (ThreadPool.CompletedWorkItemCount - workItemsBefore) / (rps * runSeconds);
         if (round == 0)
         {
             continue; // warm-up: JIT, connections, tiering
         }
 
         results[name].Add((rps, bytes, cpu, originCpu));
-        Console.WriteLine($"round {round} {name,-19} {rps,9:0} requests/s {bytes,7:0} bytes allocated per request {cpu,6:0.0} µs of client CPU, {originCpu,6:0.0} µs of origin CPU per request, {ThreadPool.ThreadCount} pool threads");
+        Console.WriteLine($"round {round} {name,-19} {rps,9:0} requests/s {bytes,7:0} bytes allocated per request {cpu,6:0.0} µs of client CPU, {originCpu,6:0.0} µs of origin CPU per request, {workItems:0.00} thread-pool work items per request, {ThreadPool.ThreadCount} pool threads");
         ticks?.Print(12);
     }
 }
