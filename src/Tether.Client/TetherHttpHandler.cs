@@ -274,21 +274,27 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                             {
                                 attempt = await Http1AttemptAsync(start, request, host, destination, cancellationToken).ConfigureAwait(false);
                             }
-                            else if (start.Result is { Error: null } exchange)
-                            {
-                                try
-                                {
-                                    var head = await ReadHeadAsync(exchange, request).ConfigureAwait(false);
-                                    attempt = FinishHttp1Attempt(request, host, destination, exchange, head);
-                                }
-                                catch (Exception ex)
-                                {
-                                    attempt = Http1AttemptFailed(destination, exchange, ex, cancellationToken);
-                                }
-                            }
                             else
                             {
-                                attempt = new Attempt(null, start.Result.Error, start.Result.Reused, start.Result.BodyStarted);
+                                // Result is read once: a start that completed between its first wait and this check is
+                                // backed by a pooled box, which the first read gives back.
+                                var exchange = start.Result;
+                                if (exchange.Error is not null)
+                                {
+                                    attempt = new Attempt(null, exchange.Error, exchange.Reused, exchange.BodyStarted);
+                                }
+                                else
+                                {
+                                    try
+                                    {
+                                        var head = await ReadHeadAsync(exchange, request).ConfigureAwait(false);
+                                        attempt = FinishHttp1Attempt(request, host, destination, exchange, head);
+                                    }
+                                    catch (Exception ex)
+                                    {
+                                        attempt = Http1AttemptFailed(destination, exchange, ex, cancellationToken);
+                                    }
+                                }
                             }
                         }
                     }
@@ -423,7 +429,7 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
     }
 
     // The start of an HTTP/1.1 attempt on one address: a connection, the head and the body sent. Either an exchange
-    // whose response head the caller reads next, or an error for the caller to decide about (Failed); cancellation throws.
+    // whose response head the caller reads next, or an error for the caller to decide about (Error); cancellation throws.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Http1Exchange> StartHttp1AttemptAsync(
         HttpRequestMessage request, HostPool host, DestinationState destination, bool requireNew, long bodyLength, long attemptAt, CancellationToken cancellationToken)
