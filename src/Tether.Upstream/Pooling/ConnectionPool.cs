@@ -271,7 +271,7 @@ public sealed class ConnectionPool<TConnection> : IDisposable
             {
                 var c = _idle[i];
                 var age = _timeProvider.GetElapsedTime(c.Lifetime.IdleSinceTimestamp, now);
-                if ((c.Lifetime.CheckUsable() ?? c.ProbeIdle()) is { } reason)
+                if ((c.Lifetime.CheckUsable(now) ?? c.ProbeIdle()) is { } reason)
                 {
                     if (reason == ConnectionCloseReason.PeerClosed)
                     {
