@@ -268,7 +268,9 @@ public sealed partial class TetherHttpHandler : HttpMessageHandler
                             // The HTTP/1.1 attempt. Its start (a connection, the head, the body) nearly always completes
                             // without waiting, and then the response head is awaited here rather than in a method of
                             // its own: the one wait every request has costs one suspension and one resume, not two of
-                            // each. A start that has to wait (a connect, the queue, a body) goes through Http1AttemptAsync.
+                            // each. A start that has to wait (a connect, the queue, a body) goes through Http1AttemptAsync:
+                            // awaiting the start here instead puts its awaiter in the request's Task box, 63 bytes
+                            // more on every request (1,829 against 1,766 in client-bench).
                             var start = StartHttp1AttemptAsync(request, host, destination, requireNew, bodyLength, attemptAt, cancellationToken);
                             if (!start.IsCompletedSuccessfully)
                             {
