@@ -16,9 +16,7 @@ public sealed class DeadPeerTests(ITestOutputHelper output)
     // Scheduling on a loaded two-core machine; the bound itself is what is measured.
     private static readonly TimeSpan _slack = TimeSpan.FromSeconds(1.5);
 
-    // The runtime's timers count in coarse ticks (Environment.TickCount64: 4 ms at HZ=250), so a 400 ms timer can fire
-    // at 398.9 ms by the Stopwatch (seen in CI). The lower bound allows that, and still fails a timer that is not armed.
-    private static readonly TimeSpan _earliest = _readIdle - TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan _earliest = _readIdle - Timers.EarlyFire;
 
     [Fact]
     public async Task A_backend_silent_before_its_response_is_detected_within_readIdleTimeout_and_a_get_moves_on_with_zero_client_errors()

@@ -223,7 +223,7 @@ public class TetherEngineTests
         Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
         Assert.Contains("Connection: close", response, StringComparison.Ordinal);
         // One timer armed for the moment the rate is missed: never before the grace period.
-        Assert.True(clock.Elapsed >= grace - TimeSpan.FromMilliseconds(20), $"408 after {clock.ElapsedMilliseconds} ms");
+        Assert.True(clock.Elapsed >= grace - Timers.EarlyFire, $"408 after {clock.ElapsedMilliseconds} ms");
         Assert.Equal(1, await gateway.ClosedEventuallyAsync(ProtectionCloseReason.SlowBody, 1));
         Assert.Empty(gateway.Origin.Requests);
     }
